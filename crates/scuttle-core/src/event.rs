@@ -1,0 +1,57 @@
+//! What a node reports to its application, drained with
+//! [`Gossip::poll_event`](crate::Gossip::poll_event).
+
+use crate::types::{Entry, NodeId};
+
+/// Something that happened inside a node.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Event<K, V> {
+    /// An update won and is now the state of `key` (local writes included).
+    Update {
+        /// The key.
+        key: K,
+        /// Its new entry (`entry.value == None` for a delete).
+        entry: Entry<V>,
+        /// The peer that delivered it, or `None` for a local write.
+        from: Option<NodeId>,
+    },
+    /// Compaction dropped superseded updates from history because it held more than
+    /// `max_history`.
+    Compaction {
+        /// Updates dropped.
+        dropped: usize,
+        /// Updates held afterwards.
+        history_len: usize,
+    },
+    /// Tombstones older than the grace period were forgotten.
+    TombstonesCollected {
+        /// How many.
+        count: usize,
+    },
+    /// A peer's [`Reset`](crate::Reset) showed that `key` was deleted and its tombstone
+    /// collected, so this node forgot it too.
+    Forgotten {
+        /// The key.
+        key: K,
+    },
+}
+
+/// Counters of what a node did, for tests, simulations and benchmarks.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Stats {
+    /// Updates queued as news for peers.
+    pub updates_sent: u64,
+    /// Remote updates that won and changed the state.
+    pub updates_applied: u64,
+    /// Remote updates the resolver refused (they still advance the watermark).
+    pub updates_rejected: u64,
+    /// Remote updates at or below the watermark of their source (already seen).
+    pub duplicates: u64,
+    /// Remote updates skipped because their `prev` was above the watermark (a gap).
+    pub gaps: u64,
+    /// Resets sent to peers behind collected tombstones.
+    pub resets_sent: u64,
+    /// Exchanges answered (digests completed by a peer).
+    pub digests_answered: u64,
+}

@@ -1,0 +1,136 @@
+//! The data every node stores and sends: node ids, versions, updates and entries.
+
+use std::borrow::Borrow;
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+/// A version number. Versions are Lamport-style counters: `0` means "nothing seen",
+/// the first write of a fresh node is version `1`.
+pub type Version = u64;
+
+/// The identity of a node (a *source* of updates). Ordered, so ties between updates of equal
+/// rank can be broken deterministically on every replica.
+#[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, Default)]
+#[serde(transparent)]
+pub struct NodeId(String);
+
+impl NodeId {
+    /// Creates a node id from anything string-like.
+    pub fn new(id: impl Into<String>) -> Self {
+        NodeId(id.into())
+    }
+
+    /// The id as a string slice.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for NodeId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&self.0, f)
+    }
+}
+
+impl fmt::Display for NodeId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl From<&str> for NodeId {
+    fn from(s: &str) -> Self {
+        NodeId(s.to_owned())
+    }
+}
+
+impl From<String> for NodeId {
+    fn from(s: String) -> Self {
+        NodeId(s)
+    }
+}
+
+impl Borrow<str> for NodeId {
+    fn borrow(&self) -> &str {
+        &self.0
+    }
+}
+
+impl AsRef<str> for NodeId {
+    fn as_ref(&self) -> &str {
+        &self.0
+    }
+}
+
+/// One write: "source `source_id` set `key` to `value` at `version`".
+///
+/// `value: None` is a delete (a tombstone). A value that is itself "null" (for example
+/// `serde_json::Value::Null`) is a value, not a delete.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Update<K, V> {
+    /// The key written.
+    pub key: K,
+    /// The new value, or `None` for a delete.
+    pub value: Option<V>,
+    /// The node that made the write.
+    pub source_id: NodeId,
+    /// The source's version for this write; unique per source.
+    pub version: Version,
+    /// Milliseconds since the Unix epoch on the source's clock when it wrote (0 when unknown).
+    pub timestamp: u64,
+}
+
+impl<K, V> Update<K, V> {
+    /// Whether this update deletes its key.
+    pub fn is_delete(&self) -> bool {
+        self.value.is_none()
+    }
+
+    /// The entry this update leaves in the state when it wins.
+    pub fn to_entry(&self) -> Entry<V>
+    where
+        V: Clone,
+    {
+        Entry {
+            value: self.value.clone(),
+            version: self.version,
+            source_id: self.source_id.clone(),
+            timestamp: self.timestamp,
+        }
+    }
+}
+
+/// What the state holds for a key: the winning update without its key.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Entry<V> {
+    /// The current value, or `None` when the key is deleted (a tombstone).
+    pub value: Option<V>,
+    /// The version of the winning update.
+    pub version: Version,
+    /// The source of the winning update.
+    pub source_id: NodeId,
+    /// The winning update's timestamp (milliseconds since the Unix epoch, source clock).
+    pub timestamp: u64,
+}
+
+impl<V> Entry<V> {
+    /// Whether the key is deleted (the entry is a tombstone).
+    pub fn is_deleted(&self) -> bool {
+        self.value.is_none()
+    }
+
+    /// Rebuilds the update that produced this entry.
+    pub fn to_update<K>(&self, key: K) -> Update<K, V>
+    where
+        V: Clone,
+    {
+        Update {
+            key,
+            value: self.value.clone(),
+            source_id: self.source_id.clone(),
+            version: self.version,
+            timestamp: self.timestamp,
+        }
+    }
+}
