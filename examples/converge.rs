@@ -6,8 +6,9 @@ use scuttle::core::{Gossip, NodeId};
 
 fn main() {
     let n = 5;
-    let mut nodes: Vec<Gossip<String, String>> =
-        (0..n).map(|i| Gossip::with_defaults(format!("node-{i}"))).collect();
+    let mut nodes: Vec<Gossip<String, String>> = (0..n)
+        .map(|i| Gossip::with_defaults(format!("node-{i}")))
+        .collect();
     for (i, node) in nodes.iter_mut().enumerate() {
         for k in 0..20 {
             node.set(format!("key-{i}-{k}"), format!("value {k} from node {i}"))

@@ -53,7 +53,8 @@ where
     V: Serialize + Clone,
 {
     let mut out = Vec::new();
-    ciborium::into_writer(&Wire::from(msg), &mut out).map_err(|e| EncodeError::Serialize(e.to_string()))?;
+    ciborium::into_writer(&Wire::from(msg), &mut out)
+        .map_err(|e| EncodeError::Serialize(e.to_string()))?;
     Ok(out)
 }
 
@@ -87,7 +88,8 @@ where
     K: DeserializeOwned,
     V: DeserializeOwned,
 {
-    let wire: Wire<K, V> = serde_json::from_str(text).map_err(|e| DecodeError::Malformed(e.to_string()))?;
+    let wire: Wire<K, V> =
+        serde_json::from_str(text).map_err(|e| DecodeError::Malformed(e.to_string()))?;
     Message::try_from(wire)
 }
 

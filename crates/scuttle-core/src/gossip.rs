@@ -112,13 +112,20 @@ where
     S: Sorter<K, V>,
 {
     /// A fresh node (version 0, empty state). Fails if `config` breaks a constraint.
-    pub fn new(id: impl Into<NodeId>, config: Config, resolver: R, sorter: S) -> Result<Self, ConfigError> {
+    pub fn new(
+        id: impl Into<NodeId>,
+        config: Config,
+        resolver: R,
+        sorter: S,
+    ) -> Result<Self, ConfigError> {
         config.validate()?;
         Ok(Self::build(id.into(), config, resolver, sorter))
     }
 
     fn build(id: NodeId, config: Config, resolver: R, sorter: S) -> Self {
-        let seed = config.rng_seed.unwrap_or_else(|| fnv1a(id.as_str().as_bytes()));
+        let seed = config
+            .rng_seed
+            .unwrap_or_else(|| fnv1a(id.as_str().as_bytes()));
         Gossip {
             id,
             config,
@@ -238,7 +245,11 @@ where
     }
 
     /// The updates held from `source` above version `since`, ascending: O(log n + k).
-    pub fn news<'a>(&'a self, source: &str, since: Version) -> impl Iterator<Item = &'a Update<K, V>> + 'a {
+    pub fn news<'a>(
+        &'a self,
+        source: &str,
+        since: Version,
+    ) -> impl Iterator<Item = &'a Update<K, V>> + 'a {
         self.history.news(source, since)
     }
 
@@ -273,7 +284,10 @@ where
     }
 
     fn write(&mut self, key: K, value: Option<V>) -> Result<Version, SetError> {
-        let version = self.version.checked_add(1).ok_or(SetError::VersionOverflow)?;
+        let version = self
+            .version
+            .checked_add(1)
+            .ok_or(SetError::VersionOverflow)?;
         let update = Update {
             key,
             value,
@@ -281,7 +295,10 @@ where
             version,
             timestamp: self.clock.now_millis(),
         };
-        if !self.resolver.accept_local(self.state.get(&update.key), &update) {
+        if !self
+            .resolver
+            .accept_local(self.state.get(&update.key), &update)
+        {
             return Err(SetError::Rejected);
         }
         self.version = version;
@@ -433,11 +450,15 @@ where
         digest.sort_unstable();
         digest.shuffle(&mut self.rng);
         let queue = self.outbox.entry(peer.clone()).or_default();
-        queue.extend(digest.into_iter().map(|(source_id, version)| Message::Digest {
-            source_id,
-            version,
-            reply,
-        }));
+        queue.extend(
+            digest
+                .into_iter()
+                .map(|(source_id, version)| Message::Digest {
+                    source_id,
+                    version,
+                    reply,
+                }),
+        );
         queue.push_back(Message::DigestDone { reply });
     }
 
@@ -519,7 +540,11 @@ where
     }
 
     fn make_reset(&self) -> Reset<K, V> {
-        let mut watermarks: Vec<_> = self.watermarks.iter().map(|(s, v)| (s.clone(), *v)).collect();
+        let mut watermarks: Vec<_> = self
+            .watermarks
+            .iter()
+            .map(|(s, v)| (s.clone(), *v))
+            .collect();
         watermarks.sort_unstable();
         let mut floors: Vec<_> = self.floors.iter().map(|(s, v)| (s.clone(), *v)).collect();
         floors.sort_unstable();
@@ -660,4 +685,3 @@ fn fnv1a(bytes: &[u8]) -> u64 {
         (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3)
     })
 }
-

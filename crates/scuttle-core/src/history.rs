@@ -42,7 +42,11 @@ impl<K, V> History<K, V> {
     }
 
     /// Updates from `source` with a version above `since`, in ascending version.
-    pub fn news<'a>(&'a self, source: &str, since: Version) -> impl Iterator<Item = &'a Update<K, V>> + Clone + 'a {
+    pub fn news<'a>(
+        &'a self,
+        source: &str,
+        since: Version,
+    ) -> impl Iterator<Item = &'a Update<K, V>> + Clone + 'a {
         self.by_source
             .get(source)
             .into_iter()
@@ -67,7 +71,11 @@ impl<K, V> History<K, V> {
     }
 
     pub(crate) fn mark_superseded(&mut self, source: &NodeId, version: Version) {
-        if self.by_source.get(source).is_some_and(|m| m.contains_key(&version)) {
+        if self
+            .by_source
+            .get(source)
+            .is_some_and(|m| m.contains_key(&version))
+        {
             self.superseded.insert((version, source.clone()));
         }
     }

@@ -42,6 +42,8 @@ pub use event::{Event, Stats};
 pub use gossip::Gossip;
 pub use history::History;
 pub use message::{Message, Reset, PROTOCOL_VERSION};
-pub use resolver::{DynResolver, LastWriterWins, LastWriterWinsClock, Resolver, StrictlyOrderedValues};
+pub use resolver::{
+    DynResolver, LastWriterWins, LastWriterWinsClock, Resolver, StrictlyOrderedValues,
+};
 pub use sorter::{Candidate, DynSorter, ScuttleBreadth, ScuttleDepth, Sorter};
 pub use types::{Entry, NodeId, Update, Version};

@@ -85,7 +85,10 @@ impl<K, V> Message<K, V> {
     }
 }
 
-fn validate_update<K, V>(update: &Update<K, V>, prev: Option<Version>) -> Result<(), ProtocolError> {
+fn validate_update<K, V>(
+    update: &Update<K, V>,
+    prev: Option<Version>,
+) -> Result<(), ProtocolError> {
     if update.version == 0 {
         return Err(ProtocolError::ZeroVersion);
     }
@@ -110,10 +113,17 @@ fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Optio
 
 /// The flat wire form of an update (used inside resets).
 #[derive(Serialize, Deserialize)]
-#[serde(bound(serialize = "K: Serialize, V: Serialize", deserialize = "K: DeserializeOwned, V: DeserializeOwned"))]
+#[serde(bound(
+    serialize = "K: Serialize, V: Serialize",
+    deserialize = "K: DeserializeOwned, V: DeserializeOwned"
+))]
 struct WireUpdate<K, V> {
     key: K,
-    #[serde(default, deserialize_with = "present", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "present",
+        skip_serializing_if = "Option::is_none"
+    )]
     value: Option<V>,
     #[serde(default, skip_serializing_if = "is_false")]
     deleted: bool,
@@ -125,7 +135,10 @@ struct WireUpdate<K, V> {
 
 /// The flat wire form shared by every message kind.
 #[derive(Serialize, Deserialize)]
-#[serde(bound(serialize = "K: Serialize, V: Serialize", deserialize = "K: DeserializeOwned, V: DeserializeOwned"))]
+#[serde(bound(
+    serialize = "K: Serialize, V: Serialize",
+    deserialize = "K: DeserializeOwned, V: DeserializeOwned"
+))]
 pub(crate) struct Wire<K, V> {
     #[serde(default, skip_serializing_if = "is_false")]
     digest: bool,
@@ -137,7 +150,11 @@ pub(crate) struct Wire<K, V> {
     reset: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     key: Option<K>,
-    #[serde(default, deserialize_with = "present", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "present",
+        skip_serializing_if = "Option::is_none"
+    )]
     value: Option<V>,
     #[serde(default, skip_serializing_if = "is_false")]
     deleted: bool,
@@ -283,7 +300,16 @@ impl<K, V> TryFrom<Wire<K, V>> for Message<K, V> {
                 .entries
                 .ok_or_else(|| missing("entries", "reset"))?
                 .into_iter()
-                .map(|e| update_from_parts(e.key, e.value, e.deleted, e.source_id, e.version, e.timestamp))
+                .map(|e| {
+                    update_from_parts(
+                        e.key,
+                        e.value,
+                        e.deleted,
+                        e.source_id,
+                        e.version,
+                        e.timestamp,
+                    )
+                })
                 .collect::<Result<_, _>>()?;
             Message::Reset(Reset {
                 watermarks: w.watermarks.ok_or_else(|| missing("watermarks", "reset"))?,

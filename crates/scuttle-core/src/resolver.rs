@@ -127,7 +127,12 @@ mod tests {
         }
     }
 
-    fn update(value: Option<i32>, version: u64, source: &str, ts: u64) -> Update<&'static str, i32> {
+    fn update(
+        value: Option<i32>,
+        version: u64,
+        source: &str,
+        ts: u64,
+    ) -> Update<&'static str, i32> {
         Update {
             key: "k",
             value,

@@ -89,10 +89,16 @@ mod tests {
         }
     }
 
-    fn order<S: Sorter<u32, u32>>(sorter: S, ups: &[(Update<u32, u32>, usize)]) -> Vec<(String, u64)> {
+    fn order<S: Sorter<u32, u32>>(
+        sorter: S,
+        ups: &[(Update<u32, u32>, usize)],
+    ) -> Vec<(String, u64)> {
         let mut c: Vec<_> = ups
             .iter()
-            .map(|(u, o)| Candidate { update: u, outstanding: *o })
+            .map(|(u, o)| Candidate {
+                update: u,
+                outstanding: *o,
+            })
             .collect();
         sorter.sort(&mut c);
         c.iter()
@@ -102,7 +108,12 @@ mod tests {
 
     #[test]
     fn breadth_is_version_then_source() {
-        let ups = [(up("b", 2), 1), (up("a", 3), 2), (up("a", 2), 2), (up("c", 1), 1)];
+        let ups = [
+            (up("b", 2), 1),
+            (up("a", 3), 2),
+            (up("a", 2), 2),
+            (up("c", 1), 1),
+        ];
         let got = order(ScuttleBreadth, &ups);
         let want = [("c", 1), ("a", 2), ("b", 2), ("a", 3)];
         assert_eq!(got, want.map(|(s, v)| (s.to_string(), v)));
@@ -110,7 +121,14 @@ mod tests {
 
     #[test]
     fn depth_puts_deepest_source_first() {
-        let ups = [(up("b", 1), 1), (up("a", 3), 2), (up("a", 2), 2), (up("c", 9), 3), (up("c", 8), 3), (up("c", 7), 3)];
+        let ups = [
+            (up("b", 1), 1),
+            (up("a", 3), 2),
+            (up("a", 2), 2),
+            (up("c", 9), 3),
+            (up("c", 8), 3),
+            (up("c", 7), 3),
+        ];
         let got = order(ScuttleDepth, &ups);
         let want = [("c", 7), ("c", 8), ("c", 9), ("a", 2), ("a", 3), ("b", 1)];
         assert_eq!(got, want.map(|(s, v)| (s.to_string(), v)));
