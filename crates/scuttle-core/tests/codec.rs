@@ -1,5 +1,7 @@
 //! Codecs: the seed's JSON shapes, CBOR frames, and typed errors on bad input.
 
+#![allow(clippy::unwrap_used)]
+
 use bytes::BytesMut;
 use proptest::prelude::*;
 use scuttle_core::codec::{from_cbor, from_json, to_cbor, to_json};

@@ -2,6 +2,8 @@
 //! reordered or delivered to the wrong peer, once exchanges run fault-free every replica holds
 //! the same state, and that state is the resolver's maximum of all accepted writes.
 
+#![allow(clippy::unwrap_used)]
+
 mod common;
 
 use std::collections::{BTreeMap, VecDeque};

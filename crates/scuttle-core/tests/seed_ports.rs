@@ -1,5 +1,7 @@
 //! Ports of the seed's (simple-scuttle) behaviour tests, plus the core's exchange rules.
 
+#![allow(clippy::unwrap_used)]
+
 mod common;
 
 use common::{assert_converged, exchange, settle, snapshot, values};

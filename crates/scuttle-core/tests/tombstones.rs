@@ -1,5 +1,7 @@
 //! Tombstone collection, and the reset that catches up a peer behind collected deletes.
 
+#![allow(clippy::unwrap_used)]
+
 mod common;
 
 use std::time::Duration;

@@ -1,5 +1,6 @@
 //! Test support: deliver messages between in-memory nodes.
 #![allow(dead_code)]
+#![allow(clippy::unwrap_used)]
 
 use std::collections::BTreeMap;
 use std::fmt::Debug;
