@@ -1,0 +1,68 @@
+//! What a node reports to its application.
+
+use std::fmt;
+use std::sync::Arc;
+
+use scuttle_core::{Event, NodeId};
+
+use crate::error::{ConnectionError, DisconnectReason};
+
+/// Identifies one connection of a node (unique for the node's lifetime).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct ConnectionId(pub(crate) u64);
+
+impl ConnectionId {
+    /// The number behind the id (connections are numbered from 1 in the order they start).
+    pub fn get(self) -> u64 {
+        self.0
+    }
+}
+
+impl fmt::Display for ConnectionId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "#{}", self.0)
+    }
+}
+
+/// Something that happened on a [`Node`](crate::Node), delivered by
+/// [`Node::events`](crate::Node::events).
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub enum NodeEvent<K, V> {
+    /// An event of the core state machine: an update applied (local writes included),
+    /// a compaction, tombstones collected, a key forgotten. In
+    /// [`Event::Update`](scuttle_core::Event::Update), `from` is the id of the peer that
+    /// delivered the update.
+    Core(Event<K, V>),
+    /// A connection completed its handshake.
+    PeerConnected {
+        /// The peer's node id (from its hello).
+        peer: NodeId,
+        /// The connection.
+        connection: ConnectionId,
+    },
+    /// A connection whose handshake had completed has ended.
+    PeerDisconnected {
+        /// The peer's node id.
+        peer: NodeId,
+        /// The connection.
+        connection: ConnectionId,
+        /// Why.
+        reason: DisconnectReason,
+    },
+    /// A connection failed and was closed (before or after its handshake). A
+    /// [`PeerDisconnected`](Self::PeerDisconnected) follows when the handshake had completed.
+    Error {
+        /// The peer's node id, if its hello arrived.
+        peer: Option<NodeId>,
+        /// The connection.
+        connection: ConnectionId,
+        /// What went wrong.
+        error: Arc<ConnectionError>,
+    },
+    /// This subscriber fell behind and lost `missed` events (only seen on the receiving side).
+    Lagged {
+        /// How many events were lost.
+        missed: u64,
+    },
+}
