@@ -1,1 +1,69 @@
-//! Placeholder: being built.
+//! # scuttle-c
+//!
+//! C bindings of scuttle, the scuttlebutt anti-entropy gossip library. The crate builds
+//! `libscuttle_c.so` and `libscuttle_c.a`; the header `include/scuttle.h` is generated from this
+//! source by cbindgen (`cbindgen.toml`), and `docs/c.md` tells how to build, link and use it.
+//!
+//! The bindings wrap one sans-IO [`scuttle_core::Gossip`] node with byte-string keys and values
+//! (`Gossip<Vec<u8>, Vec<u8>, DynResolver, DynSorter>`) behind an opaque `ScuttleGossip *`
+//! handle. The application moves frames between nodes itself:
+//!
+//! 1. `scuttle_gossip_new()` (or `scuttle_gossip_new_with_resolver()` for a C resolver);
+//! 2. `scuttle_gossip_set()`, `scuttle_gossip_delete()`, `scuttle_gossip_get()`, ...;
+//! 3. `scuttle_gossip_gossip(peer)` to start an exchange, `scuttle_gossip_handle_frame(peer,
+//!    frame)` for every frame received;
+//! 4. after each of those, drain `scuttle_gossip_poll_transmit()` (frames to send) and
+//!    `scuttle_gossip_poll_event()` (what changed);
+//! 5. `scuttle_gossip_free()`.
+//!
+//! Rules that hold for every call:
+//!
+//! * **Status codes.** Every call that can fail returns a [`ScuttleStatus`] (0 =
+//!   `SCUTTLE_STATUS_OK`); `scuttle_last_error()` explains the last failure on the calling
+//!   thread. NULL pointers, impossible lengths, bad ids and malformed frames are errors, never
+//!   crashes.
+//! * **No panic crosses the boundary.** Every entry point runs under `catch_unwind`; a panic
+//!   becomes `SCUTTLE_STATUS_PANIC`. A panic in the middle of a call on a handle poisons it
+//!   (later calls return `SCUTTLE_STATUS_PANIC`), except a panic inside a resolver callback, which
+//!   only refuses the update being resolved.
+//! * **Ownership.** Inputs are borrowed for the duration of the call and copied. Outputs
+//!   (`ScuttleBytes`, `ScuttleEntry`, `ScuttleEvent`, `ScuttleKeys *`, `ScuttleGossip *`) belong
+//!   to the caller, who releases each with its own `*_free` function; every free function
+//!   accepts NULL.
+//! * **Threads.** A handle may move between threads but is used by one thread at a time;
+//!   concurrent or re-entrant use is detected and refused with `SCUTTLE_STATUS_BUSY`. Different
+//!   handles are independent.
+#![deny(missing_docs)]
+
+mod error;
+mod gossip;
+mod resolver;
+mod types;
+
+#[cfg(test)]
+mod tests;
+
+pub use error::{scuttle_last_error, ScuttleStatus};
+pub use gossip::{
+    scuttle_gossip_collect_tombstones, scuttle_gossip_delete, scuttle_gossip_forget_peer,
+    scuttle_gossip_free, scuttle_gossip_get, scuttle_gossip_gossip, scuttle_gossip_handle_frame,
+    scuttle_gossip_id, scuttle_gossip_keys, scuttle_gossip_len, scuttle_gossip_new,
+    scuttle_gossip_new_with_resolver, scuttle_gossip_poll_event, scuttle_gossip_poll_transmit,
+    scuttle_gossip_set, scuttle_gossip_set_time, scuttle_gossip_version, ScuttleGossip,
+};
+pub use resolver::{ScuttleEntryView, ScuttleResolveFn};
+pub use types::{
+    scuttle_bytes_free, scuttle_config_default, scuttle_entry_free, scuttle_event_free,
+    scuttle_keys_free, scuttle_keys_get, scuttle_keys_len, ScuttleBytes, ScuttleConfig,
+    ScuttleEntry, ScuttleEvent, ScuttleEventKind, ScuttleKeys, ScuttleResolverKind,
+    ScuttleSorterKind, SCUTTLE_EVENT_COMPACTION, SCUTTLE_EVENT_FORGOTTEN, SCUTTLE_EVENT_OTHER,
+    SCUTTLE_EVENT_TOMBSTONES_COLLECTED, SCUTTLE_EVENT_UPDATE, SCUTTLE_RESOLVER_LWW,
+    SCUTTLE_RESOLVER_LWW_CLOCK, SCUTTLE_RESOLVER_STRICT, SCUTTLE_SORTER_BREADTH,
+    SCUTTLE_SORTER_DEPTH,
+};
+
+/// The wire protocol version the frames follow (`scuttle_core::PROTOCOL_VERSION`).
+pub const SCUTTLE_PROTOCOL_VERSION: u32 = 1;
+
+/// Bytes of the big-endian length prefix before each CBOR frame.
+pub const SCUTTLE_FRAME_PREFIX_LEN: usize = 4;
