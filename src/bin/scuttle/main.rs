@@ -1,0 +1,42 @@
+//! `scuttle`: command-line tools for the scuttlebutt gossip workspace.
+//!
+//! * `scuttle demo` — an in-memory cluster gossiping until converged, with a summary.
+//! * `scuttle node` — a networked node over TCP with a small line REPL.
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+mod demo;
+mod node;
+
+/// Scuttlebutt anti-entropy gossip: a replicated key/value map.
+#[derive(Debug, Parser)]
+#[command(name = "scuttle", version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run N in-memory nodes that gossip until every replica is identical, then summarize.
+    Demo(demo::DemoArgs),
+    /// Run a networked node (TCP) with a line REPL on stdin: set, get, del, state, peers.
+    Node(node::NodeArgs),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match &cli.command {
+        Command::Demo(args) => demo::run(args),
+        Command::Node(args) => node::run(args),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
