@@ -1,0 +1,212 @@
+//! The conflict resolvers and news sorters a Python user can pick: the built-in ones by name,
+//! or any Python callable.
+//!
+//! The core's [`Resolver`] and [`Sorter`] traits cannot fail, so an exception raised by a
+//! Python callable is stashed in a shared cell and raised by the binding after the core call.
+
+use std::cmp::Ordering;
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+
+use ciborium::Value;
+use pyo3::prelude::*;
+use scuttle_core::{
+    Candidate, Entry, LastWriterWins, LastWriterWinsClock, Resolver, ScuttleBreadth,
+    ScuttleDepth, Sorter, Update,
+};
+
+use crate::types::{PyEntry, PyUpdate};
+use crate::value;
+
+/// Shared between a [`PyResolver::Callable`] and the node that owns it.
+#[derive(Default)]
+pub struct CallState {
+    /// Decisions computed ahead of a core call (see [`call_resolver`]); consumed first.
+    pub preset: VecDeque<bool>,
+    /// The first exception raised by the callable since the last [`take_error`].
+    pub error: Option<PyErr>,
+}
+
+/// Locks a mutex, ignoring poisoning (the data is a plain queue and an optional error).
+pub fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// A resolver picked from Python.
+pub enum PyResolver {
+    /// `"lww"`: higher `(version, source_id)` wins.
+    Lww,
+    /// `"lww_clock"`: higher `(timestamp, version, source_id)` wins.
+    LwwClock,
+    /// `"strict"`: higher `(value, version, source_id)` wins; a local write needs a strictly
+    /// greater value. Values are ordered by [`value::cmp`].
+    Strict,
+    /// A Python callable `resolve(current: Entry | None, update: Update) -> bool`.
+    Callable {
+        /// The callable.
+        func: Py<PyAny>,
+        /// Preset decisions and the stashed exception.
+        state: Arc<Mutex<CallState>>,
+    },
+}
+
+fn by_version(current: &Entry<Value>, update: &Update<String, Value>) -> Ordering {
+    (update.version, &update.source_id).cmp(&(current.version, &current.source_id))
+}
+
+/// Calls a Python resolver `func(current, update)`; its exception is returned.
+pub fn call_resolver(
+    py: Python<'_>,
+    func: &Py<PyAny>,
+    current: Option<&Entry<Value>>,
+    update: &Update<String, Value>,
+) -> PyResult<bool> {
+    let current = match current {
+        Some(e) => Some(PyEntry::from_entry(py, e)?),
+        None => None,
+    };
+    let update = PyUpdate::from_update(py, update, 0)?;
+    func.bind(py).call1((current, update))?.is_truthy()
+}
+
+impl PyResolver {
+    /// The shared state of a callable resolver.
+    pub fn state(&self) -> Option<&Arc<Mutex<CallState>>> {
+        match self {
+            PyResolver::Callable { state, .. } => Some(state),
+            _ => None,
+        }
+    }
+
+    fn call_stashed(
+        current: Option<&Entry<Value>>,
+        update: &Update<String, Value>,
+        func: &Py<PyAny>,
+        state: &Mutex<CallState>,
+    ) -> bool {
+        {
+            let mut s = lock(state);
+            if let Some(decision) = s.preset.pop_front() {
+                return decision;
+            }
+            if s.error.is_some() {
+                return false;
+            }
+        }
+        Python::attach(|py| match call_resolver(py, func, current, update) {
+            Ok(d) => d,
+            Err(e) => {
+                let mut s = lock(state);
+                if s.error.is_none() {
+                    s.error = Some(e);
+                }
+                false
+            }
+        })
+    }
+}
+
+impl Resolver<String, Value> for PyResolver {
+    fn accept(&self, current: Option<&Entry<Value>>, update: &Update<String, Value>) -> bool {
+        match self {
+            PyResolver::Lww => LastWriterWins.accept(current, update),
+            PyResolver::LwwClock => LastWriterWinsClock.accept(current, update),
+            PyResolver::Strict => current.is_none_or(|c| {
+                value::cmp_opt(update.value.as_ref(), c.value.as_ref())
+                    .then_with(|| by_version(c, update))
+                    == Ordering::Greater
+            }),
+            PyResolver::Callable { func, state } => {
+                Self::call_stashed(current, update, func, state)
+            }
+        }
+    }
+
+    fn accept_local(&self, current: Option<&Entry<Value>>, update: &Update<String, Value>) -> bool {
+        match (self, current) {
+            (PyResolver::Strict, None) => true,
+            (PyResolver::Strict, Some(c)) => {
+                value::cmp_opt(update.value.as_ref(), c.value.as_ref()) == Ordering::Greater
+            }
+            _ => self.accept(current, update),
+        }
+    }
+}
+
+/// A news sorter picked from Python.
+pub enum PySorter {
+    /// `"breadth"`: ascending version, ties by source id.
+    Breadth,
+    /// `"depth"`: sources with the most outstanding news first.
+    Depth,
+    /// A Python key callable over [`PyUpdate`]s: smaller keys go first (like `sorted(key=)`).
+    Key {
+        /// The key callable.
+        func: Py<PyAny>,
+        /// The first exception raised by the callable (or by comparing its keys).
+        error: Arc<Mutex<Option<PyErr>>>,
+    },
+}
+
+impl PySorter {
+    fn sort_by_key(
+        py: Python<'_>,
+        func: &Py<PyAny>,
+        news: &mut [Candidate<'_, String, Value>],
+    ) -> PyResult<()> {
+        let func = func.bind(py);
+        let mut keyed = Vec::with_capacity(news.len());
+        for (i, c) in news.iter().enumerate() {
+            let update = PyUpdate::from_update(py, c.update, c.outstanding)?;
+            keyed.push((func.call1((update,))?, i));
+        }
+        let mut failure: Option<PyErr> = None;
+        keyed.sort_by(|(a, _), (b, _)| {
+            if failure.is_some() {
+                return Ordering::Equal;
+            }
+            let less = a.lt(b).and_then(|lt| Ok((lt, !lt && b.lt(a)?)));
+            match less {
+                Ok((true, _)) => Ordering::Less,
+                Ok((false, true)) => Ordering::Greater,
+                Ok((false, false)) => Ordering::Equal,
+                Err(e) => {
+                    failure = Some(e);
+                    Ordering::Equal
+                }
+            }
+        });
+        if let Some(e) = failure {
+            return Err(e);
+        }
+        let sorted: Vec<Candidate<'_, String, Value>> = keyed
+            .iter()
+            .map(|(_, i)| Candidate {
+                update: news[*i].update,
+                outstanding: news[*i].outstanding,
+            })
+            .collect();
+        for (slot, c) in news.iter_mut().zip(sorted) {
+            *slot = c;
+        }
+        Ok(())
+    }
+}
+
+impl Sorter<String, Value> for PySorter {
+    fn sort(&self, news: &mut [Candidate<'_, String, Value>]) {
+        match self {
+            PySorter::Breadth => ScuttleBreadth.sort(news),
+            PySorter::Depth => ScuttleDepth.sort(news),
+            PySorter::Key { func, error } => {
+                if let Err(e) = Python::attach(|py| Self::sort_by_key(py, func, news)) {
+                    let mut slot = lock(error);
+                    if slot.is_none() {
+                        *slot = Some(e);
+                    }
+                    ScuttleBreadth.sort(news);
+                }
+            }
+        }
+    }
+}
