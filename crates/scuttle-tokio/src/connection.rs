@@ -28,6 +28,9 @@ use crate::node::Node;
 /// Messages taken from the core per lock while writing.
 const WRITE_BATCH: usize = 64;
 
+/// How long a connection closed locally may take to finish its last frame.
+const CLOSE_GRACE: Duration = Duration::from_millis(500);
+
 /// State of a connection shared between its task and its [`ConnectionHandle`].
 #[derive(Debug)]
 pub(crate) struct ConnShared {
@@ -249,17 +252,45 @@ where
     });
 
     let reader = reader.map_decoder(|_| WireCodec::<K, V>::new(format, max_frame_size));
-    let writer = FramedWrite::new(wr, WireCodec::<K, V>::new(format, max_frame_size));
+    let mut writer = FramedWrite::new(wr, WireCodec::<K, V>::new(format, max_frame_size));
     let wake = Notify::new();
     let result = tokio::select! {
-        r = read_loop(node, &key, reader, conn, &wake, cancel) => r,
-        r = write_loop(node, &key, writer, conn, &wake, cancel) => r,
+        r = read_loop(node, &key, reader, conn, &wake, cancel) => or_peer_closed(r),
+        r = write_loop(node, &key, &mut writer, conn, &wake, cancel) => or_peer_closed(r),
     };
     node.locked(|sh| {
         sh.gossip.forget_peer(&key);
         sh.links.remove(&key);
     });
+    if matches!(result, Ok(End::Closed)) {
+        // Finish the frame being written and close our direction, so that the peer sees a
+        // clean end between two frames; never wait long on a peer that does not read.
+        let _ = tokio::time::timeout(CLOSE_GRACE, async {
+            writer.flush().await?;
+            writer.get_mut().shutdown().await?;
+            Ok::<_, ConnectionError>(())
+        })
+        .await;
+    }
     result
+}
+
+/// Whether an error only says that the peer has gone away (it closed or reset the stream
+/// while we were writing or between frames).
+fn peer_gone(error: &ConnectionError) -> bool {
+    use std::io::ErrorKind;
+    matches!(error, ConnectionError::Io(e) if matches!(
+        e.kind(),
+        ErrorKind::BrokenPipe | ErrorKind::ConnectionReset | ErrorKind::ConnectionAborted
+    ))
+}
+
+/// Maps "the peer has gone away" to a clean end.
+fn or_peer_closed(result: Result<End, ConnectionError>) -> Result<End, ConnectionError> {
+    match result {
+        Err(e) if peer_gone(&e) => Ok(End::PeerClosed),
+        other => other,
+    }
 }
 
 /// Feeds every frame from the peer to the core. Never waits on the writer, so two nodes that
@@ -315,7 +346,7 @@ where
 async fn write_loop<K, V, R, S, IO>(
     node: &Node<K, V, R, S>,
     key: &NodeId,
-    mut writer: FramedWrite<WriteHalf<IO>, WireCodec<K, V>>,
+    writer: &mut FramedWrite<WriteHalf<IO>, WireCodec<K, V>>,
     conn: &ConnShared,
     wake: &Notify,
     cancel: &CancellationToken,
@@ -340,11 +371,7 @@ where
     loop {
         let round = tokio::select! {
             biased;
-            _ = cancel.cancelled() => {
-                // Best effort: tell the peer we are done.
-                let _ = writer.get_mut().shutdown().await;
-                return Ok(End::Closed);
-            }
+            _ = cancel.cancelled() => return Ok(End::Closed),
             _ = tokio::time::sleep_until(next_round) => {
                 next_round = Instant::now() + pause(config, &mut rng);
                 true

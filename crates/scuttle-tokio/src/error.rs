@@ -11,7 +11,8 @@ use scuttle_core::{DecodeError, EncodeError, NodeId, ProtocolError};
 #[non_exhaustive]
 pub enum ConnectionError {
     /// Reading from or writing to the stream failed (this includes a stream that ends in the
-    /// middle of a frame).
+    /// middle of a frame). A stream closed or reset by the peer (broken pipe, connection
+    /// reset or aborted) is not an error: it ends as [`DisconnectReason::PeerClosed`].
     #[error("i/o error: {0}")]
     Io(#[from] std::io::Error),
     /// The peer sent a malformed or oversize frame, or a message that breaks the protocol.
@@ -64,7 +65,7 @@ pub enum ConnectionError {
 #[derive(Clone, Debug)]
 #[non_exhaustive]
 pub enum DisconnectReason {
-    /// The peer closed the stream cleanly (between two frames).
+    /// The peer closed the stream between two frames, or reset it.
     PeerClosed,
     /// Closed locally by [`ConnectionHandle::close`](crate::ConnectionHandle::close) or
     /// [`Node::shutdown`](crate::Node::shutdown).
