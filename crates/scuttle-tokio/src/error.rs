@@ -25,7 +25,9 @@ pub enum ConnectionError {
     #[error("the peer broke the protocol: {0}")]
     Protocol(#[from] ProtocolError),
     /// The peer's hello names another protocol version.
-    #[error("protocol version mismatch: this node speaks version {ours}, the peer speaks {theirs}")]
+    #[error(
+        "protocol version mismatch: this node speaks version {ours}, the peer speaks {theirs}"
+    )]
     VersionMismatch {
         /// [`scuttle_core::PROTOCOL_VERSION`].
         ours: u32,

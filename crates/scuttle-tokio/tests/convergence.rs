@@ -54,7 +54,9 @@ async fn run(n: usize, transport: Transport) {
     let doomed = nodes[n - 1].get("doomed").unwrap();
     assert!(doomed.is_deleted());
     let shared = nodes[n - 1].value("shared").unwrap();
-    assert!(nodes.iter().all(|x| x.value("shared").as_ref() == Some(&shared)));
+    assert!(nodes
+        .iter()
+        .all(|x| x.value("shared").as_ref() == Some(&shared)));
     for (i, node) in nodes.iter().enumerate() {
         assert_eq!(node.peers().len(), handles_of(&handles, i));
     }

@@ -127,7 +127,7 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for CutAfter<T> {
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
         if self.budget == 0 {
-            return Poll::Ready(Err(io::Error::new(io::ErrorKind::BrokenPipe, "cut")));
+            return Poll::Ready(Err(io::Error::other("cut")));
         }
         let n = buf.len().min(self.budget);
         let written = std::task::ready!(Pin::new(&mut self.inner).poll_write(cx, &buf[..n]))?;
