@@ -393,9 +393,12 @@ pub unsafe extern "C" fn scuttle_gossip_id(
 ) -> ScuttleStatus {
     ffi_call(|| {
         // SAFETY: forwarded from the caller.
-        let id = unsafe { with_node(gossip, |n| Ok(n.gossip.id().clone())) }?;
+        unsafe { write_out(out, ScuttleBytes::empty(), "out") }?;
         // SAFETY: forwarded from the caller.
-        unsafe { write_out(out, ScuttleBytes::copy(id.as_str().as_bytes()), "out") }
+        let id = unsafe { with_node(gossip, |n| Ok(n.gossip.id().clone())) }?;
+        // SAFETY: checked non-NULL by the first write.
+        unsafe { out.write(ScuttleBytes::copy(id.as_str().as_bytes())) };
+        Ok(())
     })
 }
 
