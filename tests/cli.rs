@@ -91,3 +91,115 @@ fn demo_rejects_bad_arguments() {
     let (ok, _, _) = scuttle(&["demo", "--sorter", "sideways"]);
     assert!(!ok);
 }
+
+/// A `scuttle node` child process with its stdout lines on a channel.
+struct NodeProcess {
+    child: std::process::Child,
+    stdin: std::process::ChildStdin,
+    lines: std::sync::mpsc::Receiver<String>,
+}
+
+impl NodeProcess {
+    fn start(args: &[&str]) -> Self {
+        use std::io::BufRead;
+        use std::process::Stdio;
+        let mut child = Command::new(env!("CARGO_BIN_EXE_scuttle"))
+            .arg("node")
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("start scuttle node");
+        let stdin = child.stdin.take().expect("stdin");
+        let stdout = child.stdout.take().expect("stdout");
+        let (tx, lines) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in std::io::BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        NodeProcess {
+            child,
+            stdin,
+            lines,
+        }
+    }
+
+    fn send(&mut self, line: &str) {
+        use std::io::Write;
+        writeln!(self.stdin, "{line}").expect("write to node");
+        self.stdin.flush().expect("flush");
+    }
+
+    /// The first line (from now on) that satisfies `want`. The long deadline only turns a hang
+    /// into a failure; a healthy run answers in milliseconds.
+    fn expect_line(&self, want: impl Fn(&str) -> bool) -> String {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        let mut seen = Vec::new();
+        loop {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(line) if want(&line) => return line,
+                Ok(line) => seen.push(line),
+                Err(e) => panic!("no matching line ({e}); got: {seen:#?}"),
+            }
+        }
+    }
+
+    fn quit(mut self) {
+        self.send("quit");
+        let status = self.child.wait().expect("wait");
+        assert!(status.success(), "node exited with {status}");
+    }
+}
+
+impl Drop for NodeProcess {
+    fn drop(&mut self) {
+        // Only matters when a test failed half-way: do not leave the child running.
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+#[test]
+fn two_nodes_replicate_over_tcp() {
+    let mut a = NodeProcess::start(&["--listen", "127.0.0.1:0", "--id", "a"]);
+    let banner = a.expect_line(|l| l.starts_with("listening on "));
+    let addr = banner
+        .trim_start_matches("listening on ")
+        .split_whitespace()
+        .next()
+        .expect("address")
+        .to_string();
+    assert!(addr.starts_with("127.0.0.1:"), "{banner}");
+
+    let mut b = NodeProcess::start(&["--listen", "127.0.0.1:0", "--id", "b", "--peer", &addr]);
+    b.expect_line(|l| l.starts_with("listening on "));
+    b.expect_line(|l| l == "peer a connected");
+    a.expect_line(|l| l == "peer b connected");
+
+    b.send("set greeting hello world");
+    b.expect_line(|l| l == "ok (version 1)");
+    // a prints the update when it arrives, then answers reads with it.
+    a.expect_line(|l| l == "greeting = hello world  (from b)");
+    a.send("get greeting");
+    a.expect_line(|l| l == "hello world");
+
+    // And back: a deletes, b sees the tombstone.
+    a.send("del greeting");
+    a.expect_line(|l| l.starts_with("deleted (version "));
+    b.expect_line(|l| l == "greeting deleted  (from a)");
+    b.send("get greeting");
+    b.expect_line(|l| l == "(deleted by a)");
+    b.send("peers");
+    b.expect_line(|l| l == "1 connected: a");
+
+    b.quit();
+    a.quit();
+}
