@@ -128,18 +128,23 @@ impl PyGossip {
         };
         let mut first_err: Option<PyErr> = None;
         for event in fired? {
-            let outcome = match &event {
-                Fired::Update(key, entry, from) => update_cbs.iter().try_for_each(|cb| {
-                    cb.bind(py)
-                        .call1((key.as_str(), entry.clone_ref(py), from.as_deref()))
-                        .map(drop)
-                }),
+            let outcomes: Vec<PyResult<Bound<'_, PyAny>>> = match &event {
+                Fired::Update(key, entry, from) => update_cbs
+                    .iter()
+                    .map(|cb| {
+                        cb.bind(py)
+                            .call1((key.as_str(), entry.clone_ref(py), from.as_deref()))
+                    })
+                    .collect(),
                 Fired::Compaction(dropped, len) => compaction_cbs
                     .iter()
-                    .try_for_each(|cb| cb.bind(py).call1((*dropped, *len)).map(drop)),
+                    .map(|cb| cb.bind(py).call1((*dropped, *len)))
+                    .collect(),
             };
-            if let Err(e) = outcome {
-                first_err.get_or_insert(e);
+            for outcome in outcomes {
+                if let Err(e) = outcome {
+                    first_err.get_or_insert(e);
+                }
             }
         }
         let value = result?;

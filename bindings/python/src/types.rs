@@ -2,7 +2,7 @@
 
 use ciborium::Value;
 use pyo3::prelude::*;
-use pyo3::types::PyTuple;
+use pyo3::types::{PyString, PyTuple};
 use scuttle_core::{Clock, Entry, Update};
 
 use crate::value;
@@ -90,10 +90,10 @@ impl PyEntry {
 
     fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
         let mut s = format!(
-            "Entry(value={}, version={}, source_id={:?}",
+            "Entry(value={}, version={}, source_id={}",
             self.value.bind(py).repr()?,
             self.version,
-            self.source_id
+            PyString::new(py, &self.source_id).repr()?
         );
         if self.deleted {
             s.push_str(", deleted=True");
@@ -169,10 +169,10 @@ impl PyUpdate {
 impl PyUpdate {
     fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
         Ok(format!(
-            "Update(key={:?}, value={}, source_id={:?}, version={}, timestamp={}{})",
-            self.key,
+            "Update(key={}, value={}, source_id={}, version={}, timestamp={}{})",
+            PyString::new(py, &self.key).repr()?,
             self.value.bind(py).repr()?,
-            self.source_id,
+            PyString::new(py, &self.source_id).repr()?,
             self.version,
             self.timestamp,
             if self.deleted { ", deleted=True" } else { "" }
