@@ -42,9 +42,13 @@ pub struct NodeConfig {
     /// so that nodes started together do not gossip in lockstep. Default: 250 ms.
     pub gossip_jitter: Duration,
     /// Start a round on every connection as soon as the node's state changes (a local write
-    /// or news applied from a peer), besides the periodic rounds. Changes that come quickly one
-    /// after the other share one round. Default: `true`.
+    /// or news applied from a peer), besides the periodic rounds, but no sooner than
+    /// [`min_round_gap`](Self::min_round_gap) after the previous round: changes that come
+    /// quickly one after the other share one round. Default: `true`.
     pub gossip_on_change: bool,
+    /// Shortest time between two rounds on one connection started because of changes.
+    /// Default: 10 ms.
+    pub min_round_gap: Duration,
     /// How long a peer has to send its hello. Default: 10 s.
     pub handshake_timeout: Duration,
     /// A gossip round for a peer is skipped while more than this many messages still wait to
@@ -69,6 +73,7 @@ impl Default for NodeConfig {
             gossip_interval: Duration::from_secs(1),
             gossip_jitter: Duration::from_millis(250),
             gossip_on_change: true,
+            min_round_gap: Duration::from_millis(10),
             handshake_timeout: Duration::from_secs(10),
             round_skip_threshold: 256,
             max_outgoing: 16_384,
@@ -99,6 +104,12 @@ impl NodeConfig {
     /// Sets [`NodeConfig::gossip_on_change`].
     pub fn with_gossip_on_change(mut self, on: bool) -> Self {
         self.gossip_on_change = on;
+        self
+    }
+
+    /// Sets [`NodeConfig::min_round_gap`].
+    pub fn with_min_round_gap(mut self, gap: Duration) -> Self {
+        self.min_round_gap = gap;
         self
     }
 

@@ -368,17 +368,19 @@ where
     });
     // The first round starts at once, so a new peer syncs without waiting an interval.
     let mut next_round = Instant::now();
+    let mut last_round: Option<Instant> = None;
     loop {
         let round = tokio::select! {
             biased;
             _ = cancel.cancelled() => return Ok(End::Closed),
-            _ = tokio::time::sleep_until(next_round) => {
-                next_round = Instant::now() + pause(config, &mut rng);
-                true
-            }
+            _ = tokio::time::sleep_until(next_round) => true,
             r = changed.changed(), if watch_changes => {
                 watch_changes = r.is_ok();
-                r.is_ok()
+                // A change pulls the next round forward, but never closer than
+                // `min_round_gap` to the previous one: a burst of writes shares one round.
+                let earliest = last_round.map_or_else(Instant::now, |t| t + config.min_round_gap);
+                next_round = next_round.min(earliest);
+                false
             }
             _ = wake.notified() => false,
         };
@@ -398,6 +400,9 @@ where
                 &conn.rounds
             };
             counter.fetch_add(1, Ordering::Relaxed);
+            let now = Instant::now();
+            last_round = Some(now);
+            next_round = now + pause(config, &mut rng);
         }
         loop {
             let batch: Vec<Message<K, V>> = node.locked(|sh| {
