@@ -717,10 +717,15 @@ pub unsafe extern "C" fn scuttle_gossip_poll_transmit(
     frame_out: *mut ScuttleBytes,
 ) -> ScuttleStatus {
     ffi_call(|| {
-        // SAFETY: forwarded from the caller.
-        unsafe { write_out(peer_out, ScuttleBytes::empty(), "peer_out") }?;
-        // SAFETY: forwarded from the caller.
-        unsafe { write_out(frame_out, ScuttleBytes::empty(), "frame_out") }?;
+        // Zero both outputs before any check, so the caller can always free them.
+        // SAFETY: the caller guarantees each is NULL or writable.
+        unsafe {
+            write_optional(peer_out, ScuttleBytes::empty());
+            write_optional(frame_out, ScuttleBytes::empty());
+        }
+        if peer_out.is_null() || frame_out.is_null() {
+            return Err(Failure::invalid("peer_out or frame_out is NULL"));
+        }
         // SAFETY: forwarded from the caller.
         let (peer, frame) = unsafe {
             with_node(gossip, |n| {

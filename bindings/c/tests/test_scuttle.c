@@ -344,8 +344,11 @@ static void test_argument_errors(void) {
   EXPECT_STATUS(scuttle_gossip_gossip(g, S("a")), SCUTTLE_STATUS_INVALID_ARGUMENT);
   EXPECT_ERROR_MENTIONS("itself");
   EXPECT_STATUS(scuttle_gossip_poll_transmit(NULL, &b1, &b2), SCUTTLE_STATUS_INVALID_ARGUMENT);
+  b2.ptr = (uint8_t *)k; /* garbage: outputs are zeroed even when the call fails */
   EXPECT_STATUS(scuttle_gossip_poll_transmit(g, NULL, &b2), SCUTTLE_STATUS_INVALID_ARGUMENT);
+  EXPECT(b2.ptr == NULL && b2.len == 0);
   EXPECT_STATUS(scuttle_gossip_poll_transmit(g, &b1, NULL), SCUTTLE_STATUS_INVALID_ARGUMENT);
+  EXPECT(b1.ptr == NULL);
   EXPECT_STATUS(scuttle_gossip_handle_frame(NULL, S("b"), k, 1), SCUTTLE_STATUS_INVALID_ARGUMENT);
   EXPECT_STATUS(scuttle_gossip_handle_frame(g, NULL, 1, k, 1), SCUTTLE_STATUS_INVALID_ARGUMENT);
   EXPECT_STATUS(scuttle_gossip_handle_frame(g, S("b"), NULL, 1), SCUTTLE_STATUS_INVALID_ARGUMENT);
