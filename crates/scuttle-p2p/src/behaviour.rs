@@ -466,7 +466,7 @@ where
                     error: error.into(),
                 });
                 // Answer anyway (empty), so the peer's request does not hang until timeout.
-                Frame::default()
+                Frame::empty_batch()
             }
         };
         match channel {
@@ -475,7 +475,6 @@ where
                 // request-response itself.
                 let _ = self.inner.send_response(channel, frame);
             }
-            None if frame.is_empty() => {}
             None => {
                 let id = self.inner.send_request(&peer, frame);
                 if let Some(state) = self.peers.get_mut(&peer) {

@@ -1,8 +1,10 @@
 //! The wire protocol: protocol id, the request-response codec and the batch framing.
 //!
-//! One request or response on `/scuttle/1.0.0` is one **batch**: the core's length-prefixed
-//! CBOR frames ([`FrameCodec`]) back to back, and nothing else; the writer closes its side of
-//! the stream after the batch. A batch is read up to the configured maximum
+//! One request or response on `/scuttle/1.0.0` is one **batch**: a version byte
+//! ([`BATCH_VERSION`]), then the core's length-prefixed CBOR frames ([`FrameCodec`]) back to
+//! back, and nothing else; the writer closes its side of the stream after the batch. A batch
+//! with no message is the version byte alone, so a stream closed without a byte is a refusal
+//! (a dropped request), never an empty answer. A batch is read up to the configured maximum
 //! (`max_frame_bytes`); a longer one is not buffered but marked [`Frame::is_oversize`], so the
 //! behaviour can disconnect its sender.
 //!
@@ -23,6 +25,9 @@ use serde::Serialize;
 /// The protocol id scuttle negotiates by default.
 pub const PROTOCOL_NAME: StreamProtocol = StreamProtocol::new("/scuttle/1.0.0");
 
+/// The first byte of every batch: the version of the batch layout.
+pub const BATCH_VERSION: u8 = 1;
+
 /// The raw bytes of one batch, as read from or written to a stream.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Frame {
@@ -39,6 +44,11 @@ impl Frame {
         }
     }
 
+    /// A valid batch that carries no message.
+    pub fn empty_batch() -> Self {
+        Frame::from_bytes(vec![BATCH_VERSION])
+    }
+
     /// The bytes of the batch (empty for an oversize frame, which is not buffered).
     pub fn as_bytes(&self) -> &[u8] {
         &self.bytes
@@ -47,11 +57,6 @@ impl Frame {
     /// Whether the peer sent more than the maximum frame size.
     pub fn is_oversize(&self) -> bool {
         self.oversize
-    }
-
-    /// Whether the batch holds no message.
-    pub fn is_empty(&self) -> bool {
-        self.bytes.is_empty() && !self.oversize
     }
 }
 
@@ -71,6 +76,20 @@ impl Codec {
     /// The largest batch accepted, in bytes.
     pub fn max_frame_bytes(&self) -> usize {
         self.max_frame_bytes
+    }
+
+    async fn read_response_frame<T>(&self, io: &mut T) -> io::Result<Frame>
+    where
+        T: AsyncRead + Unpin + Send,
+    {
+        let frame = self.read(io).await?;
+        if frame.bytes.is_empty() && !frame.oversize {
+            return Err(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                "the peer closed the stream without a response (request refused)",
+            ));
+        }
+        Ok(frame)
     }
 
     async fn read<T>(&self, io: &mut T) -> io::Result<Frame>
@@ -125,7 +144,7 @@ impl request_response::Codec for Codec {
     where
         T: AsyncRead + Unpin + Send,
     {
-        self.read(io).await
+        self.read_response_frame(io).await
     }
 
     async fn write_request<T>(
@@ -167,7 +186,7 @@ where
     V: Serialize + Clone,
 {
     let codec = FrameCodec::new(max_frame_bytes);
-    let mut bytes = Vec::new();
+    let mut bytes = vec![BATCH_VERSION];
     let mut one = Vec::new();
     let mut dropped = 0;
     for msg in messages {
@@ -200,7 +219,16 @@ where
     V: DeserializeOwned,
 {
     let codec = FrameCodec::new(max_frame_bytes);
-    let mut buf = BytesMut::from(frame.as_bytes());
+    let body = match frame.as_bytes().split_first() {
+        Some((&BATCH_VERSION, body)) => body,
+        Some((version, _)) => {
+            return Err(DecodeError::Malformed(format!(
+                "unknown batch version {version}"
+            )))
+        }
+        None => return Err(DecodeError::Malformed("empty batch".into())),
+    };
+    let mut buf = BytesMut::from(body);
     let mut out = Vec::new();
     while !buf.is_empty() {
         match codec.decode(&mut buf)? {
@@ -267,12 +295,21 @@ mod tests {
 
     #[test]
     fn garbage_and_truncation_are_errors() {
-        let garbage = Frame::from_bytes(vec![0, 0, 0, 3, 0xff, 0xff, 0xff]);
+        let garbage = Frame::from_bytes(vec![BATCH_VERSION, 0, 0, 0, 3, 0xff, 0xff, 0xff]);
         assert!(decode_batch::<String, String>(&garbage, 1024).is_err());
         let (frame, _) = encode_batch(&[update(1, "x")], 1024).unwrap();
         let cut = Frame::from_bytes(frame.as_bytes()[..frame.as_bytes().len() - 1].to_vec());
         assert!(decode_batch::<String, String>(&cut, 1024).is_err());
-        let huge = Frame::from_bytes(vec![0x7f, 0xff, 0xff, 0xff]);
+        assert!(decode_batch::<String, String>(&Frame::default(), 1024).is_err());
+        let (ok, _) = encode_batch::<String, String>(&[], 1024).unwrap();
+        assert_eq!(ok, Frame::empty_batch());
+        assert!(decode_batch::<String, String>(&ok, 1024)
+            .unwrap()
+            .is_empty());
+        let mut other_version = ok.as_bytes().to_vec();
+        other_version[0] = 2;
+        assert!(decode_batch::<String, String>(&Frame::from_bytes(other_version), 1024).is_err());
+        let huge = Frame::from_bytes(vec![BATCH_VERSION, 0x7f, 0xff, 0xff, 0xff]);
         assert!(matches!(
             decode_batch::<String, String>(&huge, 1024),
             Err(DecodeError::FrameTooLarge { .. })
@@ -291,6 +328,8 @@ mod tests {
             assert!(codec.read(&mut big).await.unwrap().is_oversize());
             let mut exact: &[u8] = &[0; 8];
             assert!(!codec.read(&mut exact).await.unwrap().is_oversize());
+            let mut nothing: &[u8] = &[];
+            assert!(codec.read_response_frame(&mut nothing).await.is_err());
         });
     }
 }
