@@ -142,6 +142,17 @@ impl Decoder for HelloCodec {
                 raw.check().map(Some)
             }
             WireFormat::JsonLines => loop {
+                // Fail fast on a peer that speaks CBOR (or anything else) instead of waiting
+                // for a newline that may never come.
+                if let Some(&first) = buf.iter().find(|b| !b.is_ascii_whitespace()) {
+                    if first != b'{' {
+                        return Err(ConnectionError::Handshake(
+                            "the hello is not a JSON object \
+                             (is the peer using the JSON-lines wire format?)"
+                                .into(),
+                        ));
+                    }
+                }
                 let Some(end) = buf.iter().position(|&b| b == b'\n') else {
                     if buf.len() > MAX_HELLO_SIZE {
                         return Err(ConnectionError::Handshake(format!(
@@ -288,7 +299,10 @@ mod tests {
         assert!(matches!(err, ConnectionError::Handshake(_)), "{err}");
         let err = decode_hello(WireFormat::JsonLines, b"not json\n").unwrap_err();
         assert!(matches!(err, ConnectionError::Handshake(_)), "{err}");
-        let long = vec![b'x'; MAX_HELLO_SIZE + 1];
+        let err = decode_hello(WireFormat::JsonLines, &[0, 0, 0, 9, 0xa2]).unwrap_err();
+        assert!(err.to_string().contains("JSON-lines"), "{err}");
+        let mut long = vec![b'{'];
+        long.resize(MAX_HELLO_SIZE + 1, b' ');
         let err = decode_hello(WireFormat::JsonLines, &long).unwrap_err();
         assert!(matches!(err, ConnectionError::Handshake(_)), "{err}");
     }

@@ -287,3 +287,20 @@ async fn a_peer_that_never_reads_is_dropped_and_its_queue_freed() {
     assert!(!a.with_gossip(|g| g.has_outgoing()), "queue freed");
     assert_eq!(a.snapshot().len(), 100);
 }
+
+/// Nodes that speak different wire formats refuse each other at the handshake, at once.
+#[tokio::test]
+async fn nodes_with_different_wire_formats_refuse_each_other() {
+    let cbor = node("cbor");
+    let json = node_with(
+        "json",
+        Config::default(),
+        common::fast().with_wire_format(WireFormat::JsonLines),
+    );
+    let (x, y) = tokio::io::duplex(4096);
+    let (r1, r2) = tokio::join!(cbor.connect(x), json.connect(y));
+    for r in [r1, r2] {
+        let error = r.unwrap_err();
+        assert!(matches!(*error, ConnectionError::Handshake(_)), "{error}");
+    }
+}

@@ -23,14 +23,16 @@ async fn a_hand_written_json_lines_peer_gossips_with_a_node() {
     // The handshake: one hello line each way.
     let hello: Value = serde_json::from_str(&lines.next_line().await.unwrap().unwrap()).unwrap();
     assert_eq!(hello, json!({"protocol_version": 1, "node_id": "rust"}));
-    wr.write_all(b"{\"protocol_version\":1,\"node_id\":\"js\"}\n")
-        .await
-        .unwrap();
-
-    // A seed-shaped update (no prev, no timestamp) is applied.
-    wr.write_all(b"{\"key\":\"color\",\"value\":\"red\",\"source_id\":\"js\",\"version\":1}\n")
-        .await
-        .unwrap();
+    // Then, in the same write, a seed-shaped update (no prev, no timestamp): it is applied.
+    wr.write_all(
+        concat!(
+            "{\"protocol_version\":1,\"node_id\":\"js\"}\n",
+            "{\"key\":\"color\",\"value\":\"red\",\"source_id\":\"js\",\"version\":1}\n"
+        )
+        .as_bytes(),
+    )
+    .await
+    .unwrap();
     wait_for("the update from js", || {
         node.value("color").as_deref() == Some("red")
     })
