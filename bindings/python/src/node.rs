@@ -310,7 +310,9 @@ impl PyGossip {
             Some(s) => {
                 return Err(errors::config(
                     py,
-                    format!("tombstone_grace must be None or a finite number of seconds >= 0, got {s}"),
+                    format!(
+                        "tombstone_grace must be None or a finite number of seconds >= 0, got {s}"
+                    ),
                 ))
             }
         };
@@ -381,9 +383,7 @@ impl PyGossip {
     /// A view of the updates this node can still replay as news.
     #[getter]
     fn history(slf: Bound<'_, Self>) -> PyHistory {
-        PyHistory {
-            node: slf.unbind(),
-        }
+        PyHistory { node: slf.unbind() }
     }
 
     /// Every known source with this node's watermark for it (its digest).
@@ -412,7 +412,11 @@ impl PyGossip {
     }
 
     /// Writes `key = value`; False when the resolver rejects it (nothing changes then).
-    fn set(slf: &Bound<'_, Self>, key: &Bound<'_, PyAny>, value: &Bound<'_, PyAny>) -> PyResult<bool> {
+    fn set(
+        slf: &Bound<'_, Self>,
+        key: &Bound<'_, PyAny>,
+        value: &Bound<'_, PyAny>,
+    ) -> PyResult<bool> {
         let key = key_of(key)?;
         let value = value::from_py(value)?;
         Self::run(slf, |this, _| this.write_local(key, Some(value)))
@@ -442,7 +446,12 @@ impl PyGossip {
     /// The entry of `key`, or None when it has no live value (with `tombstones=True`, a
     /// deleted key gives its tombstone entry).
     #[pyo3(signature = (key, *, tombstones = false))]
-    fn entry(&self, py: Python<'_>, key: &Bound<'_, PyAny>, tombstones: bool) -> PyResult<Option<Py<PyEntry>>> {
+    fn entry(
+        &self,
+        py: Python<'_>,
+        key: &Bound<'_, PyAny>,
+        tombstones: bool,
+    ) -> PyResult<Option<Py<PyEntry>>> {
         let key = key_of(key)?;
         match self.core.get(key.as_str()) {
             Some(e) if tombstones || e.value.is_some() => Ok(Some(PyEntry::from_entry(py, e)?)),
@@ -450,7 +459,11 @@ impl PyGossip {
         }
     }
 
-    fn __getitem__<'py>(&self, py: Python<'py>, key: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
+    fn __getitem__<'py>(
+        &self,
+        py: Python<'py>,
+        key: &Bound<'py, PyAny>,
+    ) -> PyResult<Bound<'py, PyAny>> {
         let k = key_of(key)?;
         match self.core.value(k.as_str()) {
             Some(v) => value::to_py(py, v),
@@ -513,7 +526,12 @@ impl PyGossip {
 
     /// Drains up to `n` (default: all) messages queued for `peer`, as dicts.
     #[pyo3(signature = (n = None, *, peer = DEFAULT_PEER))]
-    fn read<'py>(&mut self, py: Python<'py>, n: Option<usize>, peer: &str) -> PyResult<Vec<Bound<'py, PyDict>>> {
+    fn read<'py>(
+        &mut self,
+        py: Python<'py>,
+        n: Option<usize>,
+        peer: &str,
+    ) -> PyResult<Vec<Bound<'py, PyDict>>> {
         self.poll(peer, n)
             .iter()
             .map(|m| wire::to_dict(py, m))
@@ -533,7 +551,12 @@ impl PyGossip {
     /// Drains up to `n` (default: all) messages queued for `peer` as length-prefixed CBOR
     /// frames, concatenated.
     #[pyo3(signature = (n = None, *, peer = DEFAULT_PEER))]
-    fn read_bytes<'py>(&mut self, py: Python<'py>, n: Option<usize>, peer: &str) -> PyResult<Bound<'py, PyBytes>> {
+    fn read_bytes<'py>(
+        &mut self,
+        py: Python<'py>,
+        n: Option<usize>,
+        peer: &str,
+    ) -> PyResult<Bound<'py, PyBytes>> {
         let mut out = Vec::new();
         for m in self.poll(peer, n) {
             self.codec
@@ -631,7 +654,12 @@ pub struct PyHistory {
 impl PyHistory {
     /// The updates held from `source_id` above `version`, ascending, as dicts.
     #[pyo3(signature = (source_id, version = 0))]
-    fn news<'py>(&self, py: Python<'py>, source_id: &str, version: u64) -> PyResult<Vec<Bound<'py, PyDict>>> {
+    fn news<'py>(
+        &self,
+        py: Python<'py>,
+        source_id: &str,
+        version: u64,
+    ) -> PyResult<Vec<Bound<'py, PyDict>>> {
         let node = self.node.bind(py).try_borrow()?;
         node.core
             .news(source_id, version)
@@ -642,7 +670,12 @@ impl PyHistory {
     /// Every source with at least one held update, sorted.
     fn sources(&self, py: Python<'_>) -> PyResult<Vec<String>> {
         let node = self.node.bind(py).try_borrow()?;
-        let mut out: Vec<String> = node.core.history().sources().map(|s| s.to_string()).collect();
+        let mut out: Vec<String> = node
+            .core
+            .history()
+            .sources()
+            .map(|s| s.to_string())
+            .collect();
         out.sort_unstable();
         Ok(out)
     }

@@ -11,8 +11,8 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use ciborium::Value;
 use pyo3::prelude::*;
 use scuttle_core::{
-    Candidate, Entry, LastWriterWins, LastWriterWinsClock, Resolver, ScuttleBreadth,
-    ScuttleDepth, Sorter, Update,
+    Candidate, Entry, LastWriterWins, LastWriterWinsClock, Resolver, ScuttleBreadth, ScuttleDepth,
+    Sorter, Update,
 };
 
 use crate::types::{PyEntry, PyUpdate};

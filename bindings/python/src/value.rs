@@ -286,7 +286,10 @@ mod tests {
         assert_eq!(cmp(&int(1), &Value::Float(1.0)), Ordering::Equal);
         assert_eq!(cmp(&int(1), &Value::Float(1.5)), Ordering::Less);
         assert_eq!(cmp(&int(-1), &Value::Float(-1.5)), Ordering::Greater);
-        assert_eq!(cmp(&Value::Float(-0.0), &Value::Float(0.0)), Ordering::Equal);
+        assert_eq!(
+            cmp(&Value::Float(-0.0), &Value::Float(0.0)),
+            Ordering::Equal
+        );
         let big = (1i64 << 53) + 1;
         assert_eq!(
             cmp(&int(big), &Value::Float((1i64 << 53) as f64)),

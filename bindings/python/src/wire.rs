@@ -70,7 +70,10 @@ pub fn to_dict<'py>(py: Python<'py>, msg: &Message<String, Value>) -> PyResult<B
 }
 
 /// The dict of an update without `prev` (as in `history.news`).
-pub fn update_dict<'py>(py: Python<'py>, u: &Update<String, Value>) -> PyResult<Bound<'py, PyDict>> {
+pub fn update_dict<'py>(
+    py: Python<'py>,
+    u: &Update<String, Value>,
+) -> PyResult<Bound<'py, PyDict>> {
     let d = PyDict::new(py);
     update_fields(py, &d, u)?;
     Ok(d)

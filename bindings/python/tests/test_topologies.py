@@ -188,8 +188,8 @@ def test_random_writes_and_exchange_orders_converge(
     steps: list[tuple[str, Any]],
     mtu: int,
     max_history: int,
-    resolve: str,
-    sort: str,
+    resolve: Any,
+    sort: Any,
     codec: str,
 ) -> None:
     nodes = [

@@ -1,6 +1,6 @@
 """Type stubs of the native module ``scuttle._scuttle`` (import from ``scuttle``)."""
 
-from typing import Any, Callable, Iterator, Literal, Optional, Union, final
+from typing import Any, Callable, Iterator, Literal, Optional, TypeVar, Union, final
 
 DEFAULT_PEER: str
 """The peer name used when none is given (``"peer"``)."""
@@ -95,8 +95,12 @@ class History:
 
 Resolve = Union[
     Literal["lww", "strict", "lww_clock"],
-    Callable[[Optional[Entry], Update], bool],
+    Callable[[Optional[Entry], Update], object],
 ]
+"""A resolver name, or ``resolve(current, update)`` whose truthiness accepts the update."""
+
+_OnUpdate = TypeVar("_OnUpdate", bound=Callable[[str, Entry, Optional[str]], object])
+_OnCompaction = TypeVar("_OnCompaction", bound=Callable[[int, int], object])
 Sort = Union[Literal["breadth", "depth"], Callable[[Update], Any]]
 
 @final
@@ -184,11 +188,7 @@ class Gossip:
         """Forgets expired tombstones; returns how many."""
     def forget_peer(self, peer: str) -> None:
         """Drops what is pending for ``peer``."""
-    def on_update(
-        self, callback: Callable[[str, Entry, Optional[str]], object]
-    ) -> Callable[[str, Entry, Optional[str]], object]:
+    def on_update(self, callback: _OnUpdate) -> _OnUpdate:
         """Registers ``callback(key, entry, peer)`` for every update that wins."""
-    def on_compaction(
-        self, callback: Callable[[int, int], object]
-    ) -> Callable[[int, int], object]:
+    def on_compaction(self, callback: _OnCompaction) -> _OnCompaction:
         """Registers ``callback(dropped, history_len)`` for every compaction."""
