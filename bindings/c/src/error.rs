@@ -73,11 +73,13 @@ thread_local! {
 
 /// Replaces this thread's last-error message.
 pub(crate) fn set_last_error(message: &str) {
-    let text = CString::new(message.replace('\0', "\\0")).unwrap_or_default();
     // `try_with` fails only while the thread is being torn down; then there is no reader.
     let _ = LAST_ERROR.try_with(|cell| {
         if let Ok(mut slot) = cell.try_borrow_mut() {
-            *slot = text;
+            if message.is_empty() && slot.is_empty() {
+                return; // clearing an empty message: no allocation on the success path
+            }
+            *slot = CString::new(message.replace('\0', "\\0")).unwrap_or_default();
         }
     });
 }
