@@ -7,12 +7,14 @@ use std::time::Duration;
 use bytes::BytesMut;
 use ciborium::Value;
 use pyo3::exceptions::{PyKeyError, PyOverflowError, PyTypeError, PyValueError};
+use pyo3::gc::PyVisit;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyList, PyString, PyTuple};
+use pyo3::PyTraverseError;
 use scuttle_core::{Config, Entry, Event, FrameCodec, Message, NodeId, SetError};
 
 use crate::errors;
-use crate::policy::{call_resolver, lock, CallState, PyResolver, PySorter};
+use crate::policy::{call_resolver, lock, CallState, PyResolver, PySorter, SortState};
 use crate::types::{PyEntry, PyManualClock};
 use crate::value;
 use crate::wire;
@@ -30,13 +32,12 @@ enum Fired {
 }
 
 /// A node of the replicated map (see the package docs).
-#[pyclass(module = "scuttle", name = "Gossip")]
+#[pyclass(module = "scuttle", name = "Gossip", weakref)]
 pub struct PyGossip {
     core: Core,
     codec: FrameCodec,
-    resolve_fn: Option<Py<PyAny>>,
     resolve_state: Option<Arc<Mutex<CallState>>>,
-    sort_error: Option<Arc<Mutex<Option<PyErr>>>>,
+    sort_state: Option<Arc<Mutex<SortState>>>,
     on_update: Vec<Py<PyAny>>,
     on_compaction: Vec<Py<PyAny>>,
 }
@@ -51,18 +52,15 @@ fn key_of(key: &Bound<'_, PyAny>) -> PyResult<String> {
     }
 }
 
-fn parse_resolver(
-    py: Python<'_>,
-    resolve: Option<&Bound<'_, PyAny>>,
-) -> PyResult<(PyResolver, Option<Py<PyAny>>)> {
+fn parse_resolver(py: Python<'_>, resolve: Option<&Bound<'_, PyAny>>) -> PyResult<PyResolver> {
     let Some(resolve) = resolve else {
-        return Ok((PyResolver::Lww, None));
+        return Ok(PyResolver::Lww);
     };
     if let Ok(name) = resolve.cast::<PyString>() {
         return match name.to_cow()?.as_ref() {
-            "lww" => Ok((PyResolver::Lww, None)),
-            "lww_clock" => Ok((PyResolver::LwwClock, None)),
-            "strict" => Ok((PyResolver::Strict, None)),
+            "lww" => Ok(PyResolver::Lww),
+            "lww_clock" => Ok(PyResolver::LwwClock),
+            "strict" => Ok(PyResolver::Strict),
             other => Err(errors::config(
                 py,
                 format!("unknown resolver {other:?}: use \"lww\", \"strict\", \"lww_clock\" or a callable"),
@@ -70,12 +68,12 @@ fn parse_resolver(
         };
     }
     if resolve.is_callable() {
-        let func = resolve.clone().unbind();
-        let resolver = PyResolver::Callable {
-            func: func.clone_ref(py),
-            state: Arc::new(Mutex::new(CallState::default())),
-        };
-        return Ok((resolver, Some(func)));
+        return Ok(PyResolver::Callable {
+            state: Arc::new(Mutex::new(CallState {
+                func: Some(resolve.clone().unbind()),
+                ..CallState::default()
+            })),
+        });
     }
     Err(PyTypeError::new_err(
         "resolve must be \"lww\", \"strict\", \"lww_clock\" or a callable",
@@ -98,8 +96,10 @@ fn parse_sorter(py: Python<'_>, sort: Option<&Bound<'_, PyAny>>) -> PyResult<PyS
     }
     if sort.is_callable() {
         return Ok(PySorter::Key {
-            func: sort.clone().unbind(),
-            error: Arc::new(Mutex::new(None)),
+            state: Arc::new(Mutex::new(SortState {
+                func: Some(sort.clone().unbind()),
+                error: None,
+            })),
         });
     }
     Err(PyTypeError::new_err(
@@ -179,7 +179,11 @@ impl PyGossip {
     /// core sees the message, so a raising Python resolver leaves everything untouched.
     fn preflight(&self, py: Python<'_>, msg: &Message<String, Value>) -> PyResult<VecDeque<bool>> {
         let mut decisions = VecDeque::new();
-        let Some(func) = &self.resolve_fn else {
+        let func = self
+            .resolve_state
+            .as_ref()
+            .and_then(|s| lock(s).func.as_ref().map(|f| f.clone_ref(py)));
+        let Some(func) = &func else {
             return Ok(decisions);
         };
         match msg {
@@ -223,7 +227,7 @@ impl PyGossip {
     }
 
     fn take_sort_error(&self) -> Option<PyErr> {
-        self.sort_error.as_ref().and_then(|e| lock(e).take())
+        self.sort_state.as_ref().and_then(|s| lock(s).error.take())
     }
 
     /// Hands one parsed message to the core, with the resolver's decisions computed first.
@@ -316,11 +320,11 @@ impl PyGossip {
                 ))
             }
         };
-        let (resolver, resolve_fn) = parse_resolver(py, resolve)?;
+        let resolver = parse_resolver(py, resolve)?;
         let resolve_state = resolver.state().cloned();
         let sorter = parse_sorter(py, sort)?;
-        let sort_error = match &sorter {
-            PySorter::Key { error, .. } => Some(error.clone()),
+        let sort_state = match &sorter {
+            PySorter::Key { state } => Some(state.clone()),
             _ => None,
         };
         let config = Config::default()
@@ -336,9 +340,8 @@ impl PyGossip {
         Ok(PyGossip {
             core,
             codec: FrameCodec::new(max_frame_size),
-            resolve_fn,
             resolve_state,
-            sort_error,
+            sort_state,
             on_update: Vec::new(),
             on_compaction: Vec::new(),
         })
@@ -634,6 +637,31 @@ impl PyGossip {
         Ok(callback.unbind())
     }
 
+    fn __traverse__(&self, visit: PyVisit<'_>) -> Result<(), PyTraverseError> {
+        for cb in self.on_update.iter().chain(&self.on_compaction) {
+            visit.call(cb)?;
+        }
+        // The node is not in use while the collector runs; a busy lock is skipped.
+        if let Some(Ok(s)) = self.resolve_state.as_ref().map(|s| s.try_lock()) {
+            visit.call(&s.func)?;
+        }
+        if let Some(Ok(s)) = self.sort_state.as_ref().map(|s| s.try_lock()) {
+            visit.call(&s.func)?;
+        }
+        Ok(())
+    }
+
+    fn __clear__(&mut self) {
+        self.on_update.clear();
+        self.on_compaction.clear();
+        if let Some(s) = &self.resolve_state {
+            lock(s).func = None;
+        }
+        if let Some(s) = &self.sort_state {
+            lock(s).func = None;
+        }
+    }
+
     fn __repr__(&self) -> String {
         format!(
             "Gossip(id={:?}, version={}, keys={})",
@@ -682,5 +710,9 @@ impl PyHistory {
 
     fn __len__(&self, py: Python<'_>) -> PyResult<usize> {
         Ok(self.node.bind(py).try_borrow()?.core.history().len())
+    }
+
+    fn __traverse__(&self, visit: PyVisit<'_>) -> Result<(), PyTraverseError> {
+        visit.call(&self.node)
     }
 }

@@ -18,9 +18,12 @@ use scuttle_core::{
 use crate::types::{PyEntry, PyUpdate};
 use crate::value;
 
-/// Shared between a [`PyResolver::Callable`] and the node that owns it.
+/// Shared between a [`PyResolver::Callable`] and the node that owns it (which also reaches
+/// the callable through it for the garbage collector).
 #[derive(Default)]
 pub struct CallState {
+    /// The callable (None once the garbage collector cleared the node: then it rejects).
+    pub func: Option<Py<PyAny>>,
     /// Decisions computed ahead of a core call (see [`call_resolver`]); consumed first.
     pub preset: VecDeque<bool>,
     /// The first exception raised by the callable since the last [`take_error`].
@@ -43,9 +46,7 @@ pub enum PyResolver {
     Strict,
     /// A Python callable `resolve(current: Entry | None, update: Update) -> bool`.
     Callable {
-        /// The callable.
-        func: Py<PyAny>,
-        /// Preset decisions and the stashed exception.
+        /// The callable, preset decisions and the stashed exception.
         state: Arc<Mutex<CallState>>,
     },
 }
@@ -73,7 +74,7 @@ impl PyResolver {
     /// The shared state of a callable resolver.
     pub fn state(&self) -> Option<&Arc<Mutex<CallState>>> {
         match self {
-            PyResolver::Callable { state, .. } => Some(state),
+            PyResolver::Callable { state } => Some(state),
             _ => None,
         }
     }
@@ -81,26 +82,28 @@ impl PyResolver {
     fn call_stashed(
         current: Option<&Entry<Value>>,
         update: &Update<String, Value>,
-        func: &Py<PyAny>,
         state: &Mutex<CallState>,
     ) -> bool {
-        {
-            let mut s = lock(state);
-            if let Some(decision) = s.preset.pop_front() {
-                return decision;
-            }
-            if s.error.is_some() {
-                return false;
-            }
-        }
-        Python::attach(|py| match call_resolver(py, func, current, update) {
-            Ok(d) => d,
-            Err(e) => {
+        Python::attach(|py| {
+            let func = {
                 let mut s = lock(state);
-                if s.error.is_none() {
-                    s.error = Some(e);
+                if let Some(decision) = s.preset.pop_front() {
+                    return decision;
                 }
-                false
+                match &s.func {
+                    Some(f) if s.error.is_none() => f.clone_ref(py),
+                    _ => return false,
+                }
+            };
+            match call_resolver(py, &func, current, update) {
+                Ok(d) => d,
+                Err(e) => {
+                    let mut s = lock(state);
+                    if s.error.is_none() {
+                        s.error = Some(e);
+                    }
+                    false
+                }
             }
         })
     }
@@ -116,9 +119,7 @@ impl Resolver<String, Value> for PyResolver {
                     .then_with(|| by_version(c, update))
                     == Ordering::Greater
             }),
-            PyResolver::Callable { func, state } => {
-                Self::call_stashed(current, update, func, state)
-            }
+            PyResolver::Callable { state } => Self::call_stashed(current, update, state),
         }
     }
 
@@ -141,11 +142,18 @@ pub enum PySorter {
     Depth,
     /// A Python key callable over [`PyUpdate`]s: smaller keys go first (like `sorted(key=)`).
     Key {
-        /// The key callable.
-        func: Py<PyAny>,
-        /// The first exception raised by the callable (or by comparing its keys).
-        error: Arc<Mutex<Option<PyErr>>>,
+        /// The callable and its stashed exception, shared with the node.
+        state: Arc<Mutex<SortState>>,
     },
+}
+
+/// Shared between a [`PySorter::Key`] and the node that owns it.
+#[derive(Default)]
+pub struct SortState {
+    /// The key callable (None once the garbage collector cleared the node: breadth order).
+    pub func: Option<Py<PyAny>>,
+    /// The first exception raised by the callable (or by comparing its keys).
+    pub error: Option<PyErr>,
 }
 
 impl PySorter {
@@ -198,15 +206,20 @@ impl Sorter<String, Value> for PySorter {
         match self {
             PySorter::Breadth => ScuttleBreadth.sort(news),
             PySorter::Depth => ScuttleDepth.sort(news),
-            PySorter::Key { func, error } => {
-                if let Err(e) = Python::attach(|py| Self::sort_by_key(py, func, news)) {
-                    let mut slot = lock(error);
-                    if slot.is_none() {
-                        *slot = Some(e);
+            PySorter::Key { state } => Python::attach(|py| {
+                let func = lock(state).func.as_ref().map(|f| f.clone_ref(py));
+                let Some(func) = func else {
+                    ScuttleBreadth.sort(news);
+                    return;
+                };
+                if let Err(e) = Self::sort_by_key(py, &func, news) {
+                    let mut s = lock(state);
+                    if s.error.is_none() {
+                        s.error = Some(e);
                     }
                     ScuttleBreadth.sort(news);
                 }
-            }
+            }),
         }
     }
 }

@@ -1,8 +1,10 @@
 //! Small immutable Python classes: `Entry`, `Update` and `ManualClock`.
 
 use ciborium::Value;
+use pyo3::gc::PyVisit;
 use pyo3::prelude::*;
 use pyo3::types::{PyString, PyTuple};
+use pyo3::PyTraverseError;
 use scuttle_core::{Clock, Entry, Update};
 
 use crate::value;
@@ -112,6 +114,10 @@ impl PyEntry {
     fn __hash__(&self, py: Python<'_>) -> PyResult<isize> {
         self.fields(py)?.hash()
     }
+
+    fn __traverse__(&self, visit: PyVisit<'_>) -> Result<(), PyTraverseError> {
+        visit.call(&self.value)
+    }
 }
 
 /// One write as a resolver or a sort key sees it.
@@ -177,6 +183,10 @@ impl PyUpdate {
             self.timestamp,
             if self.deleted { ", deleted=True" } else { "" }
         ))
+    }
+
+    fn __traverse__(&self, visit: PyVisit<'_>) -> Result<(), PyTraverseError> {
+        visit.call(&self.value)
     }
 }
 

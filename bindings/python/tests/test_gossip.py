@@ -317,3 +317,33 @@ def test_stats() -> None:
     assert b.stats["updates_applied"] == 1
     assert a.stats["updates_sent"] == 1
     assert a.stats["digests_answered"] == 1 and b.stats["digests_answered"] == 1
+
+
+def test_reference_cycles_through_callbacks_are_collected() -> None:
+    import gc
+    import weakref
+
+    def make() -> "weakref.ref[scuttle.Gossip]":
+        g = scuttle.Gossip("a", resolve=lambda cur, up: g is not None, sort=lambda u: (g.id, u.version))
+        g.on_update(lambda key, entry, peer: g.get(key))
+        g.on_compaction(lambda dropped, length: g.version)
+        g.set("k", 1)
+        _ = g.history
+        return weakref.ref(g)
+
+    ref = make()
+    gc.collect()
+    assert ref() is None
+
+
+def test_resolver_touching_its_node_fails_cleanly() -> None:
+    holder: list[scuttle.Gossip] = []
+
+    def resolve(current: Optional[scuttle.Entry], update: scuttle.Update) -> bool:
+        return holder[0].get(update.key) is None  # the node is busy inside set()
+
+    g = scuttle.Gossip("a", resolve=resolve)
+    holder.append(g)
+    with pytest.raises(RuntimeError):
+        g.set("k", 1)
+    assert "k" not in g and g.version == 0
