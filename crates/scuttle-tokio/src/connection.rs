@@ -366,11 +366,15 @@ where
         h.write_u64(conn.id.get());
         h.finish()
     });
-    // The first round starts at once, so a new peer syncs without waiting an interval.
     let mut next_round = Instant::now();
     let mut last_round: Option<Instant> = None;
+    // The first round starts at once, so a new peer syncs without waiting an interval.
+    let mut first = true;
     loop {
-        let round = tokio::select! {
+        let round = if std::mem::take(&mut first) {
+            true
+        } else {
+            tokio::select! {
             biased;
             _ = cancel.cancelled() => return Ok(End::Closed),
             _ = tokio::time::sleep_until(next_round) => true,
@@ -383,6 +387,7 @@ where
                 false
             }
             _ = wake.notified() => false,
+            }
         };
         if round {
             let threshold = config.round_skip_threshold;
