@@ -216,6 +216,8 @@ typedef struct ScuttleEntryView {
  * For replicas to converge, the callback must be a **total order on updates** per key: break
  * ties with (version, source_id), which are unique. "Accept if the value is greater" alone
  * is not enough: two equal values from two sources are then tied for good.
+ *
+ * A callback written in C++ must not let an exception escape: the process would abort.
  */
 typedef bool (*ScuttleResolveFn)(void *user_data,
                                  const struct ScuttleEntryView *current,
@@ -450,6 +452,8 @@ enum ScuttleStatus scuttle_gossip_new_with_resolver(const uint8_t *id,
  * Buffers, entries, events and key lists obtained from the node stay valid: they belong to the
  * caller. A handle in use by another call (for example freed from inside its own resolver
  * callback) is not freed; the failure is recorded in `scuttle_last_error()`.
+ *
+ * \param gossip The node; it must not be used afterwards.
  *
  * # Safety
  * `gossip` must be NULL or a handle not yet freed; it must not be used afterwards.
@@ -790,6 +794,8 @@ enum ScuttleStatus scuttle_keys_get(const struct ScuttleKeys *keys,
 
 /**
  * Releases a key list. NULL is accepted.
+ *
+ * \param keys The list made by `scuttle_gossip_keys()`; it must not be used afterwards.
  *
  * # Safety
  * `keys` must be NULL or a list from `scuttle_gossip_keys()` not yet released.

@@ -359,6 +359,8 @@ pub unsafe extern "C" fn scuttle_gossip_new_with_resolver(
 /// caller. A handle in use by another call (for example freed from inside its own resolver
 /// callback) is not freed; the failure is recorded in `scuttle_last_error()`.
 ///
+/// \param gossip The node; it must not be used afterwards.
+///
 /// # Safety
 /// `gossip` must be NULL or a handle not yet freed; it must not be used afterwards.
 #[no_mangle]

@@ -51,6 +51,8 @@ pub struct ScuttleEntryView {
 /// For replicas to converge, the callback must be a **total order on updates** per key: break
 /// ties with (version, source_id), which are unique. "Accept if the value is greater" alone
 /// is not enough: two equal values from two sources are then tied for good.
+///
+/// A callback written in C++ must not let an exception escape: the process would abort.
 pub type ScuttleResolveFn = Option<
     unsafe extern "C-unwind" fn(
         user_data: *mut c_void,

@@ -430,6 +430,8 @@ pub unsafe extern "C" fn scuttle_keys_get(
 
 /// Releases a key list. NULL is accepted.
 ///
+/// \param keys The list made by `scuttle_gossip_keys()`; it must not be used afterwards.
+///
 /// # Safety
 /// `keys` must be NULL or a list from `scuttle_gossip_keys()` not yet released.
 #[no_mangle]
