@@ -324,7 +324,11 @@ def test_reference_cycles_through_callbacks_are_collected() -> None:
     import weakref
 
     def make() -> "weakref.ref[scuttle.Gossip]":
-        g = scuttle.Gossip("a", resolve=lambda cur, up: g is not None, sort=lambda u: (g.id, u.version))
+        holder: list[scuttle.Gossip] = []
+        g = scuttle.Gossip(
+            "a", resolve=lambda cur, up: bool(holder), sort=lambda u: (len(holder), u.version)
+        )
+        holder.append(g)
         g.on_update(lambda key, entry, peer: g.get(key))
         g.on_compaction(lambda dropped, length: g.version)
         g.set("k", 1)

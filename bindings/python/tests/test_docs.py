@@ -1,0 +1,30 @@
+"""The examples in the package docstring and in docs/python.md run."""
+
+from __future__ import annotations
+
+import doctest
+import pathlib
+import re
+
+import scuttle
+
+DOC = pathlib.Path(__file__).resolve().parents[3] / "docs" / "python.md"
+
+
+def test_package_docstring_examples() -> None:
+    result = doctest.testmod(scuttle, raise_on_error=False, verbose=False)
+    assert result.attempted > 0 and result.failed == 0
+
+
+def test_quick_start_in_docs() -> None:
+    if not DOC.exists():  # the package is used outside the repository
+        return
+    blocks = re.findall(r"```python\n(.*?)```", DOC.read_text(encoding="utf-8"), re.S)
+    quick_start = blocks[0]
+    namespace: dict[str, object] = {}
+    exec(compile(quick_start, str(DOC), "exec"), namespace)
+    single_pipe = blocks[1]
+    a, b = scuttle.Gossip("a"), scuttle.Gossip("b")
+    a.set("k", 1)
+    exec(compile(single_pipe, str(DOC), "exec"), {"a": a, "b": b})
+    assert b["k"] == 1
