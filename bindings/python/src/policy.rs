@@ -26,7 +26,7 @@ pub struct CallState {
     pub func: Option<Py<PyAny>>,
     /// Decisions computed ahead of a core call (see [`call_resolver`]); consumed first.
     pub preset: VecDeque<bool>,
-    /// The first exception raised by the callable since the last [`take_error`].
+    /// The first exception raised by the callable since the node last took it.
     pub error: Option<PyErr>,
 }
 
