@@ -369,26 +369,8 @@ where
     let mut next_round = Instant::now();
     let mut last_round: Option<Instant> = None;
     // The first round starts at once, so a new peer syncs without waiting an interval.
-    let mut first = true;
+    let mut round = true;
     loop {
-        let round = if std::mem::take(&mut first) {
-            true
-        } else {
-            tokio::select! {
-            biased;
-            _ = cancel.cancelled() => return Ok(End::Closed),
-            _ = tokio::time::sleep_until(next_round) => true,
-            r = changed.changed(), if watch_changes => {
-                watch_changes = r.is_ok();
-                // A change pulls the next round forward, but never closer than
-                // `min_round_gap` to the previous one: a burst of writes shares one round.
-                let earliest = last_round.map_or_else(Instant::now, |t| t + config.min_round_gap);
-                next_round = next_round.min(earliest);
-                false
-            }
-            _ = wake.notified() => false,
-            }
-        };
         if round {
             let threshold = config.round_skip_threshold;
             let skipped = node.locked(|sh| {
@@ -424,6 +406,20 @@ where
             }
         }
         writer.flush().await?;
+        round = tokio::select! {
+            biased;
+            _ = cancel.cancelled() => return Ok(End::Closed),
+            _ = tokio::time::sleep_until(next_round) => true,
+            r = changed.changed(), if watch_changes => {
+                watch_changes = r.is_ok();
+                // A change pulls the next round forward, but never closer than
+                // `min_round_gap` to the previous one: a burst of writes shares one round.
+                let earliest = last_round.map_or_else(Instant::now, |t| t + config.min_round_gap);
+                next_round = next_round.min(earliest);
+                false
+            }
+            _ = wake.notified() => false,
+        };
     }
 }
 
