@@ -132,6 +132,9 @@ pub enum Violation {
     /// A digest was not closed by `DigestDone` in the batch that started it.
     #[error("digest not terminated within its batch")]
     UnterminatedDigest,
+    /// A response carried a digest that is not a reply (only a request may open an exchange).
+    #[error("response opens a new exchange")]
+    DigestInResponse,
     /// The core refused a message.
     #[error("protocol violation: {0}")]
     Protocol(#[from] ProtocolError),
@@ -352,6 +355,8 @@ where
     /// Runs a gossip round now: starts an exchange with [`Config::fanout`] random connected
     /// peers (rounds also run every [`Config::interval`]).
     pub fn gossip(&mut self) {
+        let now = Instant::now();
+        self.banned.retain(|_, until| *until > now);
         let mut candidates: Vec<PeerId> = self
             .peers
             .iter()
@@ -485,7 +490,9 @@ where
     }
 
     /// Feeds a batch from `peer` to the core; `Err` means the peer broke the protocol.
-    fn receive(&mut self, peer: &PeerId, frame: &Frame) -> Result<(), Violation> {
+    /// A `response` may not open an exchange (its digest, if any, must be a reply), or a
+    /// peer could keep this node in an endless exchange.
+    fn receive(&mut self, peer: &PeerId, frame: &Frame, response: bool) -> Result<(), Violation> {
         if frame.is_oversize() {
             return Err(Violation::FrameTooLarge {
                 max: self.config.max_frame_bytes,
@@ -503,6 +510,11 @@ where
         let mut open_digest = false;
         for msg in &batch {
             match msg {
+                Message::Digest { reply: false, .. } | Message::DigestDone { reply: false }
+                    if response =>
+                {
+                    return Err(Violation::DigestInResponse);
+                }
                 Message::Digest { .. } => open_digest = true,
                 Message::DigestDone { .. } => open_digest = false,
                 _ => {}
@@ -563,11 +575,11 @@ where
                 ..
             } => {
                 let limit = self.config.rate_limit;
-                let allowed = match self.peers.get_mut(&peer) {
-                    Some(state) => state.bucket.take(limit),
-                    None => false,
+                let Some(state) = self.peers.get_mut(&peer) else {
+                    // The connection is gone already; nobody waits for the answer.
+                    return;
                 };
-                if !allowed {
+                if !state.bucket.take(limit) {
                     // Dropping the channel refuses the request.
                     drop(channel);
                     self.events.push_back(Event::ExchangeFailed {
@@ -576,7 +588,7 @@ where
                     });
                     return;
                 }
-                match self.receive(&peer, &request) {
+                match self.receive(&peer, &request, false) {
                     Ok(()) => self.flush(peer, Some(channel)),
                     Err(error) => self.misbehaved(peer, error),
                 }
@@ -593,7 +605,7 @@ where
                 if let Some(state) = self.peers.get_mut(&peer) {
                     state.in_flight.remove(&request_id);
                 }
-                match self.receive(&peer, &response) {
+                match self.receive(&peer, &response, true) {
                     Ok(()) => self.flush(peer, None),
                     Err(error) => self.misbehaved(peer, error),
                 }

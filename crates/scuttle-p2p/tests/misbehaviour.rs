@@ -46,7 +46,15 @@ fn updates(n: u64) -> Vec<u8> {
     out
 }
 
-/// One good node; three bad peers each send one kind of bad batch once connected.
+/// A response that opens a new exchange instead of answering one.
+fn opening_digest() -> Vec<u8> {
+    let mut out = Frame::empty_batch().as_bytes().to_vec();
+    let msg: Message<String, String> = Message::DigestDone { reply: false };
+    FrameCodec::default().encode(&msg, &mut out).unwrap();
+    out
+}
+
+/// One good node; four bad peers each send one kind of bad batch.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn misbehaving_peers_are_disconnected() {
     let mut good = node(Keypair::generate_ed25519());
@@ -54,13 +62,18 @@ async fn misbehaving_peers_are_disconnected() {
     let mtu = good.behaviour().config().core.mtu as u64;
     let max = good.behaviour().config().max_frame_bytes;
 
+    // (sent as the answer to the good node's digest instead of as a request, bytes)
     let payloads = [
-        b"\x01\x00\x00\x00\x05garbage on the scuttle protocol".to_vec(),
-        vec![0u8; max + 1],
-        updates(mtu + 1),
+        (
+            false,
+            b"\x01\x00\x00\x00\x05garbage on the scuttle protocol".to_vec(),
+        ),
+        (false, vec![0u8; max + 1]),
+        (false, updates(mtu + 1)),
+        (true, opening_digest()),
     ];
     let mut bad: Vec<Swarm<Raw>> = Vec::new();
-    let mut payload_of: HashMap<PeerId, Vec<u8>> = HashMap::new();
+    let mut payload_of: HashMap<PeerId, (bool, Vec<u8>)> = HashMap::new();
     for payload in payloads {
         let mut swarm = raw_peer();
         swarm.dial(addr.clone()).unwrap();
@@ -69,21 +82,33 @@ async fn misbehaving_peers_are_disconnected() {
     }
     let bad_ids: Vec<PeerId> = bad.iter().map(|s| *s.local_peer_id()).collect();
 
-    // Drive the bad peers in the background: send the payload on connect, count closures.
+    // Drive the bad peers in the background: send the payload on connect (or as the answer to
+    // the first request), report closures.
     let (closed_tx, mut closed_rx) = futures::channel::mpsc::unbounded();
     for mut swarm in bad {
         let payload = payload_of.remove(swarm.local_peer_id()).unwrap();
         let closed_tx = closed_tx.clone();
         tokio::spawn(async move {
+            let (as_response, payload) = payload;
             let mut payload = Some(payload);
             loop {
                 use futures::StreamExt;
                 match swarm.select_next_some().await {
-                    SwarmEvent::ConnectionEstablished { peer_id, .. } => {
+                    SwarmEvent::ConnectionEstablished { peer_id, .. } if !as_response => {
                         if let Some(p) = payload.take() {
                             swarm
                                 .behaviour_mut()
                                 .send_request(&peer_id, Frame::from_bytes(p));
+                        }
+                    }
+                    SwarmEvent::Behaviour(request_response::Event::Message {
+                        message: request_response::Message::Request { channel, .. },
+                        ..
+                    }) if as_response => {
+                        if let Some(p) = payload.take() {
+                            let _ = swarm
+                                .behaviour_mut()
+                                .send_response(channel, Frame::from_bytes(p));
                         }
                     }
                     SwarmEvent::ConnectionClosed {
@@ -107,7 +132,7 @@ async fn misbehaving_peers_are_disconnected() {
                 violations.borrow_mut().insert(peer, error);
             }
         },
-        |_| violations.borrow().len() == 3,
+        |_| violations.borrow().len() == 4,
     )
     .await;
     let violations = violations.into_inner();
@@ -120,6 +145,10 @@ async fn misbehaving_peers_are_disconnected() {
         violations[&bad_ids[2]],
         Violation::TooManyUpdates { count, max } if count == mtu as usize + 1 && max == mtu as usize
     ));
+    assert!(matches!(
+        violations[&bad_ids[3]],
+        Violation::DigestInResponse
+    ));
 
     // Every bad peer sees its connection closed by the good node.
     let mut closed = Vec::new();
@@ -131,7 +160,7 @@ async fn misbehaving_peers_are_disconnected() {
             while let Ok(peer) = closed_rx.try_recv() {
                 closed.push(peer);
             }
-            done = closed.len() == 3;
+            done = closed.len() == 4;
             done
         },
     )

@@ -18,6 +18,9 @@ pub type Node = Behaviour<String, String>;
 /// The overall budget of one wait: generous, so slow CI machines pass; never a timing assert.
 pub const PATIENCE: Duration = Duration::from_secs(120);
 
+/// How often [`drive_until`] re-checks its condition when no swarm has an event.
+pub const TICK: Duration = Duration::from_millis(50);
+
 /// Fast rounds for tests.
 pub fn config() -> Config {
     Config::default()
@@ -72,24 +75,30 @@ pub async fn drive_until<B: NetworkBehaviour>(
 ) {
     let run = async {
         while !done(swarms) {
-            let events = poll_fn(|cx| {
-                let mut events = Vec::new();
-                for (i, swarm) in swarms.iter_mut().enumerate() {
-                    let Some(swarm) = swarm else { continue };
-                    while let Poll::Ready(Some(event)) = swarm.poll_next_unpin(cx) {
-                        events.push((i, event));
-                        if events.len() >= 256 {
-                            break;
+            // Wake up now and then even without swarm events, so conditions that depend on
+            // something else (a channel from another task) are re-checked.
+            let events = tokio::time::timeout(
+                TICK,
+                poll_fn(|cx| {
+                    let mut events = Vec::new();
+                    for (i, swarm) in swarms.iter_mut().enumerate() {
+                        let Some(swarm) = swarm else { continue };
+                        while let Poll::Ready(Some(event)) = swarm.poll_next_unpin(cx) {
+                            events.push((i, event));
+                            if events.len() >= 256 {
+                                break;
+                            }
                         }
                     }
-                }
-                if events.is_empty() {
-                    Poll::Pending
-                } else {
-                    Poll::Ready(events)
-                }
-            })
-            .await;
+                    if events.is_empty() {
+                        Poll::Pending
+                    } else {
+                        Poll::Ready(events)
+                    }
+                }),
+            )
+            .await
+            .unwrap_or_default();
             for (i, event) in events {
                 on_event(i, event);
             }
