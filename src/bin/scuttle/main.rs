@@ -21,8 +21,15 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Run N in-memory nodes that gossip until every replica is identical, then summarize.
+    #[command(
+        after_help = "Example: scuttle demo --nodes 100 --keys 1000 --mtu 10 --sorter depth"
+    )]
     Demo(demo::DemoArgs),
     /// Run a networked node (TCP) with a line REPL on stdin: set, get, del, state, peers.
+    #[command(after_help = "Example, in two terminals:
+  scuttle node --listen 127.0.0.1:7401 --id a
+  scuttle node --listen 127.0.0.1:7402 --id b --peer 127.0.0.1:7401
+then `set greeting hello` in one and `get greeting` in the other.")]
     Node(node::NodeArgs),
 }
 
