@@ -15,7 +15,6 @@ if [ ! -x "$VENV/bin/python" ]; then
   "$PYTHON" -m venv "$VENV"
 fi
 PY="$VENV/bin/python"
-"$PY" -m pip install --quiet --disable-pip-version-check --upgrade "pip>=23"
 "$PY" -m pip install --quiet --disable-pip-version-check \
   "maturin>=1.9.4,<2" "pytest>=7" "hypothesis>=6" "mypy>=1"
 # `maturin develop` needs VIRTUAL_ENV to find the venv; it installs the package editable.

@@ -251,7 +251,27 @@ impl PyGossip {
         result.map_err(|e| errors::invalid(py, e.to_string()))
     }
 
+    /// Refuses a write whose update could never be sent: its frame, with the largest version,
+    /// timestamp and `prev`, would exceed `max_frame_size`.
+    fn check_frame_size(&self, key: &str, value: Option<&Value>) -> PyResult<()> {
+        let probe: Message<&str, &Value> = Message::Update {
+            update: scuttle_core::Update {
+                key,
+                value,
+                source_id: self.core.id().clone(),
+                version: u64::MAX,
+                timestamp: u64::MAX,
+            },
+            prev: Some(u64::MAX - 1),
+        };
+        let mut out = Vec::new();
+        self.codec.encode(&probe, &mut out).map_err(|e| {
+            PyValueError::new_err(format!("the update of {key:?} cannot be sent: {e}"))
+        })
+    }
+
     fn write_local(&mut self, key: String, value: Option<Value>) -> PyResult<bool> {
+        self.check_frame_size(&key, value.as_ref())?;
         let result = match value {
             Some(v) => self.core.set(key, v),
             None => self.core.delete(key),

@@ -274,13 +274,18 @@ def test_a_bad_frame_after_good_ones_applies_none() -> None:
 
 
 def test_oversize_frames_are_refused() -> None:
-    a = scuttle.Gossip("a", max_frame_size=64)
-    a.set("k", "x" * 200)
-    b = scuttle.Gossip("b", max_frame_size=64)
+    a = scuttle.Gossip("a", max_frame_size=128)
+    with pytest.raises(ValueError, match="cannot be sent"):
+        a.set("k", "x" * 200)
+    assert "k" not in a and a.version == 0
+    assert a.set("k", "small") is True
+    # an update received from a peer with a larger limit cannot be relayed over frames
+    a.write({"key": "big", "value": "x" * 200, "source_id": "z", "version": 1})
     a.write({"digest": True, "done": True})
     with pytest.raises(ValueError):
         a.read_bytes()
-    big = _frame(b"\x00" * 100)
+    b = scuttle.Gossip("b", max_frame_size=128)
+    big = _frame(b"\x00" * 200)
     with pytest.raises(ValueError):
         b.write_bytes(big)
 
