@@ -7,7 +7,8 @@ use std::str::FromStr;
 use std::task::{Context, Poll, Waker};
 use std::time::Instant;
 
-use futures::FutureExt;
+use futures::channel::mpsc;
+use futures::{FutureExt, StreamExt};
 use futures_timer::Delay;
 use libp2p::core::transport::PortUse;
 use libp2p::core::Endpoint;
@@ -30,6 +31,7 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 use crate::config::{Config, ConfigError, RateLimit};
+use crate::handle::{Command, Commands, Handle, HANDLE_QUEUE};
 use crate::handler::Handler;
 use crate::protocol::{decode_batch, encode_batch, Codec, Frame};
 
@@ -217,6 +219,7 @@ pub struct Behaviour<K, V, R = LastWriterWins, S = ScuttleBreadth> {
     events: VecDeque<Event<K, V>>,
     actions: VecDeque<ToSwarm<Event<K, V>, THandlerInEvent<Inner>>>,
     waker: Option<Waker>,
+    commands: Option<Commands<K, V>>,
 }
 
 impl<K, V> Behaviour<K, V, LastWriterWins, ScuttleBreadth>
@@ -289,6 +292,7 @@ where
             events: VecDeque::new(),
             actions: VecDeque::new(),
             waker: None,
+            commands: None,
         })
     }
 
@@ -400,7 +404,39 @@ where
         });
     }
 
+    /// A cloneable [`Handle`] for other tasks, once the swarm runs on its own task.
+    pub fn handle(&mut self) -> Handle<K, V> {
+        let (tx, _) = self
+            .commands
+            .get_or_insert_with(|| mpsc::channel(HANDLE_QUEUE));
+        Handle::new(tx.clone())
+    }
+
     // ------------------------------------------------------------------ internals
+
+    fn run_command(&mut self, command: Command<K, V>) {
+        // A closed reply channel only means the caller stopped waiting.
+        match command {
+            Command::Set(key, value, reply) => {
+                let _ = reply.send(self.set(key, value));
+            }
+            Command::Delete(key, reply) => {
+                let _ = reply.send(self.delete(key));
+            }
+            Command::Get(key, reply) => {
+                let _ = reply.send(self.core.get(&key).cloned());
+            }
+            Command::Entries(reply) => {
+                let entries = self
+                    .core
+                    .entries()
+                    .map(|(k, e)| (k.clone(), e.clone()))
+                    .collect();
+                let _ = reply.send(entries);
+            }
+            Command::Gossip => self.gossip(),
+        }
+    }
 
     fn push_action(&mut self, action: ToSwarm<Event<K, V>, THandlerInEvent<Inner>>) {
         self.actions.push_back(action);
@@ -788,6 +824,12 @@ where
             }
             if let Some(event) = self.events.pop_front() {
                 return Poll::Ready(ToSwarm::GenerateEvent(event));
+            }
+            if let Some((_, rx)) = self.commands.as_mut() {
+                if let Poll::Ready(Some(command)) = rx.poll_next_unpin(cx) {
+                    self.run_command(command);
+                    continue;
+                }
             }
             if self.timer.poll_unpin(cx).is_ready() {
                 self.timer.reset(self.config.interval);

@@ -9,7 +9,9 @@
 //!   [`PeerId`](libp2p::PeerId) (as a string). Every [`Config::interval`] it starts an exchange
 //!   with [`Config::fanout`] random connected peers, and it answers theirs.
 //! * Commands go straight to the behaviour: `swarm.behaviour_mut().set(k, v)`,
-//!   [`get`](Behaviour::get), [`delete`](Behaviour::delete), [`gossip`](Behaviour::gossip).
+//!   [`get`](Behaviour::get), [`delete`](Behaviour::delete), [`gossip`](Behaviour::gossip);
+//!   or, from other tasks while the swarm runs on its own, through a cloneable [`Handle`]
+//!   ([`Behaviour::handle`]).
 //! * [`Event`]s: [`UpdateApplied`](Event::UpdateApplied), [`PeerJoined`](Event::PeerJoined),
 //!   [`PeerLeft`](Event::PeerLeft), [`ExchangeFailed`](Event::ExchangeFailed),
 //!   [`Misbehaved`](Event::Misbehaved) (the peer was disconnected).
@@ -57,11 +59,13 @@
 
 mod behaviour;
 mod config;
+mod handle;
 pub mod handler;
 pub mod protocol;
 
 pub use behaviour::{Behaviour, Event, ExchangeError, NotConnected, Violation};
 pub use config::{Config, ConfigError, RateLimit};
+pub use handle::{Handle, HandleError};
 pub use protocol::{Codec, Frame, PROTOCOL_NAME};
 
 /// Re-export of the core, so users need one dependency.

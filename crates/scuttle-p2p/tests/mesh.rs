@@ -175,3 +175,51 @@ async fn node_that_leaves_and_comes_back_catches_up() {
     swarms[2] = Some(back);
     drive_until(&mut swarms, ignore, |s| converged(s, &expected)).await;
 }
+
+/// Swarms on their own tasks, driven through cloneable handles.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn handles_drive_swarms_on_their_own_tasks() {
+    let (swarms, _, _) = mesh(3).await;
+    let mut handles = Vec::new();
+    let mut ids = Vec::new();
+    for swarm in swarms {
+        let mut swarm = swarm.unwrap();
+        ids.push(*swarm.local_peer_id());
+        handles.push(swarm.behaviour_mut().handle());
+        tokio::spawn(async move {
+            use futures::StreamExt;
+            loop {
+                swarm.select_next_some().await;
+            }
+        });
+    }
+    for (i, handle) in handles.iter().enumerate() {
+        handle.set(format!("k{i}"), format!("v{i}")).await.unwrap();
+    }
+    handles[0].delete("k0".into()).await.unwrap();
+    handles[1].gossip().await.unwrap();
+
+    let all_there = async {
+        loop {
+            let mut done = true;
+            for handle in &handles {
+                let entries: std::collections::HashMap<_, _> =
+                    handle.entries().await.unwrap().into_iter().collect();
+                done &= entries.len() == 3
+                    && entries["k0"].is_deleted()
+                    && entries["k1"].value.as_deref() == Some("v1")
+                    && entries["k2"].value.as_deref() == Some("v2");
+            }
+            if done {
+                break;
+            }
+            tokio::time::sleep(common::TICK).await;
+        }
+    };
+    tokio::time::timeout(common::PATIENCE, all_there)
+        .await
+        .expect("handles did not see the mesh converge");
+    let k1 = handles[2].get("k1".into()).await.unwrap().unwrap();
+    // The writer is node 1, named by its peer id.
+    assert_eq!(k1.source_id.as_str(), ids[1].to_string());
+}
