@@ -145,7 +145,7 @@ pub enum Violation {
 /// The peer was refused because it misbehaved recently.
 #[derive(Debug, thiserror::Error)]
 #[error("peer {0} is banned for misbehaving on the scuttle protocol")]
-pub struct Banned(PeerId);
+pub struct Banned(pub PeerId);
 
 /// The peer is not connected (commands only talk to connected peers).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -63,7 +63,7 @@ mod handle;
 pub mod handler;
 pub mod protocol;
 
-pub use behaviour::{Behaviour, Event, ExchangeError, NotConnected, Violation};
+pub use behaviour::{Banned, Behaviour, Event, ExchangeError, NotConnected, Violation};
 pub use config::{Config, ConfigError, RateLimit};
 pub use handle::{Handle, HandleError};
 pub use protocol::{Codec, Frame, PROTOCOL_NAME};

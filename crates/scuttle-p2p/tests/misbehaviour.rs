@@ -248,3 +248,56 @@ async fn requests_over_the_rate_limit_are_refused() {
     assert_eq!(outcome.get(), Some((2, 3)));
     assert_eq!(swarms[0].as_ref().unwrap().behaviour().peers().count(), 1);
 }
+
+/// A disconnected peer that dials again within the ban is refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn banned_peer_cannot_reconnect() {
+    let mut good = node(Keypair::generate_ed25519());
+    let addr = listen(&mut good).await;
+    let mut bad = raw_peer();
+    let bad_id = *bad.local_peer_id();
+    bad.dial(addr.clone()).unwrap();
+    tokio::spawn(async move {
+        use futures::StreamExt;
+        let mut sent = false;
+        let mut redialed = false;
+        loop {
+            match bad.select_next_some().await {
+                SwarmEvent::ConnectionEstablished { peer_id, .. } if !sent => {
+                    sent = true;
+                    bad.behaviour_mut()
+                        .send_request(&peer_id, Frame::from_bytes(b"\x01junk".to_vec()));
+                }
+                SwarmEvent::ConnectionClosed { .. } if !redialed => {
+                    redialed = true;
+                    bad.dial(addr.clone()).unwrap();
+                }
+                _ => {}
+            }
+        }
+    });
+
+    let misbehaved = Cell::new(false);
+    let refused = Cell::new(false);
+    let mut swarms = [Some(good)];
+    drive_until(
+        &mut swarms,
+        |_, event| match event {
+            SwarmEvent::Behaviour(Event::Misbehaved { peer, .. }) if peer == bad_id => {
+                misbehaved.set(true)
+            }
+            SwarmEvent::IncomingConnectionError {
+                peer_id: Some(peer),
+                error: libp2p::swarm::ListenError::Denied { cause },
+                ..
+            } if peer == bad_id => {
+                assert!(cause.downcast_ref::<scuttle_p2p::Banned>().is_some());
+                refused.set(true);
+            }
+            _ => {}
+        },
+        |_| misbehaved.get() && refused.get(),
+    )
+    .await;
+    assert_eq!(swarms[0].as_ref().unwrap().behaviour().peers().count(), 0);
+}
