@@ -859,3 +859,72 @@ impl<K, V, R, S> std::fmt::Debug for Behaviour<K, V, R, S> {
             .finish_non_exhaustive()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    fn peer() -> PeerId {
+        libp2p::identity::Keypair::generate_ed25519()
+            .public()
+            .to_peer_id()
+    }
+
+    #[test]
+    fn bucket_allows_a_burst_then_refuses() {
+        let limit = RateLimit {
+            requests: 3,
+            per: Duration::from_secs(3600),
+        };
+        let mut bucket = Bucket::full(limit);
+        assert!((0..3).all(|_| bucket.take(limit)));
+        assert!(!bucket.take(limit));
+    }
+
+    #[test]
+    fn from_gossip_checks_the_node_id() {
+        let core: Gossip<String, String> = Gossip::with_defaults("someone else");
+        let err = Behaviour::from_gossip(peer(), core, Config::default()).unwrap_err();
+        assert!(matches!(err, ConfigError::IdMismatch { .. }));
+    }
+
+    #[test]
+    fn commands_reach_the_core_and_queue_events() {
+        let local = peer();
+        let mut b: Behaviour<String, String> = Behaviour::new(local, Config::default()).unwrap();
+        assert_eq!(b.core().id().as_str(), local.to_string());
+        assert_eq!(b.set("k".into(), "v".into()).unwrap(), 1);
+        assert_eq!(b.value("k").map(String::as_str), Some("v"));
+        assert!(matches!(
+            b.events.pop_front(),
+            Some(Event::UpdateApplied { from: None, .. })
+        ));
+        assert_eq!(b.delete("k".into()).unwrap(), 2);
+        assert!(b.get("k").is_some_and(Entry::is_deleted));
+        // No peer is connected: a round does nothing, a targeted exchange is refused.
+        b.gossip();
+        assert!(!b.core().has_outgoing());
+        let other = peer();
+        assert_eq!(b.gossip_with(&other), Err(NotConnected(other)));
+    }
+
+    #[test]
+    fn invalid_config_is_refused() {
+        assert!(matches!(
+            Behaviour::<String, String>::new(
+                peer(),
+                Config::default().with_fanout(1).with_max_updates(0)
+            ),
+            Err(ConfigError::Core(_))
+        ));
+        assert!(matches!(
+            Behaviour::<String, String>::new(
+                peer(),
+                Config::default().with_rate_limit(0, Duration::from_secs(1))
+            ),
+            Err(ConfigError::ZeroRateLimit)
+        ));
+    }
+}
