@@ -5,7 +5,7 @@
 //! Python callable is stashed in a shared cell and raised by the binding after the core call.
 
 use std::cmp::Ordering;
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use ciborium::Value;
@@ -187,11 +187,12 @@ impl PySorter {
         if let Some(e) = failure {
             return Err(e);
         }
-        let sorted: Vec<Candidate<'_, String, Value>> = keyed
-            .iter()
-            .map(|(_, i)| Candidate {
-                update: news[*i].update,
-                outstanding: news[*i].outstanding,
+        let order: Vec<usize> = keyed.iter().map(|(_, i)| *i).collect();
+        let sorted: Vec<Candidate<'_, String, Value>> = oldest_per_slot(news, &order)
+            .into_iter()
+            .map(|i| Candidate {
+                update: news[i].update,
+                outstanding: news[i].outstanding,
             })
             .collect();
         for (slot, c) in news.iter_mut().zip(sorted) {
@@ -199,6 +200,40 @@ impl PySorter {
         }
         Ok(())
     }
+}
+
+/// Keeps the sorter's choice of *which source* gets each slot, but gives a source's slots its
+/// candidates in ascending version: the i-th slot of a source carries its i-th oldest update.
+///
+/// The core documents this rule but (as of this writing) applies it only to the candidates
+/// that survive the `mtu` cut, so a sorter that puts a newer update of a source before an
+/// older one could make it send that newer update with a `prev` that skips the older one, and
+/// the receiver would never get the older one. Reordering here keeps every prefix of the list
+/// a per-source prefix, which the core handles correctly.
+fn oldest_per_slot(news: &[Candidate<'_, String, Value>], order: &[usize]) -> Vec<usize> {
+    let mut per_source: HashMap<&str, Vec<usize>> = HashMap::new();
+    for (i, c) in news.iter().enumerate() {
+        per_source
+            .entry(c.update.source_id.as_str())
+            .or_default()
+            .push(i);
+    }
+    let mut queues: HashMap<&str, VecDeque<usize>> = per_source
+        .into_iter()
+        .map(|(s, mut idx)| {
+            idx.sort_by_key(|&i| news[i].update.version);
+            (s, idx.into())
+        })
+        .collect();
+    order
+        .iter()
+        .map(|&i| {
+            queues
+                .get_mut(news[i].update.source_id.as_str())
+                .and_then(VecDeque::pop_front)
+                .unwrap_or(i)
+        })
+        .collect()
 }
 
 impl Sorter<String, Value> for PySorter {
@@ -221,5 +256,40 @@ impl Sorter<String, Value> for PySorter {
                 }
             }),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use scuttle_core::NodeId;
+
+    fn up(source: &str, version: u64) -> Update<String, Value> {
+        Update {
+            key: format!("{source}{version}"),
+            value: Some(Value::Null),
+            source_id: NodeId::from(source),
+            version,
+            timestamp: 0,
+        }
+    }
+
+    #[test]
+    fn slots_of_a_source_carry_its_oldest_updates() {
+        let ups = [up("z", 1), up("z", 2), up("b", 1), up("z", 3)];
+        let news: Vec<Candidate<'_, String, Value>> = ups
+            .iter()
+            .map(|u| Candidate {
+                update: u,
+                outstanding: 0,
+            })
+            .collect();
+        // The key put z3, b1, z2, z1: z keeps slots 0, 2 and 3, filled oldest first.
+        let got = oldest_per_slot(&news, &[3, 2, 1, 0]);
+        let versions: Vec<(&str, u64)> = got
+            .iter()
+            .map(|&i| (news[i].update.source_id.as_str(), news[i].update.version))
+            .collect();
+        assert_eq!(versions, [("z", 1), ("b", 1), ("z", 2), ("z", 3)]);
     }
 }
