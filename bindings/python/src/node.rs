@@ -682,13 +682,13 @@ impl PyGossip {
         }
     }
 
-    fn __repr__(&self) -> String {
-        format!(
-            "Gossip(id={:?}, version={}, keys={})",
-            self.core.id().as_str(),
+    fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
+        Ok(format!(
+            "Gossip(id={}, version={}, keys={})",
+            PyString::new(py, self.core.id().as_str()).repr()?,
             self.core.version(),
             self.core.len()
-        )
+        ))
     }
 }
 

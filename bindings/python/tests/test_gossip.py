@@ -23,7 +23,7 @@ def test_fresh_node() -> None:
     assert g.mtu == 10 and g.max_history == 10
     assert g.watermarks == {}
     assert g.read() == [] and g.read_bytes() == b""
-    assert "Gossip" in repr(g)
+    assert repr(g) == "Gossip(id='node-1', version=0, keys=0)"
 
 
 def test_set_get_and_versions() -> None:

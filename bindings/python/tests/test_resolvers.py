@@ -97,6 +97,9 @@ def test_lww_clock_uses_timestamps_first() -> None:
     clock.set(5_000)
     assert g.set("k", "now") is True
     assert g.entry("k").timestamp == 5_000  # type: ignore[union-attr]
+    clock.set(500)  # the clock went back: a local write would lose to the current entry
+    assert g.set("k", "past") is False
+    assert g["k"] == "now" and g.version == 51
 
 
 def test_callable_resolver_sees_entries_and_updates() -> None:
