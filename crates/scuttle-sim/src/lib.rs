@@ -214,7 +214,12 @@ where
             .collect();
         Sim {
             nodes,
-            index: ids.iter().cloned().enumerate().map(|(i, id)| (id, i)).collect(),
+            index: ids
+                .iter()
+                .cloned()
+                .enumerate()
+                .map(|(i, id)| (id, i))
+                .collect(),
             ids,
             factory: Box::new(factory),
             clock,
@@ -423,9 +428,7 @@ where
     }
 
     fn connected(&self, a: usize, b: usize) -> bool {
-        self.nodes[a].up
-            && self.nodes[b].up
-            && self.groups.as_ref().is_none_or(|g| g[a] == g[b])
+        self.nodes[a].up && self.nodes[b].up && self.groups.as_ref().is_none_or(|g| g[a] == g[b])
     }
 
     /// One network step: the clock moves [`TICK_MS`], and every message due is delivered in
@@ -435,8 +438,9 @@ where
         self.step += 1;
         self.clock.advance(TICK_MS);
         let now = self.step;
-        let (mut due, rest): (Vec<_>, Vec<_>) =
-            std::mem::take(&mut self.net).into_iter().partition(|m| m.deliver_at <= now);
+        let (mut due, rest): (Vec<_>, Vec<_>) = std::mem::take(&mut self.net)
+            .into_iter()
+            .partition(|m| m.deliver_at <= now);
         self.net = rest;
         due.sort_by_key(|m| (m.deliver_at, m.seq));
         for m in due {
@@ -599,7 +603,9 @@ where
         };
         up.all(|n| {
             n.gossip.entries().count() == first.gossip.entries().count()
-                && n.gossip.entries().all(|(k, e)| first.gossip.get(k) == Some(e))
+                && n.gossip
+                    .entries()
+                    .all(|(k, e)| first.gossip.get(k) == Some(e))
         })
     }
 
@@ -620,7 +626,11 @@ where
                     .take(3)
                     .map(|(k, e)| format!("{k:?}: want {e:?}, got {:?}", got.get(k)))
                     .collect();
-                let extra: Vec<_> = got.keys().filter(|k| !want.contains_key(*k)).take(3).collect();
+                let extra: Vec<_> = got
+                    .keys()
+                    .filter(|k| !want.contains_key(*k))
+                    .take(3)
+                    .collect();
                 return Err(SimError::Diverged(format!(
                     "node {} ({} keys, want {}): {missing:?} unexpected keys {extra:?}",
                     self.ids[i],

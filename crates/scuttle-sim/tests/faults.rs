@@ -3,6 +3,7 @@
 //!
 //! Replay one failing schedule with `SCUTTLE_SIM_SEED=<seed> cargo test --release -p
 //! scuttle-sim --test faults` (the seed's suite runs it alone and prints its parameters).
+#![allow(clippy::unwrap_used)] // tests may panic
 
 use std::cmp::Ordering;
 
@@ -31,7 +32,7 @@ struct Params {
 impl Params {
     fn draw(seed: u64, snapshots: bool) -> Self {
         let mut r = SmallRng::seed_from_u64(seed ^ 0x5eed_5eed);
-                Params {
+        Params {
             nodes: r.gen_range(2..=20),
             mtu: r.gen_range(1..=10),
             max_history: r.gen_range(0..=10),
@@ -67,7 +68,9 @@ where
         .with_tombstone_grace(None)
         .with_events(false);
     let mut sim = Sim::new(p.nodes, seed, p.faults, move |id, clock| {
-        let cfg = config.clone().with_rng_seed(seed ^ scuttle_sim_hash(id.as_str()));
+        let cfg = config
+            .clone()
+            .with_rng_seed(seed ^ scuttle_sim_hash(id.as_str()));
         Gossip::new(id, cfg, resolver.clone(), sorter.clone())
             .expect("valid config")
             .with_clock(clock)
@@ -142,8 +145,9 @@ struct Totals {
 }
 
 fn scuttle_sim_hash(s: &str) -> u64 {
-    s.bytes()
-        .fold(0xcbf2_9ce4_8422_2325, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3))
+    s.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    })
 }
 
 /// Runs `count` seeds from `base` (or only `SCUTTLE_SIM_SEED`), panicking with every failing
@@ -230,14 +234,26 @@ fn lww_depth_more() {
 #[test]
 fn strict_breadth() {
     suite("strict_breadth", 40_000, PER_SUITE, false, |s, p| {
-        run(s, p, scuttle_core::StrictlyOrderedValues, ScuttleBreadth, strict_order)
+        run(
+            s,
+            p,
+            scuttle_core::StrictlyOrderedValues,
+            ScuttleBreadth,
+            strict_order,
+        )
     });
 }
 
 #[test]
 fn strict_depth() {
     suite("strict_depth", 50_000, PER_SUITE, false, |s, p| {
-        run(s, p, scuttle_core::StrictlyOrderedValues, ScuttleDepth, strict_order)
+        run(
+            s,
+            p,
+            scuttle_core::StrictlyOrderedValues,
+            ScuttleDepth,
+            strict_order,
+        )
     });
 }
 

@@ -1,5 +1,6 @@
 //! Tombstone collection and the core's reset path: a node partitioned away for longer than
 //! the grace period rejoins, and the deleted keys are gone everywhere.
+#![allow(clippy::unwrap_used)] // tests may panic
 
 use std::time::Duration;
 
@@ -19,7 +20,8 @@ fn scenario<S: Sorter<u32, u64> + Clone + 'static>(sorter: S, seed: u64) {
             .with_clock(clock)
     });
     for key in 0..10u32 {
-        sim.set((key % 5) as usize, key, u64::from(key) * 100).unwrap();
+        sim.set((key % 5) as usize, key, u64::from(key) * 100)
+            .unwrap();
     }
     sim.settle(200).unwrap();
     assert!((0..5).all(|i| sim.node(i).len() == 10));
@@ -56,7 +58,10 @@ fn scenario<S: Sorter<u32, u64> + Clone + 'static>(sorter: S, seed: u64) {
     for i in 0..5 {
         let snap = sim.snapshot(i);
         for key in 0..4u32 {
-            assert!(!snap.contains_key(&key), "n{i} still holds deleted key {key}");
+            assert!(
+                !snap.contains_key(&key),
+                "n{i} still holds deleted key {key}"
+            );
         }
         assert_eq!(snap.len(), 7, "n{i}: {snap:?}");
         assert_eq!(sim.node(i).value(&99), Some(&9_900));
