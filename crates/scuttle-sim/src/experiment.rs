@@ -18,11 +18,15 @@
 //!
 //! * [`Strategy::Breadth`]: [`ScuttleBreadth`], the oldest update versions first;
 //! * [`Strategy::Depth`]: [`ScuttleDepth`], the sources with the most outstanding news first;
-//! * [`Strategy::Precise`]: an idealised "precise reconciliation" sorter that knows the
-//!   receiver's exact state and puts first the updates whose key the receiver has had stale
-//!   the longest. The core still fills a source's slots with that source's oldest outstanding
-//!   updates (so a cut never skips a version), so the sorter chooses how many slots each source
-//!   gets rather than exactly which key; this approximates the paper's precise variant.
+//! * [`Strategy::Precise`]: the paper's idealised *precise reconciliation*, modelled outside
+//!   the core: each side knows the other's exact state and sends, of the mappings newer than
+//!   the peer's, the `mtu` the peer has had stale the longest (any subset may go; scuttlebutt
+//!   may not skip a version of a source).
+//! * [`Strategy::StalestSorter`]: scuttlebutt (the core) with a custom [`Sorter`] that knows the
+//!   receiver's state and ranks news by how long the receiver has had its key stale. The core
+//!   still fills a source's slots with that source's oldest outstanding updates (so a cut never
+//!   skips a version), so this sorter only chooses how many slots each source gets: the closest
+//!   a scuttlebutt sorter can come to precise reconciliation.
 
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -52,13 +56,20 @@ pub enum Strategy {
     Breadth,
     /// scuttle-depth: deepest source first.
     Depth,
-    /// Idealised precise reconciliation: the receiver's stalest keys first.
+    /// Idealised precise reconciliation (outside the core): the receiver's stalest keys first.
     Precise,
+    /// Scuttlebutt with a sorter that ranks news by the receiver's staleness.
+    StalestSorter,
 }
 
 impl Strategy {
     /// Every strategy, in plotting order.
-    pub const ALL: [Strategy; 3] = [Strategy::Precise, Strategy::Depth, Strategy::Breadth];
+    pub const ALL: [Strategy; 4] = [
+        Strategy::Precise,
+        Strategy::StalestSorter,
+        Strategy::Depth,
+        Strategy::Breadth,
+    ];
 
     /// The name used in the CSV and the plots.
     pub fn name(self) -> &'static str {
@@ -66,6 +77,7 @@ impl Strategy {
             Strategy::Breadth => "scuttle-breadth",
             Strategy::Depth => "scuttle-depth",
             Strategy::Precise => "precise",
+            Strategy::StalestSorter => "scuttle-stalest",
         }
     }
 }
@@ -174,7 +186,7 @@ impl Truth {
     }
 }
 
-/// The idealised precise-reconciliation sorter.
+/// The stalest-first sorter (knows the receiver's state through the shared truth).
 #[derive(Clone)]
 struct Precise(Rc<RefCell<Truth>>);
 
@@ -226,7 +238,11 @@ pub fn run(cfg: &ExperimentConfig) -> Result<Vec<Sample>, ExperimentError> {
     }
     let mut out = Vec::with_capacity(cfg.rounds * cfg.strategies.len());
     for &strategy in &cfg.strategies {
-        out.extend(run_one(cfg, strategy)?);
+        if strategy == Strategy::Precise {
+            out.extend(run_precise(cfg));
+        } else {
+            out.extend(run_one(cfg, strategy)?);
+        }
     }
     Ok(out)
 }
@@ -236,7 +252,7 @@ fn run_one(cfg: &ExperimentConfig, strategy: Strategy) -> Result<Vec<Sample>, Ex
     let sorter = match strategy {
         Strategy::Breadth => AnySorter::Breadth,
         Strategy::Depth => AnySorter::Depth,
-        Strategy::Precise => AnySorter::Precise(Precise(truth.clone())),
+        Strategy::Precise | Strategy::StalestSorter => AnySorter::Precise(Precise(truth.clone())),
     };
     let clock = ManualClock::new(0);
     let config = Config::default()
@@ -330,17 +346,83 @@ fn measure(
     nodes: &[Node],
     truth: &Truth,
 ) -> Sample {
+    measure_with(cfg, strategy, round, truth, |i, key| {
+        nodes[i].get(&key).map_or(0, |e| e.version)
+    })
+}
+
+/// The precise-reconciliation model: node `i` holds, per key, how many of its writes it has
+/// seen (writes of a key are numbered 1, 2, ...). Same workload and peer choices as the core
+/// runs.
+fn run_precise(cfg: &ExperimentConfig) -> Vec<Sample> {
+    let keys = cfg.nodes * cfg.keys_per_node;
+    let mut truth = Truth::default();
+    let mut held: Vec<Vec<Version>> = vec![vec![0; keys]; cfg.nodes];
+    let mut rng = SmallRng::seed_from_u64(cfg.seed);
+    let mut samples = Vec::with_capacity(cfg.rounds);
+    for round in 1..=cfg.rounds {
+        truth.round = round as u64;
+        for (i, view) in held.iter_mut().enumerate() {
+            for _ in 0..cfg.updates_per_round {
+                let key = i * cfg.keys_per_node + rng.gen_range(0..cfg.keys_per_node);
+                let w = truth.writes.entry(key as Key).or_default();
+                let n = w.len() as Version + 1;
+                w.push((n, round as u64));
+                view[key] = n;
+            }
+        }
+        for i in 0..cfg.nodes {
+            let mut j = rng.gen_range(0..cfg.nodes - 1);
+            if j >= i {
+                j += 1;
+            }
+            // Push-pull as in the core: j's news for i, then i's news for j.
+            precise_send(&mut held, &truth, cfg.mtu, j, i);
+            precise_send(&mut held, &truth, cfg.mtu, i, j);
+        }
+        samples.push(measure_with(
+            cfg,
+            Strategy::Precise,
+            round,
+            &truth,
+            |i, key| held[i][key as usize],
+        ));
+    }
+    samples
+}
+
+/// `from` sends `to` the `mtu` mappings newer than `to`'s that `to` has had stale longest.
+fn precise_send(held: &mut [Vec<Version>], truth: &Truth, mtu: usize, from: usize, to: usize) {
+    let mut deltas: Vec<(u64, usize)> = held[from]
+        .iter()
+        .zip(&held[to])
+        .enumerate()
+        .filter(|(_, (f, t))| f > t)
+        .map(|(key, (_, t))| (truth.staleness(key as Key, *t).0, key))
+        .collect();
+    deltas.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
+    for &(_, key) in deltas.iter().take(mtu) {
+        held[to][key] = held[from][key];
+    }
+}
+
+fn measure_with(
+    cfg: &ExperimentConfig,
+    strategy: Strategy,
+    round: usize,
+    truth: &Truth,
+    held: impl Fn(usize, Key) -> Version,
+) -> Sample {
     let mut sum_stale = 0u64;
     let mut max_stale = 0u64;
     let mut sum_behind = 0u64;
     let mut max_behind = 0u64;
     let mut pairs = 0u64;
-    for (i, node) in nodes.iter().enumerate() {
+    for i in 0..cfg.nodes {
         for owner in (0..cfg.nodes).filter(|&o| o != i) {
             for k in 0..cfg.keys_per_node {
                 let key = (owner * cfg.keys_per_node + k) as Key;
-                let held = node.get(&key).map_or(0, |e| e.version);
-                let (stale, behind) = truth.staleness(key, held);
+                let (stale, behind) = truth.staleness(key, held(i, key));
                 sum_stale += stale;
                 max_stale = max_stale.max(stale);
                 sum_behind += behind;
@@ -393,6 +475,7 @@ fn color(s: Strategy) -> RGBColor {
         Strategy::Precise => RGBColor(0x2c, 0xa0, 0x2c),
         Strategy::Depth => RGBColor(0x1f, 0x77, 0xb4),
         Strategy::Breadth => RGBColor(0xd6, 0x27, 0x28),
+        Strategy::StalestSorter => RGBColor(0x94, 0x67, 0xbd),
     }
 }
 

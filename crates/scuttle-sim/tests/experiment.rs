@@ -19,7 +19,7 @@ fn small() -> ExperimentConfig {
 fn one_sample_per_round_and_strategy_and_deterministic() {
     let cfg = small();
     let a = run(&cfg).unwrap();
-    assert_eq!(a.len(), cfg.rounds * 3);
+    assert_eq!(a.len(), cfg.rounds * Strategy::ALL.len());
     for s in Strategy::ALL {
         let rounds: Vec<usize> = a
             .iter()
@@ -60,10 +60,12 @@ fn writes_csv_and_svg() {
     run_to_dir(&cfg, &dir).unwrap();
     let csv = std::fs::read_to_string(dir.join("simulation.csv")).unwrap();
     assert!(csv.starts_with("strategy,round,mean_staleness"));
-    assert_eq!(csv.lines().count(), 1 + 3 * cfg.rounds);
+    assert_eq!(csv.lines().count(), 1 + Strategy::ALL.len() * cfg.rounds);
     let svg = std::fs::read_to_string(dir.join("simulation.svg")).unwrap();
     assert!(svg.starts_with("<svg"));
-    assert!(svg.contains("scuttle-depth") && svg.contains("precise"));
+    assert!(
+        svg.contains("scuttle-depth") && svg.contains("precise") && svg.contains("scuttle-stalest")
+    );
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
