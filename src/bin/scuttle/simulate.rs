@@ -29,16 +29,16 @@ pub struct SimulateArgs {
     /// Seed of the workload and peer choices.
     #[arg(long, default_value_t = 2008)]
     pub seed: u64,
-    /// Skip the (slower) idealised precise-reconciliation run.
+    /// Skip the slowest run, scuttlebutt with the stalest-first sorter (`scuttle-stalest`).
     #[arg(long)]
-    pub no_precise: bool,
+    pub skip_stalest: bool,
 }
 
 /// Runs the experiment and prints the steady-state staleness of each strategy.
 pub fn run(args: &SimulateArgs) -> Result<(), Box<dyn std::error::Error>> {
     let strategies = Strategy::ALL
         .into_iter()
-        .filter(|s| !(args.no_precise && *s == Strategy::Precise))
+        .filter(|s| !(args.skip_stalest && *s == Strategy::StalestSorter))
         .collect();
     let cfg = ExperimentConfig {
         nodes: args.nodes,
