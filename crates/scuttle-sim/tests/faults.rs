@@ -286,3 +286,18 @@ fn wrong_oracle_is_caught() {
     });
     assert!(caught);
 }
+
+/// The check can fail on a real divergence too: a resolver that is not a total order on
+/// updates ("accept if the value is greater", no tie-break) leaves replicas apart or wrong.
+#[test]
+fn non_total_resolver_is_caught() {
+    let greater = |cur: Option<&scuttle_core::Entry<V>>, up: &Update<K, V>| {
+        cur.is_none_or(|c| up.value > c.value)
+    };
+    let caught = (0..200).any(|seed| {
+        let mut p = Params::draw(seed, false);
+        p.keys = 1; // many conflicting writes of one key
+        run(seed, p, greater, ScuttleDepth, strict_order).is_err()
+    });
+    assert!(caught);
+}
