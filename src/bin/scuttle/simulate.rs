@@ -29,7 +29,7 @@ pub struct SimulateArgs {
     /// Seed of the workload and peer choices.
     #[arg(long, default_value_t = 2008)]
     pub seed: u64,
-    /// Skip the slowest run, scuttlebutt with the stalest-first sorter (`scuttle-stalest`).
+    /// Skip the run of scuttlebutt with the stalest-first sorter (`scuttle-stalest`).
     #[arg(long)]
     pub skip_stalest: bool,
 }
