@@ -203,3 +203,16 @@ fn two_nodes_replicate_over_tcp() {
     b.quit();
     a.quit();
 }
+
+#[test]
+fn simulate_subcommand_writes_its_outputs() {
+    let out = std::env::temp_dir().join(format!("scuttle-cli-sim-{}", std::process::id()));
+    let out_str = out.to_str().expect("utf-8 temp path");
+    let (ok, stdout, stderr) = scuttle(&[
+        "simulate", "--out", out_str, "--nodes", "8", "--rounds", "20",
+    ]);
+    assert!(ok, "simulate failed:\n{stdout}\n{stderr}");
+    assert!(out.join("simulation.csv").is_file(), "{stdout}");
+    assert!(out.join("simulation.svg").is_file(), "{stdout}");
+    let _ = std::fs::remove_dir_all(&out);
+}

@@ -2,6 +2,7 @@
 //!
 //! * `scuttle demo` — an in-memory cluster gossiping until converged, with a summary.
 //! * `scuttle node` — a networked node over TCP with a small line REPL.
+//! * `scuttle simulate` — the paper's flow-control experiment (`scuttle-sim`), CSV and SVG out.
 
 use std::process::ExitCode;
 
@@ -9,6 +10,7 @@ use clap::{Parser, Subcommand};
 
 mod demo;
 mod node;
+mod simulate;
 
 /// Scuttlebutt anti-entropy gossip: a replicated key/value map.
 #[derive(Debug, Parser)]
@@ -31,6 +33,8 @@ enum Command {
   scuttle node --listen 127.0.0.1:7402 --id b --peer 127.0.0.1:7401
 then `set greeting hello` in one and `get greeting` in the other.")]
     Node(node::NodeArgs),
+    /// Run the LADIS 2008 flow-control experiment in simulation and write its CSV and SVG.
+    Simulate(simulate::SimulateArgs),
 }
 
 fn main() -> ExitCode {
@@ -38,6 +42,7 @@ fn main() -> ExitCode {
     let result = match &cli.command {
         Command::Demo(args) => demo::run(args),
         Command::Node(args) => node::run(args),
+        Command::Simulate(args) => simulate::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
