@@ -504,10 +504,8 @@ where
             }));
         }
         self.sorter.sort(&mut candidates);
-        candidates.truncate(mtu);
-
         // The sorter picks how many slots each source gets and where; the slots of a source are
-        // filled with its oldest updates in ascending order, so a cut never skips a version.
+        // filled with its oldest outstanding updates (collected before the cut) in ascending order, so a cut never skips a version.
         let mut ascending: HashMap<&NodeId, BTreeMap<Version, &Update<K, V>>> = HashMap::new();
         for c in &candidates {
             ascending
@@ -515,6 +513,7 @@ where
                 .or_default()
                 .insert(c.update.version, c.update);
         }
+        candidates.truncate(mtu);
         let mut last: HashMap<&NodeId, Version> = HashMap::new();
         let mut out = Vec::with_capacity(candidates.len());
         for c in &candidates {
