@@ -1,22 +1,26 @@
-//! Codecs: length-prefixed CBOR frames (the default) and seed-shaped JSON (lines).
+//! Putting messages on the wire.
 //!
-//! Decoders work on a caller-owned buffer and answer `Ok(None)` until a whole frame is there,
-//! so a transport wraps them in a few lines. Oversize or malformed input is a typed
-//! [`DecodeError`], never a panic.
+//! * [`FrameCodec`]: one message per frame, a 4-byte big-endian length then the compact CBOR
+//!   body (see [`wire`](crate::wire) for its shape). The body is what
+//!   [`Config::max_message_bytes`](crate::Config::max_message_bytes) bounds.
+//! * [`JsonLinesCodec`]: the seed's JSON lines, for interop with simple-scuttle peers. It
+//!   splits a whole message into the seed's line shapes and joins lines back into messages
+//!   ([`seed`] does the splitting and joining on values, for bindings).
+//!
+//! Both decoders follow tokio-util's `Decoder` shape: `Ok(None)` until a whole frame is
+//! buffered, a typed error (never a panic) for bad or oversize input.
 //!
 //! ```
 //! use bytes::BytesMut;
-//! use scuttle_core::{FrameCodec, Message, NodeId};
+//! use scuttle_core::{FrameCodec, Gossip, Message};
 //!
-//! let codec = FrameCodec::default();
-//! let msg: Message<String, String> = Message::DigestDone { reply: false };
-//! let mut out = Vec::new();
-//! codec.encode(&msg, &mut out).unwrap();
-//!
-//! let mut buf = BytesMut::from(&out[..3]);
-//! assert!(codec.decode::<String, String>(&mut buf).unwrap().is_none()); // not yet
-//! buf.extend_from_slice(&out[3..]);
-//! assert_eq!(codec.decode(&mut buf).unwrap(), Some(msg));
+//! let a: Gossip<String, String> = Gossip::with_defaults("a");
+//! let codec = FrameCodec::new(1 << 16);
+//! let mut buf = Vec::new();
+//! codec.encode(&a.start_exchange(), &mut buf).unwrap();
+//! let mut bytes = BytesMut::from(&buf[..]);
+//! let msg: Message<String, String> = codec.decode(&mut bytes).unwrap().unwrap();
+//! assert_eq!(msg, a.start_exchange());
 //! ```
 
 use bytes::{Buf, BytesMut};
@@ -24,124 +28,92 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 use crate::error::DecodeError;
-use crate::message::{Message, Wire};
+pub use crate::error::EncodeError;
+use crate::message::Message;
 
-/// Bytes of the big-endian length prefix before each CBOR frame.
+pub mod seed;
+
+/// Bytes of the length prefix of a [`FrameCodec`] frame.
 pub const LENGTH_PREFIX: usize = 4;
 
-/// A message could not be encoded.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum EncodeError {
-    /// The encoded message is larger than the maximum frame size.
-    #[error("encoded message of {len} bytes exceeds the maximum frame size of {max} bytes")]
-    FrameTooLarge {
-        /// The encoded size.
-        len: usize,
-        /// The maximum.
-        max: usize,
-    },
-    /// The key or value type could not be serialized.
-    #[error("serialization failed: {0}")]
-    Serialize(String),
-}
-
-/// Encodes one message as CBOR, without a length prefix.
-pub fn to_cbor<K, V>(msg: &Message<K, V>) -> Result<Vec<u8>, EncodeError>
-where
-    K: Serialize + Clone,
-    V: Serialize + Clone,
-{
-    let mut out = Vec::new();
-    ciborium::into_writer(&Wire::from(msg), &mut out)
-        .map_err(|e| EncodeError::Serialize(e.to_string()))?;
+/// Encodes a message to its CBOR body (no length prefix).
+pub fn to_cbor<K: Serialize, V: Serialize>(msg: &Message<K, V>) -> Result<Vec<u8>, EncodeError> {
+    let mut out = Vec::with_capacity(crate::wire::message_len(msg));
+    ciborium::into_writer(msg, &mut out).map_err(|e| EncodeError::Serialize(e.to_string()))?;
     Ok(out)
 }
 
-/// Decodes one message from CBOR bytes (no length prefix); the whole slice must be used.
-pub fn from_cbor<K, V>(bytes: &[u8]) -> Result<Message<K, V>, DecodeError>
-where
-    K: DeserializeOwned,
-    V: DeserializeOwned,
-{
+/// Decodes a CBOR body (no length prefix) into a message.
+pub fn from_cbor<K: DeserializeOwned, V: DeserializeOwned>(
+    bytes: &[u8],
+) -> Result<Message<K, V>, DecodeError> {
     let mut reader = bytes;
-    let wire: Wire<K, V> =
+    let msg =
         ciborium::from_reader(&mut reader).map_err(|e| DecodeError::Malformed(e.to_string()))?;
     if !reader.is_empty() {
         return Err(DecodeError::TrailingBytes(reader.len()));
     }
-    Message::try_from(wire)
+    Ok(msg)
 }
 
-/// Encodes one message in the seed's JSON shape.
-pub fn to_json<K, V>(msg: &Message<K, V>) -> Result<String, EncodeError>
-where
-    K: Serialize + Clone,
-    V: Serialize + Clone,
-{
-    serde_json::to_string(&Wire::from(msg)).map_err(|e| EncodeError::Serialize(e.to_string()))
-}
-
-/// Decodes one message from the seed's JSON shape.
-pub fn from_json<K, V>(text: &str) -> Result<Message<K, V>, DecodeError>
-where
-    K: DeserializeOwned,
-    V: DeserializeOwned,
-{
-    let wire: Wire<K, V> =
-        serde_json::from_str(text).map_err(|e| DecodeError::Malformed(e.to_string()))?;
-    Message::try_from(wire)
-}
-
-/// Length-prefixed CBOR frames: a 4-byte big-endian length, then one CBOR message.
+/// Length-prefixed CBOR frames with a maximum body size.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct FrameCodec {
     max_frame_size: usize,
 }
 
 impl Default for FrameCodec {
+    /// A codec for the default [`Config::max_message_bytes`](crate::Config::max_message_bytes).
     fn default() -> Self {
-        FrameCodec::new(crate::Config::default().max_frame_size)
+        FrameCodec::new(crate::Config::default().max_message_bytes)
     }
 }
 
 impl FrameCodec {
-    /// A codec that refuses frames whose body is larger than `max_frame_size` bytes.
+    /// A codec refusing bodies above `max_frame_size` bytes. Give it the node's
+    /// `max_message_bytes` (or more): the core never builds a larger message.
     pub fn new(max_frame_size: usize) -> Self {
         FrameCodec { max_frame_size }
     }
 
-    /// The largest frame body accepted.
+    /// The largest body accepted.
     pub fn max_frame_size(&self) -> usize {
         self.max_frame_size
     }
 
-    /// Appends one frame to `out`. On error `out` is left as it was.
-    pub fn encode<K, V>(&self, msg: &Message<K, V>, out: &mut Vec<u8>) -> Result<(), EncodeError>
-    where
-        K: Serialize + Clone,
-        V: Serialize + Clone,
-    {
-        let body = to_cbor(msg)?;
-        let len = u32::try_from(body.len())
-            .ok()
-            .filter(|&l| l as usize <= self.max_frame_size)
-            .ok_or(EncodeError::FrameTooLarge {
-                len: body.len(),
-                max: self.max_frame_size,
-            })?;
-        out.extend_from_slice(&len.to_be_bytes());
-        out.extend_from_slice(&body);
-        Ok(())
+    /// Appends one frame to `out`.
+    pub fn encode<K: Serialize, V: Serialize>(
+        &self,
+        msg: &Message<K, V>,
+        out: &mut Vec<u8>,
+    ) -> Result<(), EncodeError> {
+        let start = out.len();
+        out.extend_from_slice(&[0; LENGTH_PREFIX]);
+        if let Err(e) = ciborium::into_writer(msg, &mut *out) {
+            out.truncate(start);
+            return Err(EncodeError::Serialize(e.to_string()));
+        }
+        let len = out.len() - start - LENGTH_PREFIX;
+        match u32::try_from(len) {
+            Ok(l) if len <= self.max_frame_size => {
+                out[start..start + LENGTH_PREFIX].copy_from_slice(&l.to_be_bytes());
+                Ok(())
+            }
+            _ => {
+                out.truncate(start);
+                Err(EncodeError::FrameTooLarge {
+                    len,
+                    max: self.max_frame_size,
+                })
+            }
+        }
     }
 
-    /// Takes one whole frame off the front of `buf`; `Ok(None)` until one is complete.
-    /// An oversize length is refused as soon as the prefix arrives.
-    pub fn decode<K, V>(&self, buf: &mut BytesMut) -> Result<Option<Message<K, V>>, DecodeError>
-    where
-        K: DeserializeOwned,
-        V: DeserializeOwned,
-    {
+    /// Takes one whole frame off the front of `buf`, or `Ok(None)` until one is buffered.
+    pub fn decode<K: DeserializeOwned, V: DeserializeOwned>(
+        &self,
+        buf: &mut BytesMut,
+    ) -> Result<Option<Message<K, V>>, DecodeError> {
         let Some(len) = self.frame_len(buf)? else {
             return Ok(None);
         };
@@ -154,12 +126,11 @@ impl FrameCodec {
         from_cbor(&body).map(Some)
     }
 
-    /// Decodes a buffer that holds exactly one whole frame (prefix included).
-    pub fn decode_frame<K, V>(&self, frame: &[u8]) -> Result<Message<K, V>, DecodeError>
-    where
-        K: DeserializeOwned,
-        V: DeserializeOwned,
-    {
+    /// Decodes exactly one frame (prefix included) held whole in `frame`.
+    pub fn decode_frame<K: DeserializeOwned, V: DeserializeOwned>(
+        &self,
+        frame: &[u8],
+    ) -> Result<Message<K, V>, DecodeError> {
         let len = self
             .frame_len(frame)?
             .ok_or_else(|| DecodeError::Malformed("frame shorter than its length prefix".into()))?;
@@ -191,59 +162,80 @@ impl FrameCodec {
     }
 }
 
-/// Newline-delimited JSON in the seed's shapes, for peers in other languages and debugging.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct JsonLinesCodec {
+/// The seed's newline-delimited JSON, one seed shape per line.
+///
+/// Encoding splits a message into lines ([`seed::split`]); decoding joins lines back
+/// ([`seed::Joiner`]): a digest becomes a `Syn` (or a `SynAck` when its lines are marked
+/// `"reply": true`), and consecutive update lines become one `Ack`. The decoder keeps its scan
+/// position, so a long line arriving in small reads costs time linear in its length.
+#[derive(Debug)]
+pub struct JsonLinesCodec<K, V> {
     max_line: usize,
+    scanned: usize,
+    joiner: seed::Joiner<K, V>,
 }
 
-impl Default for JsonLinesCodec {
-    fn default() -> Self {
-        JsonLinesCodec::new(crate::Config::default().max_frame_size)
-    }
-}
-
-impl JsonLinesCodec {
-    /// A codec that refuses lines longer than `max_line` bytes.
-    pub fn new(max_line: usize) -> Self {
-        JsonLinesCodec { max_line }
-    }
-
-    /// Appends one message and a newline to `out`. On error `out` is left as it was.
-    pub fn encode<K, V>(&self, msg: &Message<K, V>, out: &mut Vec<u8>) -> Result<(), EncodeError>
-    where
-        K: Serialize + Clone,
-        V: Serialize + Clone,
-    {
-        let text = to_json(msg)?;
-        if text.len() > self.max_line {
-            return Err(EncodeError::FrameTooLarge {
-                len: text.len(),
-                max: self.max_line,
-            });
+impl<K, V> JsonLinesCodec<K, V> {
+    /// A codec refusing lines above `max_line` bytes and digests above `max_digest` entries.
+    pub fn new(max_line: usize, max_digest: usize) -> Self {
+        JsonLinesCodec {
+            max_line,
+            scanned: 0,
+            joiner: seed::Joiner::new(max_digest),
         }
-        out.extend_from_slice(text.as_bytes());
-        out.push(b'\n');
+    }
+}
+
+impl<K, V> Default for JsonLinesCodec<K, V> {
+    fn default() -> Self {
+        let config = crate::Config::default();
+        JsonLinesCodec::new(config.max_message_bytes, config.max_digest_sources)
+    }
+}
+
+impl<K: Serialize + DeserializeOwned, V: Serialize + DeserializeOwned> JsonLinesCodec<K, V> {
+    /// Appends the message's lines to `out`.
+    pub fn encode(&self, msg: &Message<K, V>, out: &mut Vec<u8>) -> Result<(), EncodeError>
+    where
+        K: Clone,
+        V: Clone,
+    {
+        for line in seed::split(msg) {
+            let start = out.len();
+            serde_json::to_writer(&mut *out, &line)
+                .map_err(|e| EncodeError::Serialize(e.to_string()))?;
+            let len = out.len() - start;
+            if len > self.max_line {
+                out.truncate(start);
+                return Err(EncodeError::FrameTooLarge {
+                    len,
+                    max: self.max_line,
+                });
+            }
+            out.push(b'\n');
+        }
         Ok(())
     }
 
-    /// Takes one line off the front of `buf`; `Ok(None)` until a newline arrives. Blank lines
-    /// are skipped.
-    pub fn decode<K, V>(&self, buf: &mut BytesMut) -> Result<Option<Message<K, V>>, DecodeError>
-    where
-        K: DeserializeOwned,
-        V: DeserializeOwned,
-    {
+    /// The next whole message, or `Ok(None)` until one is buffered.
+    pub fn decode(&mut self, buf: &mut BytesMut) -> Result<Option<Message<K, V>>, DecodeError> {
         loop {
-            let Some(end) = buf.iter().position(|&b| b == b'\n') else {
+            if let Some(msg) = self.joiner.pop() {
+                return Ok(Some(msg));
+            }
+            let Some(offset) = buf[self.scanned..].iter().position(|&b| b == b'\n') else {
+                self.scanned = buf.len();
                 if buf.len() > self.max_line {
                     return Err(DecodeError::FrameTooLarge {
                         len: buf.len(),
                         max: self.max_line,
                     });
                 }
-                return Ok(None);
+                // No whole line: hand over the updates joined so far, if any.
+                return Ok(self.joiner.flush());
             };
+            let end = self.scanned + offset;
+            self.scanned = 0;
             if end > self.max_line {
                 return Err(DecodeError::FrameTooLarge {
                     len: end,
@@ -257,7 +249,12 @@ impl JsonLinesCodec {
             if text.is_empty() {
                 continue;
             }
-            return from_json(text).map(Some);
+            let line: seed::Line<K, V> =
+                serde_json::from_str(text).map_err(|e| DecodeError::Malformed(e.to_string()))?;
+            if let Some(msg) = self.joiner.push(line)? {
+                return Ok(Some(msg));
+            }
+            // The line only added to a message still being joined: read on.
         }
     }
 }

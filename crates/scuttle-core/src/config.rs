@@ -1,41 +1,35 @@
-//! Tuning knobs of a [`Gossip`](crate::Gossip) node, validated once at construction.
+//! Protocol knobs of a node.
 
 use std::time::Duration;
 
 use crate::error::ConfigError;
 
-/// The smallest `max_frame_size` accepted.
-pub const MIN_FRAME_SIZE: usize = 64;
+/// The smallest [`Config::max_message_bytes`] accepted.
+pub const MIN_MESSAGE_BYTES: usize = 64;
 
-/// Configuration of a node. Build with [`Config::default`] and the `with_*` methods; the
-/// constructor of [`Gossip`](crate::Gossip) validates it.
-///
-/// ```
-/// use scuttle_core::Config;
-/// let config = Config::default().with_mtu(50).with_max_history(1_000);
-/// assert_eq!(config.mtu, 50);
-/// assert!(Config::default().with_mtu(0).validate().is_err());
-/// ```
+/// Protocol knobs of a [`Gossip`](crate::Gossip) node. Build with `Config::default()` and the
+/// `with_*` methods; [`Gossip::new`](crate::Gossip::new) validates it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Config {
-    /// Maximum updates sent per exchange (flow control). Seed default: 10.
+    /// Most updates one message carries (the seed's `mtu`). Default 10.
     pub mtu: usize,
-    /// Superseded updates kept for replay before compaction drops the oldest. The latest update
-    /// of every key is always kept, so history may exceed this by one update per key.
-    /// Seed default: 10.
+    /// Most encoded bytes of one message, news and digest included (the CBOR body, without a
+    /// transport's length prefix). News is cut to fit, so no message ever exceeds it, and a
+    /// write that could never fit is refused. Default 1 MiB.
+    pub max_message_bytes: usize,
+    /// Superseded updates kept for replay beyond the latest of each key. Default 10.
     pub max_history: usize,
-    /// How long a tombstone is kept (by its timestamp) before it is collected. `None` keeps
-    /// tombstones forever. Default: one hour.
+    /// How long a tombstone is kept before [`Gossip::handle_timeout`](crate::Gossip::handle_timeout)
+    /// collects it (`None`: never). Default one hour.
     pub tombstone_grace: Option<Duration>,
-    /// Largest encoded frame accepted or produced by the codecs, in bytes. Default: 4 MiB.
-    pub max_frame_size: usize,
-    /// Most sources one digest may name before the exchange is refused. Default: 1,048,576.
+    /// Most sources a peer's digest may name. Default 2^20.
     pub max_digest_sources: usize,
-    /// Seed of the random digest order; `None` derives it from the node id, so runs are
-    /// reproducible either way.
-    pub rng_seed: Option<u64>,
-    /// Whether [`Event`](crate::Event)s are queued. Turn off when nobody drains them.
+    /// Whether an exchange may open with only a hash of the digest when the last exchange
+    /// found both sides equal, so an idle cluster costs a few bytes per exchange. Turn off to
+    /// talk to seed (JSON) peers, which only understand full digests. Default on.
+    pub digest_hashes: bool,
+    /// Whether [`Gossip::poll_event`](crate::Gossip::poll_event) gets events. Default on.
     pub events: bool,
 }
 
@@ -43,68 +37,68 @@ impl Default for Config {
     fn default() -> Self {
         Config {
             mtu: 10,
+            max_message_bytes: 1 << 20,
             max_history: 10,
             tombstone_grace: Some(Duration::from_secs(3600)),
-            max_frame_size: 4 * 1024 * 1024,
             max_digest_sources: 1 << 20,
-            rng_seed: None,
+            digest_hashes: true,
             events: true,
         }
     }
 }
 
 impl Config {
-    /// Sets [`Config::mtu`].
+    /// Sets [`mtu`](Self::mtu).
     pub fn with_mtu(mut self, mtu: usize) -> Self {
         self.mtu = mtu;
         self
     }
 
-    /// Sets [`Config::max_history`].
+    /// Sets [`max_message_bytes`](Self::max_message_bytes).
+    pub fn with_max_message_bytes(mut self, bytes: usize) -> Self {
+        self.max_message_bytes = bytes;
+        self
+    }
+
+    /// Sets [`max_history`](Self::max_history).
     pub fn with_max_history(mut self, max_history: usize) -> Self {
         self.max_history = max_history;
         self
     }
 
-    /// Sets [`Config::tombstone_grace`].
+    /// Sets [`tombstone_grace`](Self::tombstone_grace).
     pub fn with_tombstone_grace(mut self, grace: Option<Duration>) -> Self {
         self.tombstone_grace = grace;
         self
     }
 
-    /// Sets [`Config::max_frame_size`].
-    pub fn with_max_frame_size(mut self, bytes: usize) -> Self {
-        self.max_frame_size = bytes;
-        self
-    }
-
-    /// Sets [`Config::max_digest_sources`].
+    /// Sets [`max_digest_sources`](Self::max_digest_sources).
     pub fn with_max_digest_sources(mut self, sources: usize) -> Self {
         self.max_digest_sources = sources;
         self
     }
 
-    /// Sets [`Config::rng_seed`].
-    pub fn with_rng_seed(mut self, seed: u64) -> Self {
-        self.rng_seed = Some(seed);
+    /// Sets [`digest_hashes`](Self::digest_hashes).
+    pub fn with_digest_hashes(mut self, on: bool) -> Self {
+        self.digest_hashes = on;
         self
     }
 
-    /// Sets [`Config::events`].
+    /// Sets [`events`](Self::events).
     pub fn with_events(mut self, events: bool) -> Self {
         self.events = events;
         self
     }
 
-    /// Checks every constraint, naming the first one broken.
+    /// Checks every constraint.
     pub fn validate(&self) -> Result<(), ConfigError> {
         if self.mtu == 0 {
             return Err(ConfigError::ZeroMtu);
         }
-        if self.max_frame_size < MIN_FRAME_SIZE {
-            return Err(ConfigError::FrameSizeTooSmall {
-                min: MIN_FRAME_SIZE,
-                got: self.max_frame_size,
+        if self.max_message_bytes < MIN_MESSAGE_BYTES {
+            return Err(ConfigError::MessageBytesTooSmall {
+                min: MIN_MESSAGE_BYTES,
+                got: self.max_message_bytes,
             });
         }
         Ok(())

@@ -1,48 +1,69 @@
-//! Typed errors, split by who is at fault: a peer (bad input) or the caller (bad use).
+//! Errors, split by who is at fault: a peer ([`DecodeError`], [`ProtocolError`]), the caller
+//! ([`SetError`], [`ConfigError`], [`EncodeError`]) or a user policy ([`SortError`], the
+//! resolver's own error inside [`ReceiveError::Policy`] and [`SetError::Policy`]).
+
+use std::convert::Infallible;
 
 use crate::types::Version;
 
-/// A frame or message from a peer could not be decoded. The peer is at fault; nothing in the
-/// local state changed.
+/// A frame from a peer could not be decoded. The peer is at fault; the transport should drop
+/// the connection. Never a panic, whatever the bytes.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum DecodeError {
-    /// The frame announces more bytes than the configured maximum frame size.
+    /// The frame (or line) is longer than the codec's limit.
     #[error("frame of {len} bytes exceeds the maximum of {max} bytes")]
     FrameTooLarge {
-        /// The announced length.
+        /// The announced or buffered length.
         len: usize,
-        /// The configured maximum.
+        /// The codec's limit.
         max: usize,
     },
-    /// The bytes are not valid CBOR or JSON for a message.
+    /// The bytes are not a message of this protocol.
     #[error("malformed message: {0}")]
     Malformed(String),
-    /// The message decoded but breaks the protocol (for example version 0).
-    #[error("invalid message: {0}")]
-    Invalid(#[from] ProtocolError),
-    /// Bytes were left over after the message in a buffer that should hold exactly one.
+    /// Bytes follow the message inside its frame.
     #[error("{0} trailing bytes after the message")]
     TrailingBytes(usize),
 }
 
-/// A well-formed message that breaks the protocol. The peer is at fault; the message was
-/// ignored and nothing in the local state changed.
+/// A message could not be encoded. The caller is at fault (a value whose `Serialize` fails,
+/// or a frame above the codec's limit: the core never builds one).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum EncodeError {
+    /// The encoded message is longer than the codec's limit.
+    #[error("encoded message of {len} bytes exceeds the maximum frame size of {max} bytes")]
+    FrameTooLarge {
+        /// The encoded length.
+        len: usize,
+        /// The codec's limit.
+        max: usize,
+    },
+    /// The key or value type failed to serialize.
+    #[error("serialization failed: {0}")]
+    Serialize(String),
+}
+
+/// A well-formed message breaks a rule of the protocol. The peer is at fault.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum ProtocolError {
-    /// Update versions start at 1.
+    /// An update has version 0.
     #[error("update version must be at least 1")]
     ZeroVersion,
-    /// `prev` must be below the update's own version.
-    #[error("update version {version} is not above its prev {prev}")]
+    /// A run's versions do not ascend from its `prev`.
+    #[error("update version {version} is not above its predecessor {prev}")]
     PrevNotBelowVersion {
         /// The update's version.
         version: Version,
-        /// Its `prev`.
+        /// The version before it in the run.
         prev: Version,
     },
-    /// A peer's digest named more sources than this node accepts.
+    /// An update inside a run names another source than the run.
+    #[error("an update of a run names another source than the run")]
+    MixedRun,
+    /// A digest names more sources than [`Config::max_digest_sources`](crate::Config).
     #[error("digest names more than {max} sources")]
     DigestTooLarge {
         /// The limit.
@@ -50,32 +71,73 @@ pub enum ProtocolError {
     },
 }
 
-/// A local write was not applied; nothing changed, not even [`version`](crate::Gossip::version).
+/// A sorter could not order the news (for example a Python sort key raised).
+#[derive(Debug, thiserror::Error)]
+#[error("the sorter failed: {0}")]
+pub struct SortError(#[source] pub Box<dyn std::error::Error + Send + Sync>);
+
+impl SortError {
+    /// Wraps any error.
+    pub fn new(e: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> Self {
+        SortError(e.into())
+    }
+}
+
+/// Why [`Gossip::handle_message`](crate::Gossip::handle_message) refused a message. A refused
+/// message changes nothing.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ReceiveError<E = Infallible> {
+    /// The peer broke the protocol.
+    #[error("protocol violation: {0}")]
+    Protocol(#[from] ProtocolError),
+    /// The resolver failed (its own error).
+    #[error("the resolver failed: {0}")]
+    Policy(E),
+    /// The sorter failed while building the reply.
+    #[error(transparent)]
+    Sort(#[from] SortError),
+}
+
+/// Why a local write was refused. A refused write changes nothing, not even
+/// [`Gossip::version`](crate::Gossip::version).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
-pub enum SetError {
-    /// The resolver refused the write (for example a value that is not greater under
+pub enum SetError<E = Infallible> {
+    /// The resolver refused the write (for example a value not above the current one under
     /// [`StrictlyOrderedValues`](crate::StrictlyOrderedValues)).
     #[error("the resolver rejected the write")]
     Rejected,
-    /// The node's version counter is exhausted.
+    /// The version counter is at its maximum.
     #[error("version counter overflow")]
     VersionOverflow,
+    /// The update could never fit one message of
+    /// [`Config::max_message_bytes`](crate::Config::max_message_bytes).
+    #[error("the write needs a message of {len} bytes, above max_message_bytes = {max}")]
+    TooLarge {
+        /// Bytes of the smallest message that could carry the write.
+        len: usize,
+        /// The limit.
+        max: usize,
+    },
+    /// The resolver failed (its own error).
+    #[error("the resolver failed: {0}")]
+    Policy(E),
 }
 
-/// A [`Config`](crate::Config) breaks a constraint.
+/// A [`Config`](crate::Config) breaks a constraint. The caller is at fault.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum ConfigError {
-    /// `mtu` must allow at least one update per exchange.
+    /// `mtu` is 0: no exchange could ever carry news.
     #[error("mtu must be at least 1")]
     ZeroMtu,
-    /// Frames must be able to hold at least a small message.
-    #[error("max_frame_size must be at least {min} bytes, got {got}")]
-    FrameSizeTooSmall {
-        /// The minimum.
+    /// `max_message_bytes` is below the smallest useful message.
+    #[error("max_message_bytes must be at least {min} bytes, got {got}")]
+    MessageBytesTooSmall {
+        /// The smallest allowed.
         min: usize,
-        /// What was given.
+        /// The value given.
         got: usize,
     },
 }

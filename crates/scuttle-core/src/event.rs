@@ -1,7 +1,7 @@
 //! What a node reports to its application, drained with
 //! [`Gossip::poll_event`](crate::Gossip::poll_event).
 
-use crate::types::{Entry, NodeId};
+use crate::types::Entry;
 
 /// Something that happened inside a node.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -13,8 +13,10 @@ pub enum Event<K, V> {
         key: K,
         /// Its new entry (`entry.value == None` for a delete).
         entry: Entry<V>,
-        /// The peer that delivered it, or `None` for a local write.
-        from: Option<NodeId>,
+        /// Whether a local [`set`](crate::Gossip::set)/[`delete`](crate::Gossip::delete)
+        /// made it. Otherwise it came in the message being handled: the transport knows from
+        /// which peer.
+        local: bool,
     },
     /// Compaction dropped superseded updates from history because it held more than
     /// `max_history`.
@@ -54,4 +56,8 @@ pub struct Stats {
     pub resets_sent: u64,
     /// Exchanges answered (digests completed by a peer).
     pub digests_answered: u64,
+    /// Exchanges answered with a digest hash only, because both sides held the same.
+    pub idle_exchanges: u64,
+    /// Resets that did not fit `max_message_bytes`, so incremental news went instead.
+    pub resets_too_large: u64,
 }

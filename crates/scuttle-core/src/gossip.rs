@@ -2,68 +2,53 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::hash::Hash;
-use std::ops::Bound;
-use std::sync::Arc;
 
-use rand::rngs::SmallRng;
-use rand::seq::SliceRandom;
-use rand::SeedableRng;
+use serde::Serialize;
 
-use crate::clock::{Clock, SystemClock};
 use crate::config::Config;
-use crate::error::{ConfigError, ProtocolError, SetError};
+use crate::error::{ConfigError, ProtocolError, ReceiveError, SetError};
 use crate::event::{Event, Stats};
 use crate::history::History;
-use crate::message::{Message, Reset};
+use crate::message::{Digest, Message, News, Reset};
+use crate::news;
 use crate::resolver::{LastWriterWins, Resolver};
-use crate::sorter::{Candidate, ScuttleBreadth, Sorter};
-use crate::types::{Entry, NodeId, Update, Version};
-
-/// A digest being collected from one peer, until its `DigestDone`.
-#[derive(Default)]
-struct PendingDigest {
-    entries: Vec<(NodeId, Version)>,
-}
+use crate::sorter::{ScuttleBreadth, Sorter};
+use crate::types::{Entry, Millis, NodeId, Update, UpdateRef, Version};
+use crate::wire;
 
 /// A node of the replicated map.
 ///
-/// `Gossip` is sans-IO: it never touches a socket, a timer or a thread. Its methods fall in
-/// four families; call them in this order:
+/// `Gossip` is sans-IO: it never touches a socket, a timer, a thread or a clock, and it keeps
+/// no per-peer state. Its methods fall in four families:
 ///
 /// 1. **Getters**: [`get`](Self::get), [`value`](Self::value), [`iter`](Self::iter),
 ///    [`version`](Self::version), [`watermark`](Self::watermark), [`news`](Self::news), ...
-/// 2. **Inputs**: [`receive`](Self::receive) for every message a peer sends.
-/// 3. **Commands**: [`set`](Self::set), [`delete`](Self::delete), [`gossip`](Self::gossip)
-///    (start an exchange with a peer), [`collect_tombstones`](Self::collect_tombstones).
-/// 4. **Outputs**, to drain after every input or command:
-///    [`poll_transmit`](Self::poll_transmit) / [`poll_message`](Self::poll_message) for the
-///    messages to send, then [`poll_event`](Self::poll_event) for what changed.
+/// 2. **Inputs**: [`handle_message`](Self::handle_message) for every message a peer sends,
+///    returning the reply to send back; [`handle_timeout`](Self::handle_timeout) when
+///    [`poll_timeout`](Self::poll_timeout)'s time has come.
+/// 3. **Commands**: [`set`](Self::set), [`delete`](Self::delete),
+///    [`start_exchange`](Self::start_exchange) (the message that opens an exchange).
+/// 4. **Outputs**, to drain after every input or command: [`poll_event`](Self::poll_event),
+///    then [`poll_timeout`](Self::poll_timeout).
 ///
-/// An exchange is push-pull in three batches: A's digest; B's news for A and B's digest (marked
-/// as a reply); A's news for B. It always ends.
+/// Time is always an argument (`now`, milliseconds since the Unix epoch on the caller's
+/// clock). An exchange is three messages, each one frame: A's [`Message::Syn`], B's
+/// [`Message::SynAck`], A's [`Message::Ack`] (left out when A has no news for B).
 ///
 /// ```
-/// use scuttle_core::{Gossip, NodeId};
+/// use scuttle_core::{Gossip, Message};
 ///
 /// let mut a: Gossip<String, String> = Gossip::with_defaults("a");
 /// let mut b: Gossip<String, String> = Gossip::with_defaults("b");
-/// a.set("greeting".into(), "hello".into()).unwrap();
-/// b.set("answer".into(), "42".into()).unwrap();
+/// let now = 1_700_000_000_000;
+/// a.set(now, "greeting".into(), "hello".into()).unwrap();
+/// b.set(now, "answer".into(), "42".into()).unwrap();
 ///
-/// // Deliver every message until both are idle (a transport does this over the network).
-/// a.gossip(b.id());
-/// loop {
-///     let mut idle = true;
-///     while let Some((to, msg)) = a.poll_transmit() {
-///         assert_eq!(&to, b.id());
-///         b.receive(a.id(), msg).unwrap();
-///         idle = false;
-///     }
-///     while let Some((_, msg)) = b.poll_transmit() {
-///         a.receive(b.id(), msg).unwrap();
-///         idle = false;
-///     }
-///     if idle { break; }
+/// // A transport carries each message to the other node and the reply back.
+/// let syn = a.start_exchange();
+/// let syn_ack = b.handle_message(syn).unwrap().expect("B answers a Syn");
+/// if let Some(ack) = a.handle_message(syn_ack).unwrap() {
+///     assert!(b.handle_message(ack).unwrap().is_none(), "an Ack ends the exchange");
 /// }
 /// assert_eq!(a.value("answer").map(String::as_str), Some("42"));
 /// assert_eq!(b.value("greeting").map(String::as_str), Some("hello"));
@@ -74,40 +59,53 @@ pub struct Gossip<K, V, R = LastWriterWins, S = ScuttleBreadth> {
     config: Config,
     resolver: R,
     sorter: S,
-    clock: Arc<dyn Clock>,
-    rng: SmallRng,
     version: Version,
     state: HashMap<K, Entry<V>>,
     history: History<K, V>,
     watermarks: HashMap<NodeId, Version>,
+    /// Sum of a hash of every `(source, watermark)`: the digest hash, kept up to date in O(1).
+    digest_hash: u64,
+    /// Whether the last exchange found this node's digest equal to a peer's (and nothing
+    /// changed since): the next exchange opens with the hash only.
+    in_sync: bool,
     /// Per source, the highest version whose tombstone was collected here or by a peer whose
     /// reset this node merged.
     floors: HashMap<NodeId, Version>,
     /// Live tombstones by (timestamp, source, version), oldest first, for collection.
-    tombstones: BTreeMap<(u64, NodeId, Version), K>,
-    incoming: HashMap<NodeId, PendingDigest>,
-    outbox: BTreeMap<NodeId, VecDeque<Message<K, V>>>,
-    last_polled: Option<NodeId>,
+    tombstones: BTreeMap<(Millis, NodeId, Version), K>,
     events: VecDeque<Event<K, V>>,
     stats: Stats,
 }
 
+/// What applying one message's news would do; computed in full before anything changes.
+struct Plan {
+    /// Indexes (in the message's update order) of the updates to install.
+    installs: Vec<usize>,
+    /// Watermarks to raise.
+    raises: Vec<(NodeId, Version)>,
+    /// Highest version seen in the message.
+    clock: Version,
+    applied: u64,
+    rejected: u64,
+    duplicates: u64,
+    gaps: u64,
+}
+
 impl<K, V> Gossip<K, V, LastWriterWins, ScuttleBreadth>
 where
-    K: Clone + Eq + Hash,
-    V: Clone,
+    K: Clone + Eq + Hash + Serialize,
+    V: Clone + Serialize,
 {
     /// A node with the default [`Config`], [`LastWriterWins`] and [`ScuttleBreadth`].
     pub fn with_defaults(id: impl Into<NodeId>) -> Self {
-        let config = Config::default();
-        Self::build(id.into(), config, LastWriterWins, ScuttleBreadth)
+        Self::build(id.into(), Config::default(), LastWriterWins, ScuttleBreadth)
     }
 }
 
 impl<K, V, R, S> Gossip<K, V, R, S>
 where
-    K: Clone + Eq + Hash,
-    V: Clone,
+    K: Clone + Eq + Hash + Serialize,
+    V: Clone + Serialize,
     R: Resolver<K, V>,
     S: Sorter<K, V>,
 {
@@ -123,34 +121,22 @@ where
     }
 
     fn build(id: NodeId, config: Config, resolver: R, sorter: S) -> Self {
-        let seed = config
-            .rng_seed
-            .unwrap_or_else(|| fnv1a(id.as_str().as_bytes()));
         Gossip {
             id,
             config,
             resolver,
             sorter,
-            clock: Arc::new(SystemClock),
-            rng: SmallRng::seed_from_u64(seed),
             version: 0,
             state: HashMap::new(),
             history: History::default(),
             watermarks: HashMap::new(),
+            digest_hash: 0,
+            in_sync: false,
             floors: HashMap::new(),
             tombstones: BTreeMap::new(),
-            incoming: HashMap::new(),
-            outbox: BTreeMap::new(),
-            last_polled: None,
             events: VecDeque::new(),
             stats: Stats::default(),
         }
-    }
-
-    /// Replaces the wall clock (default: [`SystemClock`]).
-    pub fn with_clock(mut self, clock: impl Clock + 'static) -> Self {
-        self.clock = Arc::new(clock);
-        self
     }
 
     /// Loads a saved state, for example after a restart. Every entry becomes known news, the
@@ -162,8 +148,7 @@ where
         for (key, entry) in entries {
             self.raise_watermark(&entry.source_id, entry.version);
             self.version = self.version.max(entry.version);
-            let update = entry.to_update(key);
-            self.install(update, None, false);
+            self.install(entry.to_update(key), false);
         }
         self
     }
@@ -178,6 +163,11 @@ where
     /// The configuration.
     pub fn config(&self) -> &Config {
         &self.config
+    }
+
+    /// The resolver.
+    pub fn resolver(&self) -> &R {
+        &self.resolver
     }
 
     /// The highest version this node has seen from anyone (0 for a fresh node).
@@ -244,18 +234,29 @@ where
         self.watermarks.iter().map(|(s, v)| (s, *v))
     }
 
+    /// The hash of this node's full digest: equal on two nodes exactly when (up to a 64-bit
+    /// collision) they hold the same watermarks.
+    pub fn digest_hash(&self) -> u64 {
+        self.digest_hash
+    }
+
     /// The updates held from `source` above version `since`, ascending: O(log n + k).
     pub fn news<'a>(
         &'a self,
         source: &str,
         since: Version,
-    ) -> impl Iterator<Item = &'a Update<K, V>> + 'a {
-        self.history.news(source, since)
+    ) -> impl Iterator<Item = UpdateRef<'a, K, V>> + 'a {
+        self.history.news(&self.state, source, since)
     }
 
-    /// The updates held for replay.
-    pub fn history(&self) -> &History<K, V> {
-        &self.history
+    /// Number of updates held for replay (current and superseded).
+    pub fn history_len(&self) -> usize {
+        self.history.len()
+    }
+
+    /// Number of superseded updates held for replay.
+    pub fn superseded_len(&self) -> usize {
+        self.history.superseded_len()
     }
 
     /// Counters of what this node did.
@@ -263,27 +264,28 @@ where
         self.stats
     }
 
-    /// Whether any message waits to be sent.
-    pub fn has_outgoing(&self) -> bool {
-        !self.outbox.is_empty()
-    }
-
     // ---------------------------------------------------------------- commands
 
-    /// Writes `key = value` locally, gated by the resolver's
-    /// [`accept_local`](Resolver::accept_local). Returns the write's version. A rejected write
-    /// changes nothing, not even [`version`](Self::version).
-    pub fn set(&mut self, key: K, value: V) -> Result<Version, SetError> {
-        self.write(key, Some(value))
+    /// Writes `key = value` locally at time `now`, gated by the resolver's
+    /// [`accept_local`](Resolver::accept_local). Returns the write's version. A refused write
+    /// changes nothing, not even [`version`](Self::version); a write that could never fit one
+    /// message is refused with [`SetError::TooLarge`].
+    pub fn set(&mut self, now: Millis, key: K, value: V) -> Result<Version, SetError<R::Error>> {
+        self.write(now, key, Some(value))
     }
 
-    /// Deletes `key` locally by writing a tombstone (even when the key is unknown here, so that
-    /// the delete also wins over older writes still on their way). Returns its version.
-    pub fn delete(&mut self, key: K) -> Result<Version, SetError> {
-        self.write(key, None)
+    /// Deletes `key` locally at time `now` by writing a tombstone (even when the key is
+    /// unknown here, so that the delete also wins over older writes still on their way).
+    pub fn delete(&mut self, now: Millis, key: K) -> Result<Version, SetError<R::Error>> {
+        self.write(now, key, None)
     }
 
-    fn write(&mut self, key: K, value: Option<V>) -> Result<Version, SetError> {
+    fn write(
+        &mut self,
+        now: Millis,
+        key: K,
+        value: Option<V>,
+    ) -> Result<Version, SetError<R::Error>> {
         let version = self
             .version
             .checked_add(1)
@@ -293,36 +295,61 @@ where
             value,
             source_id: self.id.clone(),
             version,
-            timestamp: self.clock.now_millis(),
+            timestamp: now,
         };
-        if !self
+        let len = self.smallest_message_for(&update);
+        if len > self.config.max_message_bytes {
+            return Err(SetError::TooLarge {
+                len,
+                max: self.config.max_message_bytes,
+            });
+        }
+        let accepted = self
             .resolver
             .accept_local(self.state.get(&update.key), &update)
-        {
+            .map_err(SetError::Policy)?;
+        if !accepted {
             return Err(SetError::Rejected);
         }
         self.version = version;
         let id = self.id.clone();
         self.raise_watermark(&id, version);
-        self.install(update, None, true);
+        self.install_local(update, true);
         Ok(version)
     }
 
-    /// Starts an exchange with `peer`: queues this node's digest (in random order, as the seed
-    /// does) and a `DigestDone`. Also collects expired tombstones first.
-    pub fn gossip(&mut self, peer: &NodeId) {
-        self.collect_tombstones();
-        self.queue_digest(peer, false);
+    /// The largest size the smallest message carrying `update` alone can take (an `Ack` with
+    /// one run, whatever its `prev`).
+    fn smallest_message_for(&self, update: &Update<K, V>) -> usize {
+        wire::message_head_len(1)
+            + wire::news_head_len(1)
+            + wire::run_head_len(&update.source_id, Some(Version::MAX), 1)
+            + wire::item_len(
+                wire::cbor_len(&update.key),
+                Version::MAX,
+                i128::from(update.timestamp),
+                update.value.as_ref().map(|v| wire::cbor_len(v)),
+            )
     }
 
-    /// Forgets expired tombstones (older than [`Config::tombstone_grace`] by the clock) and the
-    /// superseded updates of their keys. Returns how many were collected.
-    pub fn collect_tombstones(&mut self) -> usize {
-        let Some(grace) = self.config.tombstone_grace else {
+    /// The message that opens an exchange with a peer: this node's digest, or only its hash
+    /// when the last exchange found both sides equal and nothing changed since.
+    pub fn start_exchange(&self) -> Message<K, V> {
+        Message::Syn {
+            digest: if self.in_sync && self.config.digest_hashes {
+                Digest::Hash(self.digest_hash)
+            } else {
+                Digest::Full(self.full_digest())
+            },
+        }
+    }
+
+    /// Collects the tombstones whose grace period has passed at `now`, and the superseded
+    /// updates of their keys. Returns how many were collected.
+    pub fn handle_timeout(&mut self, now: Millis) -> usize {
+        let Some(grace) = self.grace_millis() else {
             return 0;
         };
-        let grace = u64::try_from(grace.as_millis()).unwrap_or(u64::MAX);
-        let now = self.clock.now_millis();
         let mut collected = HashSet::new();
         while let Some(entry) = self.tombstones.first_entry() {
             let (timestamp, source, version) = entry.key().clone();
@@ -346,209 +373,164 @@ where
         collected.len()
     }
 
-    /// Drops what is pending for `peer` (a half-received digest and unsent messages), for
-    /// example when its connection closes.
-    pub fn forget_peer(&mut self, peer: &NodeId) {
-        self.incoming.remove(peer);
-        self.outbox.remove(peer);
-    }
-
     // ---------------------------------------------------------------- inputs
 
-    /// Handles one message from `peer`. A message that breaks the protocol is refused with an
-    /// error and changes nothing.
-    pub fn receive(&mut self, peer: &NodeId, msg: Message<K, V>) -> Result<(), ProtocolError> {
+    /// Handles one message from a peer and returns the reply to send back, if any: a
+    /// [`Message::SynAck`] for a `Syn`, a [`Message::Ack`] for a `SynAck` (none when this node
+    /// has no news for the peer), nothing for an `Ack`.
+    ///
+    /// Decide, then commit: every check, every resolver decision and the reply are computed
+    /// first. A message that breaks the protocol, or whose resolver or sorter fails, is refused
+    /// with an error and changes nothing.
+    pub fn handle_message(
+        &mut self,
+        msg: Message<K, V>,
+    ) -> Result<Option<Message<K, V>>, ReceiveError<R::Error>> {
         msg.validate()?;
         match msg {
-            Message::Digest {
-                source_id, version, ..
-            } => {
-                let max = self.config.max_digest_sources;
-                let pending = self.incoming.entry(peer.clone()).or_default();
-                if pending.entries.len() >= max {
-                    self.incoming.remove(peer);
-                    return Err(ProtocolError::DigestTooLarge { max });
-                }
-                pending.entries.push((source_id, version));
+            Message::Syn { digest } => self.answer_syn(digest).map(Some),
+            Message::SynAck { news, digest } => {
+                let plan = self.decide(&news)?;
+                let reply = match &digest {
+                    Digest::Full(theirs) => {
+                        let theirs = self.digest_map(theirs)?;
+                        let budget = self
+                            .config
+                            .max_message_bytes
+                            .saturating_sub(wire::message_head_len(1));
+                        let news = self.choose_news(&theirs, budget)?;
+                        (!news.is_empty()).then_some(Message::Ack { news })
+                    }
+                    Digest::Hash(_) => None,
+                };
+                self.commit(plan, news);
+                self.in_sync = match &digest {
+                    Digest::Full(theirs) => hash_pairs(theirs) == self.digest_hash,
+                    Digest::Hash(h) => *h == self.digest_hash,
+                };
+                Ok(reply)
             }
-            Message::DigestDone { reply } => {
-                let digest = self.incoming.remove(peer).unwrap_or_default();
-                self.answer(peer, digest.entries, reply);
+            Message::Ack { news } => {
+                let plan = self.decide(&news)?;
+                self.commit(plan, news);
+                Ok(None)
             }
-            Message::Update { update, prev } => self.apply_news(peer, update, prev),
-            Message::Reset(reset) => self.apply_reset(peer, reset),
         }
-        Ok(())
     }
 
     // ---------------------------------------------------------------- outputs
-
-    /// The next message to send, with its recipient; peers take turns.
-    pub fn poll_transmit(&mut self) -> Option<(NodeId, Message<K, V>)> {
-        let peer = match &self.last_polled {
-            Some(last) => self
-                .outbox
-                .range::<NodeId, _>((Bound::Excluded(last), Bound::Unbounded))
-                .next()
-                .or_else(|| self.outbox.iter().next())
-                .map(|(p, _)| p.clone()),
-            None => self.outbox.keys().next().cloned(),
-        }?;
-        let msg = self.poll_message(&peer)?;
-        self.last_polled = Some(peer.clone());
-        Some((peer, msg))
-    }
-
-    /// The next message to send to `peer`.
-    pub fn poll_message(&mut self, peer: &NodeId) -> Option<Message<K, V>> {
-        let queue = self.outbox.get_mut(peer)?;
-        let msg = queue.pop_front();
-        if queue.is_empty() {
-            self.outbox.remove(peer);
-        }
-        msg
-    }
-
-    /// How many messages wait for `peer`.
-    pub fn outgoing_len(&self, peer: &NodeId) -> usize {
-        self.outbox.get(peer).map_or(0, VecDeque::len)
-    }
 
     /// The next event, oldest first.
     pub fn poll_event(&mut self) -> Option<Event<K, V>> {
         self.events.pop_front()
     }
 
+    /// When [`handle_timeout`](Self::handle_timeout) has work next: the time the oldest
+    /// tombstone's grace period ends, or `None`.
+    pub fn poll_timeout(&self) -> Option<Millis> {
+        let grace = self.grace_millis()?;
+        let ((timestamp, _, _), _) = self.tombstones.first_key_value()?;
+        Some(timestamp.saturating_add(grace))
+    }
+
     // ---------------------------------------------------------------- internals
 
-    fn send(&mut self, peer: &NodeId, msg: Message<K, V>) {
-        self.outbox.entry(peer.clone()).or_default().push_back(msg);
+    fn grace_millis(&self) -> Option<Millis> {
+        self.config
+            .tombstone_grace
+            .map(|g| u64::try_from(g.as_millis()).unwrap_or(u64::MAX))
     }
 
-    fn push_event(&mut self, event: Event<K, V>) {
-        if self.config.events {
-            self.events.push_back(event);
-        }
-    }
-
-    fn raise_watermark(&mut self, source: &NodeId, version: Version) {
-        match self.watermarks.get_mut(source) {
-            Some(w) => *w = (*w).max(version),
-            None => {
-                self.watermarks.insert(source.clone(), version);
-            }
-        }
-    }
-
-    fn queue_digest(&mut self, peer: &NodeId, reply: bool) {
+    fn full_digest(&self) -> Vec<(NodeId, Version)> {
         let mut digest: Vec<(NodeId, Version)> = self
             .watermarks
             .iter()
             .map(|(s, v)| (s.clone(), *v))
             .collect();
-        // Sort first so the shuffle depends only on the seed, not on hash order.
         digest.sort_unstable();
-        digest.shuffle(&mut self.rng);
-        let queue = self.outbox.entry(peer.clone()).or_default();
-        queue.extend(
-            digest
-                .into_iter()
-                .map(|(source_id, version)| Message::Digest {
-                    source_id,
-                    version,
-                    reply,
-                }),
-        );
-        queue.push_back(Message::DigestDone { reply });
+        digest
     }
 
-    /// Answers a complete digest: news (or a reset), then our own digest unless it was a reply.
-    fn answer(&mut self, peer: &NodeId, digest: Vec<(NodeId, Version)>, reply: bool) {
-        self.stats.digests_answered += 1;
-        let mut theirs: HashMap<NodeId, Version> = HashMap::with_capacity(digest.len());
-        for (source, version) in digest {
-            let v = theirs.entry(source).or_insert(0);
-            *v = (*v).max(version);
+    fn digest_map(
+        &self,
+        digest: &[(NodeId, Version)],
+    ) -> Result<HashMap<NodeId, Version>, ProtocolError> {
+        let max = self.config.max_digest_sources;
+        if digest.len() > max {
+            return Err(ProtocolError::DigestTooLarge { max });
         }
+        let mut theirs = HashMap::with_capacity(digest.len());
+        for (source, version) in digest {
+            let v = theirs.entry(source.clone()).or_insert(0);
+            *v = (*v).max(*version);
+        }
+        Ok(theirs)
+    }
+
+    fn answer_syn(&mut self, digest: Digest) -> Result<Message<K, V>, ReceiveError<R::Error>> {
+        let (news, digest) = match digest {
+            Digest::Hash(h) if h == self.digest_hash => (News::default(), Digest::Hash(h)),
+            Digest::Hash(_) => (News::default(), Digest::Full(self.full_digest())),
+            Digest::Full(theirs) => {
+                if hash_pairs(&theirs) == self.digest_hash {
+                    (News::default(), Digest::Hash(self.digest_hash))
+                } else {
+                    let theirs = self.digest_map(&theirs)?;
+                    let mine = Digest::Full(self.full_digest());
+                    let budget = self
+                        .config
+                        .max_message_bytes
+                        .saturating_sub(wire::message_head_len(2) + wire::digest_len(&mine));
+                    (self.choose_news(&theirs, budget)?, mine)
+                }
+            }
+        };
+        self.stats.digests_answered += 1;
+        if matches!(digest, Digest::Hash(_)) {
+            self.stats.idle_exchanges += 1;
+            self.in_sync = true;
+        }
+        Ok(Message::SynAck { news, digest })
+    }
+
+    /// The news for a peer whose watermarks are `theirs`, under `budget` bytes: a reset when
+    /// the peer is behind a collected tombstone and the reset fits, incremental news otherwise.
+    fn choose_news(
+        &mut self,
+        theirs: &HashMap<NodeId, Version>,
+        budget: usize,
+    ) -> Result<News<K, V>, ReceiveError<R::Error>> {
         let behind = self
             .floors
             .iter()
             .any(|(s, floor)| theirs.get(s).copied().unwrap_or(0) < *floor);
         if behind {
-            let reset = self.make_reset();
-            self.stats.resets_sent += 1;
-            self.send(peer, Message::Reset(reset));
-        } else {
-            for msg in self.select_news(&theirs) {
-                self.send(peer, msg);
+            let reset = News::Reset(self.make_reset());
+            if wire::news_len(&reset) <= budget {
+                self.stats.resets_sent += 1;
+                return Ok(reset);
             }
+            self.stats.resets_too_large += 1;
         }
-        if !reply {
-            self.queue_digest(peer, true);
-        }
-    }
-
-    /// The first `mtu` updates the peer lacks, in sorter order, each source's in ascending
-    /// version with no gap, each carrying its `prev`.
-    fn select_news(&mut self, theirs: &HashMap<NodeId, Version>) -> Vec<Message<K, V>> {
-        let mtu = self.config.mtu;
-        let mut candidates: Vec<Candidate<'_, K, V>> = Vec::new();
-        for source in self.history.sources() {
-            let since = theirs.get(source).copied().unwrap_or(0);
-            let news = self.history.news(source.as_str(), since);
-            let outstanding = news.clone().count();
-            // No source can fill more than `mtu` slots, so its first `mtu` updates suffice.
-            candidates.extend(news.take(mtu).map(|update| Candidate {
-                update,
-                outstanding,
-            }));
-        }
-        self.sorter.sort(&mut candidates);
-        // The sorter picks how many slots each source gets and where; the slots of a source are
-        // filled with its oldest outstanding updates (collected before the cut) in ascending order, so a cut never skips a version.
-        let mut ascending: HashMap<&NodeId, BTreeMap<Version, &Update<K, V>>> = HashMap::new();
-        for c in &candidates {
-            ascending
-                .entry(&c.update.source_id)
-                .or_default()
-                .insert(c.update.version, c.update);
-        }
-        candidates.truncate(mtu);
-        let mut last: HashMap<&NodeId, Version> = HashMap::new();
-        let mut out = Vec::with_capacity(candidates.len());
-        for c in &candidates {
-            let source = &c.update.source_id;
-            let Some(slot) = ascending.get_mut(source) else {
-                continue;
-            };
-            let Some((_, update)) = slot.pop_first() else {
-                continue;
-            };
-            let prev = last
-                .get(source)
-                .copied()
-                .unwrap_or_else(|| theirs.get(source).copied().unwrap_or(0));
-            last.insert(source, update.version);
-            out.push(Message::Update {
-                update: update.clone(),
-                prev: Some(prev),
-            });
-        }
-        self.stats.updates_sent += out.len() as u64;
-        out
+        let chosen = news::choose(
+            &self.history,
+            &self.state,
+            &self.sorter,
+            theirs,
+            self.config.mtu,
+            budget,
+        )?;
+        debug_assert!(chosen.bytes <= budget);
+        let runs = chosen.runs;
+        self.stats.updates_sent += runs.iter().map(|r| r.updates.len() as u64).sum::<u64>();
+        Ok(News::Updates(runs))
     }
 
     fn make_reset(&self) -> Reset<K, V> {
-        let mut watermarks: Vec<_> = self
-            .watermarks
-            .iter()
-            .map(|(s, v)| (s.clone(), *v))
-            .collect();
-        watermarks.sort_unstable();
         let mut floors: Vec<_> = self.floors.iter().map(|(s, v)| (s.clone(), *v)).collect();
         floors.sort_unstable();
         Reset {
-            watermarks,
+            watermarks: self.full_digest(),
             floors,
             entries: self
                 .state
@@ -558,44 +540,122 @@ where
         }
     }
 
-    fn apply_news(&mut self, peer: &NodeId, update: Update<K, V>, prev: Option<Version>) {
-        // The clock moves past every well-formed version, even one skipped below.
-        self.version = self.version.max(update.version);
-        let watermark = self.watermark(update.source_id.as_str());
-        if prev.is_some_and(|p| p > watermark) {
-            self.stats.gaps += 1;
-            return;
+    /// Every decision `news` asks for, without changing anything.
+    fn decide(&self, news: &News<K, V>) -> Result<Plan, ReceiveError<R::Error>> {
+        let mut plan = Plan {
+            installs: Vec::new(),
+            raises: Vec::new(),
+            clock: 0,
+            applied: 0,
+            rejected: 0,
+            duplicates: 0,
+            gaps: 0,
+        };
+        // Keys already won inside this message: later updates of the same key meet them.
+        let mut won: HashMap<&K, &Update<K, V>> = HashMap::new();
+        let decide_one = |u: &'_ Update<K, V>,
+                          won: &mut HashMap<&'_ K, &'_ Update<K, V>>|
+         -> Result<bool, R::Error> {
+            let accepted = match won.get(&u.key) {
+                Some(w) => self.resolver.accept(Some(&w.to_entry()), u)?,
+                None => self.resolver.accept(self.state.get(&u.key), u)?,
+            };
+            Ok(accepted)
+        };
+        match news {
+            News::Updates(runs) => {
+                let mut index = 0;
+                let mut marks: HashMap<&NodeId, Version> = HashMap::new();
+                for run in runs {
+                    let start = index;
+                    index += run.updates.len();
+                    if let Some(last) = run.updates.last() {
+                        plan.clock = plan.clock.max(last.version);
+                    }
+                    let mark = marks
+                        .entry(&run.source)
+                        .or_insert_with(|| self.watermark(run.source.as_str()));
+                    if run.prev.is_some_and(|p| p > *mark) {
+                        plan.gaps += run.updates.len() as u64;
+                        continue;
+                    }
+                    for (i, u) in run.updates.iter().enumerate() {
+                        if u.version <= *mark {
+                            plan.duplicates += 1;
+                            continue;
+                        }
+                        // The watermark moves whether or not the resolver accepts: otherwise
+                        // the same news would be resent forever.
+                        *mark = u.version;
+                        if decide_one(u, &mut won).map_err(ReceiveError::Policy)? {
+                            won.insert(&u.key, u);
+                            plan.installs.push(start + i);
+                            plan.applied += 1;
+                        } else {
+                            plan.rejected += 1;
+                        }
+                    }
+                }
+                plan.raises = marks.into_iter().map(|(s, v)| (s.clone(), v)).collect();
+            }
+            News::Reset(reset) => {
+                let mut held: HashSet<&K> = HashSet::new();
+                for (i, u) in reset.entries.iter().enumerate() {
+                    plan.clock = plan.clock.max(u.version);
+                    held.insert(&u.key);
+                    if decide_one(u, &mut won).map_err(ReceiveError::Policy)? {
+                        won.insert(&u.key, u);
+                        plan.installs.push(i);
+                        plan.applied += 1;
+                    }
+                }
+                for (s, v) in &reset.watermarks {
+                    plan.clock = plan.clock.max(*v);
+                    plan.raises.push((s.clone(), *v));
+                }
+            }
         }
-        if update.version <= watermark {
-            self.stats.duplicates += 1;
-            return;
-        }
-        // The watermark moves whether or not the resolver accepts: otherwise the same news
-        // would be resent forever.
-        self.raise_watermark(&update.source_id.clone(), update.version);
-        if self.resolver.accept(self.state.get(&update.key), &update) {
-            self.stats.updates_applied += 1;
-            self.install(update, Some(peer.clone()), true);
-        } else {
-            self.stats.updates_rejected += 1;
+        Ok(plan)
+    }
+
+    /// Carries out a plan made by [`decide`](Self::decide) for the same `news`.
+    fn commit(&mut self, plan: Plan, news: News<K, V>) {
+        self.version = self.version.max(plan.clock);
+        self.stats.updates_applied += plan.applied;
+        self.stats.updates_rejected += plan.rejected;
+        self.stats.duplicates += plan.duplicates;
+        self.stats.gaps += plan.gaps;
+        match news {
+            News::Updates(runs) => {
+                let mut updates: Vec<Option<Update<K, V>>> =
+                    runs.into_iter().flat_map(|r| r.updates).map(Some).collect();
+                for (source, version) in &plan.raises {
+                    self.raise_watermark(source, *version);
+                }
+                for i in plan.installs {
+                    if let Some(u) = updates.get_mut(i).and_then(Option::take) {
+                        self.install(u, true);
+                    }
+                }
+            }
+            News::Reset(reset) => self.commit_reset(plan, reset),
         }
     }
 
-    fn apply_reset(&mut self, peer: &NodeId, reset: Reset<K, V>) {
+    fn commit_reset(&mut self, plan: Plan, reset: Reset<K, V>) {
         let Reset {
             watermarks,
             floors,
             entries,
         } = reset;
+        let seen: HashMap<NodeId, Version> = watermarks.into_iter().collect();
         let held: HashSet<K> = entries.iter().map(|u| u.key.clone()).collect();
-        for update in entries {
-            self.version = self.version.max(update.version);
-            if self.resolver.accept(self.state.get(&update.key), &update) {
-                self.stats.updates_applied += 1;
-                self.install(update, Some(peer.clone()), true);
+        let mut entries: Vec<Option<Update<K, V>>> = entries.into_iter().map(Some).collect();
+        for i in plan.installs {
+            if let Some(u) = entries.get_mut(i).and_then(Option::take) {
+                self.install(u, true);
             }
         }
-        let seen: HashMap<NodeId, Version> = watermarks.into_iter().collect();
         // A key the sender has seen but no longer holds had its tombstone collected there.
         let forgotten: Vec<K> = self
             .state
@@ -619,8 +679,7 @@ where
         for key in forgotten {
             self.push_event(Event::Forgotten { key });
         }
-        for (source, version) in seen {
-            self.version = self.version.max(version);
+        for (source, version) in plan.raises {
             self.raise_watermark(&source, version);
         }
         for (source, floor) in floors {
@@ -629,33 +688,76 @@ where
         }
     }
 
-    /// Makes `update` the state of its key (the caller has checked the resolver), keeps it in
-    /// history, marks the update it replaces as superseded, and compacts.
-    fn install(&mut self, update: Update<K, V>, from: Option<NodeId>, emit: bool) {
-        let entry = update.to_entry();
-        if let Some(old) = self.state.get(&update.key) {
-            self.history.mark_superseded(&old.source_id, old.version);
+    fn push_event(&mut self, event: Event<K, V>) {
+        if self.config.events {
+            self.events.push_back(event);
+        }
+    }
+
+    fn raise_watermark(&mut self, source: &NodeId, version: Version) {
+        let old = match self.watermarks.get_mut(source) {
+            Some(w) if *w >= version => return,
+            Some(w) => std::mem::replace(w, version),
+            None => {
+                self.watermarks.insert(source.clone(), version);
+                if version == 0 {
+                    return;
+                }
+                0
+            }
+        };
+        // A zero watermark adds nothing to the hash, as in `hash_pairs`.
+        if old > 0 {
+            self.digest_hash = self.digest_hash.wrapping_sub(pair_hash(source, old));
+        }
+        self.digest_hash = self.digest_hash.wrapping_add(pair_hash(source, version));
+        self.in_sync = false;
+    }
+
+    fn install_local(&mut self, update: Update<K, V>, emit: bool) {
+        self.install_as(update, emit, true);
+    }
+
+    fn install(&mut self, update: Update<K, V>, emit: bool) {
+        self.install_as(update, emit, false);
+    }
+
+    /// Makes `update` the state of its key (the caller has asked the resolver), records it in
+    /// history, moves the value it replaces into history as superseded, and compacts.
+    fn install_as(&mut self, update: Update<K, V>, emit: bool, local: bool) {
+        let Update {
+            key,
+            value,
+            source_id,
+            version,
+            timestamp,
+        } = update;
+        let entry = Entry {
+            value,
+            version,
+            source_id,
+            timestamp,
+        };
+        if entry.is_deleted() {
+            self.tombstones
+                .insert((timestamp, entry.source_id.clone(), version), key.clone());
+        }
+        self.history
+            .insert_current(&entry.source_id, version, key.clone());
+        if emit && self.config.events {
+            self.events.push_back(Event::Update {
+                key: key.clone(),
+                entry: entry.clone(),
+                local,
+            });
+        }
+        if let Some(old) = self.state.insert(key, entry) {
             if old.is_deleted() {
                 self.tombstones
                     .remove(&(old.timestamp, old.source_id.clone(), old.version));
             }
+            self.history.supersede(old);
         }
-        if update.is_delete() {
-            self.tombstones.insert(
-                (update.timestamp, update.source_id.clone(), update.version),
-                update.key.clone(),
-            );
-        }
-        let key = update.key.clone();
-        self.history.insert(update);
-        if emit {
-            self.push_event(Event::Update {
-                key: key.clone(),
-                entry: entry.clone(),
-                from,
-            });
-        }
-        self.state.insert(key, entry);
         let dropped = self.history.compact(self.config.max_history);
         if dropped > 0 {
             let history_len = self.history.len();
@@ -673,14 +775,33 @@ impl<K, V, R, S> std::fmt::Debug for Gossip<K, V, R, S> {
             .field("id", &self.id)
             .field("version", &self.version)
             .field("keys", &self.state.len())
-            .field("history", &self.history.len())
             .finish_non_exhaustive()
     }
 }
 
-/// FNV-1a: a stable hash of the node id for the default digest-order seed.
-fn fnv1a(bytes: &[u8]) -> u64 {
-    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, b| {
-        (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3)
-    })
+/// The digest hash of a full digest (what [`Gossip::digest_hash`] keeps incrementally).
+pub(crate) fn hash_pairs(digest: &[(NodeId, Version)]) -> u64 {
+    let mut best: HashMap<&NodeId, Version> = HashMap::with_capacity(digest.len());
+    for (s, v) in digest {
+        let e = best.entry(s).or_insert(0);
+        *e = (*e).max(*v);
+    }
+    best.into_iter()
+        .filter(|(_, v)| *v > 0)
+        .fold(0u64, |h, (s, v)| h.wrapping_add(pair_hash(s, v)))
+}
+
+/// A well-mixed hash of one digest entry (FNV-1a of the id, then a splitmix64 finaliser), so
+/// the wrapping sum over entries is order-free and cheap to update.
+fn pair_hash(source: &NodeId, version: Version) -> u64 {
+    let id = source
+        .as_str()
+        .bytes()
+        .fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+            (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+        });
+    let mut z = id ^ version.wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
 }

@@ -1,16 +1,31 @@
 //! The updates a node can still replay as news, indexed per source by version.
+//!
+//! Each value is stored once per node: the current update of a key lives in the state and
+//! history holds only its key; a superseded update (no longer the state of its key) moves its
+//! value here, where compaction can drop it, oldest first.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::hash::Hash;
 
-use crate::types::{NodeId, Update, Version};
+use crate::types::{Entry, Millis, NodeId, UpdateRef, Version};
 
-/// Updates kept for replay. Each source's updates sit in a `BTreeMap` by version, so
-/// [`History::news`] costs O(log n + k). Superseded updates (no longer the state of their key)
-/// are tracked separately so compaction can drop the oldest without touching the latest
-/// update of any key.
+/// What history holds for one `(source, version)`.
 #[derive(Debug, Clone)]
-pub struct History<K, V> {
-    by_source: HashMap<NodeId, BTreeMap<Version, Update<K, V>>>,
+enum Slot<K, V> {
+    /// The current update of `key`: its value and timestamp are in the state.
+    Current(K),
+    /// An update that lost its key to a later one.
+    Superseded {
+        key: K,
+        value: Option<V>,
+        timestamp: Millis,
+    },
+}
+
+/// Updates kept for replay; O(log n + k) news per source.
+#[derive(Debug, Clone)]
+pub(crate) struct History<K, V> {
+    by_source: HashMap<NodeId, BTreeMap<Version, Slot<K, V>>>,
     superseded: BTreeSet<(Version, NodeId)>,
     len: usize,
 }
@@ -25,70 +40,111 @@ impl<K, V> Default for History<K, V> {
     }
 }
 
-impl<K, V> History<K, V> {
-    /// Number of updates held.
-    pub fn len(&self) -> usize {
+impl<K: Eq + Hash, V> History<K, V> {
+    pub(crate) fn len(&self) -> usize {
         self.len
     }
 
-    /// Whether no update is held.
-    pub fn is_empty(&self) -> bool {
-        self.len == 0
-    }
-
-    /// Number of held updates that are no longer the state of their key.
-    pub fn superseded_len(&self) -> usize {
+    pub(crate) fn superseded_len(&self) -> usize {
         self.superseded.len()
     }
 
-    /// Updates from `source` with a version above `since`, in ascending version.
-    pub fn news<'a>(
+    /// Updates from `source` above `since`, ascending; current updates read their value from
+    /// `state`.
+    pub(crate) fn news<'a>(
         &'a self,
+        state: &'a HashMap<K, Entry<V>>,
         source: &str,
         since: Version,
-    ) -> impl Iterator<Item = &'a Update<K, V>> + Clone + 'a {
+    ) -> impl Iterator<Item = UpdateRef<'a, K, V>> + 'a {
+        self.by_source
+            .get_key_value(source)
+            .into_iter()
+            .flat_map(move |(source_id, m)| {
+                m.range(since.saturating_add(1)..)
+                    .filter_map(move |(&version, slot)| match slot {
+                        Slot::Current(key) => state.get(key).map(|e| UpdateRef {
+                            key,
+                            value: e.value.as_ref(),
+                            source_id,
+                            version,
+                            timestamp: e.timestamp,
+                        }),
+                        Slot::Superseded {
+                            key,
+                            value,
+                            timestamp,
+                        } => Some(UpdateRef {
+                            key,
+                            value: value.as_ref(),
+                            source_id,
+                            version,
+                            timestamp: *timestamp,
+                        }),
+                    })
+            })
+    }
+
+    /// How many updates from `source` are held above `since`.
+    pub(crate) fn count_since(&self, source: &str, since: Version) -> usize {
         self.by_source
             .get(source)
-            .into_iter()
-            .flat_map(move |m| m.range(since.saturating_add(1)..).map(|(_, u)| u))
+            .map_or(0, |m| m.range(since.saturating_add(1)..).count())
     }
 
     /// Every source with at least one held update.
-    pub fn sources(&self) -> impl Iterator<Item = &NodeId> {
+    pub(crate) fn sources(&self) -> impl Iterator<Item = &NodeId> {
         self.by_source.keys()
     }
 
-    /// Every held update, in no particular order.
-    pub fn iter(&self) -> impl Iterator<Item = &Update<K, V>> {
-        self.by_source.values().flat_map(|m| m.values())
-    }
-
-    pub(crate) fn insert(&mut self, update: Update<K, V>) {
-        let source = self.by_source.entry(update.source_id.clone()).or_default();
-        if source.insert(update.version, update).is_none() {
+    /// Records the current update of `key`.
+    pub(crate) fn insert_current(&mut self, source: &NodeId, version: Version, key: K) {
+        let map = match self.by_source.get_mut(source) {
+            Some(m) => m,
+            None => self.by_source.entry(source.clone()).or_default(),
+        };
+        if map.insert(version, Slot::Current(key)).is_none() {
             self.len += 1;
         }
     }
 
-    pub(crate) fn mark_superseded(&mut self, source: &NodeId, version: Version) {
-        if self
-            .by_source
-            .get(source)
-            .is_some_and(|m| m.contains_key(&version))
-        {
-            self.superseded.insert((version, source.clone()));
+    /// The update at `(source, version)` lost its key: it keeps its value here from now on.
+    pub(crate) fn supersede(&mut self, old: Entry<V>) {
+        let Some(map) = self.by_source.get_mut(&old.source_id) else {
+            return;
+        };
+        // Remove and re-insert to move the key out without cloning it.
+        match map.remove(&old.version) {
+            Some(Slot::Current(key)) => {
+                map.insert(
+                    old.version,
+                    Slot::Superseded {
+                        key,
+                        value: old.value,
+                        timestamp: old.timestamp,
+                    },
+                );
+                self.superseded.insert((old.version, old.source_id));
+            }
+            Some(other) => {
+                map.insert(old.version, other);
+            }
+            None => {}
         }
     }
 
-    pub(crate) fn remove(&mut self, source: &NodeId, version: Version) -> Option<Update<K, V>> {
-        let map = self.by_source.get_mut(source)?;
-        let removed = map.remove(&version)?;
+    pub(crate) fn remove(&mut self, source: &NodeId, version: Version) {
+        let Some(map) = self.by_source.get_mut(source) else {
+            return;
+        };
+        if map.remove(&version).is_none() {
+            return;
+        }
         if map.is_empty() {
             self.by_source.remove(source);
         }
         self.superseded.remove(&(version, source.clone()));
         self.len -= 1;
-        Some(removed)
     }
 
     /// Drops the oldest superseded updates until at most `max` updates are held or none
@@ -111,63 +167,15 @@ impl<K, V> History<K, V> {
             .superseded
             .iter()
             .filter(|(v, s)| {
-                self.by_source
-                    .get(s)
-                    .and_then(|m| m.get(v))
-                    .is_some_and(|u| forget(&u.key))
+                matches!(
+                    self.by_source.get(s).and_then(|m| m.get(v)),
+                    Some(Slot::Superseded { key, .. }) if forget(key)
+                )
             })
             .cloned()
             .collect();
         for (version, source) in doomed {
             self.remove(&source, version);
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn up(source: &str, version: Version) -> Update<u32, u32> {
-        Update {
-            key: version as u32,
-            value: Some(0),
-            source_id: NodeId::from(source),
-            version,
-            timestamp: 0,
-        }
-    }
-
-    #[test]
-    fn news_is_per_source_and_ascending() {
-        let mut h = History::default();
-        for v in [5, 1, 3] {
-            h.insert(up("a", v));
-        }
-        h.insert(up("b", 2));
-        let got: Vec<_> = h.news("a", 1).map(|u| u.version).collect();
-        assert_eq!(got, vec![3, 5]);
-        assert_eq!(h.news("b", 0).count(), 1);
-        assert_eq!(h.news("zz", 0).count(), 0);
-        assert_eq!(h.news("a", u64::MAX).count(), 0);
-        assert_eq!(h.len(), 4);
-    }
-
-    #[test]
-    fn compaction_drops_only_superseded_oldest_first() {
-        let mut h = History::default();
-        for v in 1..=6 {
-            h.insert(up("a", v));
-        }
-        h.mark_superseded(&NodeId::from("a"), 4);
-        h.mark_superseded(&NodeId::from("a"), 2);
-        h.mark_superseded(&NodeId::from("a"), 9); // not held: ignored
-        assert_eq!(h.compact(5), 1);
-        let left: Vec<_> = h.news("a", 0).map(|u| u.version).collect();
-        assert_eq!(left, vec![1, 3, 4, 5, 6]);
-        // Only one superseded update is left, so the bound cannot be met.
-        assert_eq!(h.compact(2), 1);
-        assert_eq!(h.len(), 4);
-        assert_eq!(h.superseded_len(), 0);
     }
 }

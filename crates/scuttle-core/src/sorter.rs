@@ -4,42 +4,57 @@
 //! updates in ascending version and never skips one: the i-th slot the sorter gives to a source
 //! carries that source's i-th oldest outstanding update.
 
-use crate::types::{NodeId, Update};
+use crate::error::SortError;
+use crate::types::{NodeId, UpdateRef};
 
 /// One update a peer lacks, with how much news its source has outstanding for that peer.
 #[derive(Debug)]
 pub struct Candidate<'a, K, V> {
     /// The update.
-    pub update: &'a Update<K, V>,
+    pub update: UpdateRef<'a, K, V>,
     /// How many updates from `update.source_id` the peer lacks in all (the "depth").
     pub outstanding: usize,
+}
+
+impl<K, V> Clone for Candidate<'_, K, V> {
+    fn clone(&self) -> Self {
+        Candidate {
+            update: self.update,
+            outstanding: self.outstanding,
+        }
+    }
 }
 
 impl<K, V> Candidate<'_, K, V> {
     /// The update's source.
     pub fn source_id(&self) -> &NodeId {
-        &self.update.source_id
+        self.update.source_id
     }
 }
 
-/// Orders the news of one exchange; the first `mtu` candidates are sent.
+/// Orders the news of one exchange; the core fills the message from the front.
+///
+/// A sorter may fail (a Python exception, a C callback error): the message being answered is
+/// then refused and nothing changes.
 pub trait Sorter<K, V> {
     /// Sorts `news` in place, most urgent first.
-    fn sort(&self, news: &mut [Candidate<'_, K, V>]);
+    fn sort(&self, news: &mut [Candidate<'_, K, V>]) -> Result<(), SortError>;
 }
 
 impl<K, V> Sorter<K, V> for Box<dyn Sorter<K, V> + Send> {
-    fn sort(&self, news: &mut [Candidate<'_, K, V>]) {
+    fn sort(&self, news: &mut [Candidate<'_, K, V>]) -> Result<(), SortError> {
         (**self).sort(news)
     }
 }
 
+/// Any `Fn(&mut [Candidate])` is an infallible sorter.
 impl<K, V, F> Sorter<K, V> for F
 where
     F: Fn(&mut [Candidate<'_, K, V>]),
 {
-    fn sort(&self, news: &mut [Candidate<'_, K, V>]) {
-        self(news)
+    fn sort(&self, news: &mut [Candidate<'_, K, V>]) -> Result<(), SortError> {
+        self(news);
+        Ok(())
     }
 }
 
@@ -52,10 +67,11 @@ pub type DynSorter<K, V> = Box<dyn Sorter<K, V> + Send>;
 pub struct ScuttleBreadth;
 
 impl<K, V> Sorter<K, V> for ScuttleBreadth {
-    fn sort(&self, news: &mut [Candidate<'_, K, V>]) {
+    fn sort(&self, news: &mut [Candidate<'_, K, V>]) -> Result<(), SortError> {
         news.sort_by(|a, b| {
-            (a.update.version, &a.update.source_id).cmp(&(b.update.version, &b.update.source_id))
+            (a.update.version, a.update.source_id).cmp(&(b.update.version, b.update.source_id))
         });
+        Ok(())
     }
 }
 
@@ -65,19 +81,21 @@ impl<K, V> Sorter<K, V> for ScuttleBreadth {
 pub struct ScuttleDepth;
 
 impl<K, V> Sorter<K, V> for ScuttleDepth {
-    fn sort(&self, news: &mut [Candidate<'_, K, V>]) {
+    fn sort(&self, news: &mut [Candidate<'_, K, V>]) -> Result<(), SortError> {
         news.sort_by(|a, b| {
             b.outstanding
                 .cmp(&a.outstanding)
                 .then_with(|| a.update.source_id.cmp(&b.update.source_id))
                 .then_with(|| a.update.version.cmp(&b.update.version))
         });
+        Ok(())
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::types::Update;
 
     fn up(source: &str, version: u64) -> Update<u32, u32> {
         Update {
@@ -96,11 +114,11 @@ mod tests {
         let mut c: Vec<_> = ups
             .iter()
             .map(|(u, o)| Candidate {
-                update: u,
+                update: u.as_ref(),
                 outstanding: *o,
             })
             .collect();
-        sorter.sort(&mut c);
+        sorter.sort(&mut c).expect("built-in sorters never fail");
         c.iter()
             .map(|c| (c.update.source_id.to_string(), c.update.version))
             .collect()

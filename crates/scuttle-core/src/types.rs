@@ -2,6 +2,7 @@
 
 use std::borrow::Borrow;
 use std::fmt;
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
@@ -9,16 +10,34 @@ use serde::{Deserialize, Serialize};
 /// the first write of a fresh node is version `1`.
 pub type Version = u64;
 
+/// Milliseconds since the Unix epoch, as the caller's clock reads them. The core never reads
+/// a clock: every method that needs the time takes it as an argument.
+pub type Millis = u64;
+
 /// The identity of a node (a *source* of updates). Ordered, so ties between updates of equal
 /// rank can be broken deterministically on every replica.
-#[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, Default)]
-#[serde(transparent)]
-pub struct NodeId(String);
+///
+/// Cloning is cheap (a shared `Arc<str>`): one id is referenced by every update, entry and
+/// watermark of its source, so a node stores each id's text once.
+#[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+pub struct NodeId(Arc<str>);
+
+impl Serialize for NodeId {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.0)
+    }
+}
+
+impl<'de> Deserialize<'de> for NodeId {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        String::deserialize(d).map(NodeId::from)
+    }
+}
 
 impl NodeId {
     /// Creates a node id from anything string-like.
     pub fn new(id: impl Into<String>) -> Self {
-        NodeId(id.into())
+        NodeId(Arc::from(id.into()))
     }
 
     /// The id as a string slice.
@@ -41,13 +60,19 @@ impl fmt::Display for NodeId {
 
 impl From<&str> for NodeId {
     fn from(s: &str) -> Self {
-        NodeId(s.to_owned())
+        NodeId(Arc::from(s))
     }
 }
 
 impl From<String> for NodeId {
     fn from(s: String) -> Self {
-        NodeId(s)
+        NodeId(Arc::from(s))
+    }
+}
+
+impl From<&NodeId> for NodeId {
+    fn from(s: &NodeId) -> Self {
+        s.clone()
     }
 }
 
@@ -78,10 +103,21 @@ pub struct Update<K, V> {
     /// The source's version for this write; unique per source.
     pub version: Version,
     /// Milliseconds since the Unix epoch on the source's clock when it wrote (0 when unknown).
-    pub timestamp: u64,
+    pub timestamp: Millis,
 }
 
 impl<K, V> Update<K, V> {
+    /// A borrowed view of this update.
+    pub fn as_ref(&self) -> UpdateRef<'_, K, V> {
+        UpdateRef {
+            key: &self.key,
+            value: self.value.as_ref(),
+            source_id: &self.source_id,
+            version: self.version,
+            timestamp: self.timestamp,
+        }
+    }
+
     /// Whether this update deletes its key.
     pub fn is_delete(&self) -> bool {
         self.value.is_none()
@@ -111,7 +147,7 @@ pub struct Entry<V> {
     /// The source of the winning update.
     pub source_id: NodeId,
     /// The winning update's timestamp (milliseconds since the Unix epoch, source clock).
-    pub timestamp: u64,
+    pub timestamp: Millis,
 }
 
 impl<V> Entry<V> {
@@ -128,6 +164,42 @@ impl<V> Entry<V> {
         Update {
             key,
             value: self.value.clone(),
+            source_id: self.source_id.clone(),
+            version: self.version,
+            timestamp: self.timestamp,
+        }
+    }
+}
+
+/// A borrowed update: what the core hands to sorters and getters without copying values.
+#[derive(Debug, PartialEq, Eq)]
+pub struct UpdateRef<'a, K, V> {
+    /// The key written.
+    pub key: &'a K,
+    /// The new value, or `None` for a delete.
+    pub value: Option<&'a V>,
+    /// The node that made the write.
+    pub source_id: &'a NodeId,
+    /// The source's version for this write.
+    pub version: Version,
+    /// The source's clock when it wrote (milliseconds since the Unix epoch).
+    pub timestamp: Millis,
+}
+
+impl<K, V> Clone for UpdateRef<'_, K, V> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<K, V> Copy for UpdateRef<'_, K, V> {}
+
+impl<K: Clone, V: Clone> UpdateRef<'_, K, V> {
+    /// An owned copy of the update.
+    pub fn to_owned(&self) -> Update<K, V> {
+        Update {
+            key: self.key.clone(),
+            value: self.value.cloned(),
             source_id: self.source_id.clone(),
             version: self.version,
             timestamp: self.timestamp,

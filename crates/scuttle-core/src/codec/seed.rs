@@ -1,0 +1,333 @@
+//! The seed's (simple-scuttle's) line shapes: splitting a whole message into them and joining
+//! them back.
+//!
+//! | line | shape |
+//! |---|---|
+//! | digest entry | `{"digest": true, "source_id": "a", "version": 3}` (+ `"reply": true`) |
+//! | digest done | `{"digest": true, "done": true}` (+ `"reply": true`) |
+//! | digest hash | `{"digest": true, "done": true, "hash": 123}` (scuttle only) |
+//! | update | `{"key": .., "value": .., "source_id": "a", "version": 4, "timestamp": .., "prev": 3}` |
+//! | delete | `{"key": .., "deleted": true, "source_id": "a", "version": 5, "prev": 4}` |
+//! | reset | `{"reset": true, "watermarks": [["a", 5]], "floors": [["a", 2]], "entries": [..]}` |
+//!
+//! A `SynAck` is its update lines, then its digest marked `"reply": true`. Fields a peer does
+//! not know are ignored; `prev`, `timestamp`, `reply` and `deleted` are optional, so seed
+//! peers interoperate (their updates carry no `prev` and are trusted to arrive in order).
+//! Seed peers understand no digest hash: talk to them with
+//! [`Config::digest_hashes`](crate::Config::digest_hashes) off.
+
+use std::collections::VecDeque;
+
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Deserializer, Serialize};
+
+use crate::error::DecodeError;
+use crate::message::{Digest, Message, News, Reset, Run};
+use crate::types::{Millis, NodeId, Update, Version};
+
+fn is_false(b: &bool) -> bool {
+    !*b
+}
+
+/// Deserializes a field that is present (even as `null`) to `Some`, so a null value stays a
+/// value; an absent field falls back to `None` through `#[serde(default)]`.
+fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Option<T>, D::Error> {
+    T::deserialize(d).map(Some)
+}
+
+/// One seed line: a flat object whose flags say which shape it is.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(bound(
+    serialize = "K: Serialize, V: Serialize",
+    deserialize = "K: DeserializeOwned, V: DeserializeOwned"
+))]
+pub struct Line<K, V> {
+    /// A digest line.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub digest: bool,
+    /// The last line of a digest.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub done: bool,
+    /// A digest that answers one (the second half of push-pull).
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub reply: bool,
+    /// The digest's hash instead of its entries.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hash: Option<u64>,
+    /// A reset line.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub reset: bool,
+    /// The key of an update.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key: Option<K>,
+    /// The value of an update (present even when null; absent for a delete).
+    #[serde(
+        default,
+        deserialize_with = "present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub value: Option<V>,
+    /// A delete.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub deleted: bool,
+    /// The source of an update or digest entry.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source_id: Option<NodeId>,
+    /// The version of an update or digest entry.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<Version>,
+    /// The timestamp of an update.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timestamp: Option<Millis>,
+    /// The version the receiver holds from the source just before this update.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prev: Option<Version>,
+    /// A reset's watermarks.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub watermarks: Option<Vec<(NodeId, Version)>>,
+    /// A reset's floors.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub floors: Option<Vec<(NodeId, Version)>>,
+    /// A reset's entries, each an update line.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub entries: Option<Vec<Line<K, V>>>,
+}
+
+impl<K, V> Default for Line<K, V> {
+    fn default() -> Self {
+        Line {
+            digest: false,
+            done: false,
+            reply: false,
+            hash: None,
+            reset: false,
+            key: None,
+            value: None,
+            deleted: false,
+            source_id: None,
+            version: None,
+            timestamp: None,
+            prev: None,
+            watermarks: None,
+            floors: None,
+            entries: None,
+        }
+    }
+}
+
+fn update_line<K: Clone, V: Clone>(u: &Update<K, V>, prev: Option<Version>) -> Line<K, V> {
+    Line {
+        key: Some(u.key.clone()),
+        value: u.value.clone(),
+        deleted: u.value.is_none(),
+        source_id: Some(u.source_id.clone()),
+        version: Some(u.version),
+        timestamp: Some(u.timestamp),
+        prev,
+        ..Line::default()
+    }
+}
+
+fn missing(field: &str, kind: &str) -> DecodeError {
+    DecodeError::Malformed(format!("{kind} without `{field}`"))
+}
+
+fn update_from_line<K, V>(
+    line: Line<K, V>,
+) -> Result<(Update<K, V>, Option<Version>), DecodeError> {
+    let Line {
+        key,
+        value,
+        deleted,
+        source_id,
+        version,
+        timestamp,
+        prev,
+        ..
+    } = line;
+    match (&value, deleted) {
+        (None, false) => return Err(missing("value", "update")),
+        (Some(_), true) => {
+            return Err(DecodeError::Malformed(
+                "update is both deleted and has a value".into(),
+            ))
+        }
+        _ => {}
+    }
+    let update = Update {
+        key: key.ok_or_else(|| missing("key", "update"))?,
+        value,
+        source_id: source_id.ok_or_else(|| missing("source_id", "update"))?,
+        version: version.ok_or_else(|| missing("version", "update"))?,
+        timestamp: timestamp.unwrap_or(0),
+    };
+    Ok((update, prev))
+}
+
+/// Splits a message into seed lines, in sending order.
+pub fn split<K: Clone, V: Clone>(msg: &Message<K, V>) -> Vec<Line<K, V>> {
+    let mut lines = Vec::new();
+    if let Some(news) = msg.news() {
+        match news {
+            News::Updates(runs) => {
+                for run in runs {
+                    let mut prev = run.prev;
+                    for u in &run.updates {
+                        lines.push(update_line(u, prev));
+                        prev = Some(u.version);
+                    }
+                }
+            }
+            News::Reset(reset) => lines.push(Line {
+                reset: true,
+                watermarks: Some(reset.watermarks.clone()),
+                floors: Some(reset.floors.clone()),
+                entries: Some(reset.entries.iter().map(|u| update_line(u, None)).collect()),
+                ..Line::default()
+            }),
+        }
+    }
+    if let Some(digest) = msg.digest() {
+        let reply = matches!(msg, Message::SynAck { .. });
+        match digest {
+            Digest::Full(entries) => {
+                for (source, version) in entries {
+                    lines.push(Line {
+                        digest: true,
+                        reply,
+                        source_id: Some(source.clone()),
+                        version: Some(*version),
+                        ..Line::default()
+                    });
+                }
+                lines.push(Line {
+                    digest: true,
+                    done: true,
+                    reply,
+                    ..Line::default()
+                });
+            }
+            Digest::Hash(h) => lines.push(Line {
+                digest: true,
+                done: true,
+                reply,
+                hash: Some(*h),
+                ..Line::default()
+            }),
+        }
+    }
+    lines
+}
+
+/// Joins seed lines back into whole messages.
+///
+/// A digest's lines become a `Syn` (a `SynAck` with no news when marked `reply`); consecutive
+/// update lines become one `Ack`, handed over when a line of another kind arrives or on
+/// [`flush`](Self::flush). Applying that `Ack` and then the `SynAck` is the same as applying
+/// the `SynAck` the sender split.
+#[derive(Debug)]
+pub struct Joiner<K, V> {
+    max_digest: usize,
+    digest: Vec<(NodeId, Version)>,
+    runs: Vec<Run<K, V>>,
+    ready: VecDeque<Message<K, V>>,
+}
+
+impl<K, V> Joiner<K, V> {
+    /// A joiner refusing digests of more than `max_digest` entries.
+    pub fn new(max_digest: usize) -> Self {
+        Joiner {
+            max_digest,
+            digest: Vec::new(),
+            runs: Vec::new(),
+            ready: VecDeque::new(),
+        }
+    }
+
+    /// Adds one line. Whole messages it completes wait in [`pop`](Self::pop).
+    pub fn push(&mut self, line: Line<K, V>) -> Result<Option<Message<K, V>>, DecodeError> {
+        if line.digest {
+            self.flush_updates();
+            if line.done {
+                let digest = match line.hash {
+                    Some(h) => Digest::Hash(h),
+                    None => Digest::Full(std::mem::take(&mut self.digest)),
+                };
+                self.ready.push_back(if line.reply {
+                    Message::SynAck {
+                        news: News::default(),
+                        digest,
+                    }
+                } else {
+                    Message::Syn { digest }
+                });
+            } else {
+                if self.digest.len() >= self.max_digest {
+                    self.digest.clear();
+                    return Err(DecodeError::Malformed(format!(
+                        "digest names more than {} sources",
+                        self.max_digest
+                    )));
+                }
+                self.digest.push((
+                    line.source_id
+                        .ok_or_else(|| missing("source_id", "digest"))?,
+                    line.version.ok_or_else(|| missing("version", "digest"))?,
+                ));
+            }
+        } else if line.reset {
+            self.flush_updates();
+            let entries = line
+                .entries
+                .ok_or_else(|| missing("entries", "reset"))?
+                .into_iter()
+                .map(|l| update_from_line(l).map(|(u, _)| u))
+                .collect::<Result<_, _>>()?;
+            self.ready.push_back(Message::Ack {
+                news: News::Reset(Reset {
+                    watermarks: line
+                        .watermarks
+                        .ok_or_else(|| missing("watermarks", "reset"))?,
+                    floors: line.floors.unwrap_or_default(),
+                    entries,
+                }),
+            });
+        } else {
+            let (update, prev) = update_from_line(line)?;
+            match self.runs.last_mut() {
+                Some(run)
+                    if run.source == update.source_id
+                        && (prev.is_none() || prev == run.updates.last().map(|u| u.version)) =>
+                {
+                    run.updates.push(update)
+                }
+                _ => self.runs.push(Run {
+                    source: update.source_id.clone(),
+                    prev,
+                    updates: vec![update],
+                }),
+            }
+        }
+        Ok(self.pop())
+    }
+
+    /// The next whole message joined so far.
+    pub fn pop(&mut self) -> Option<Message<K, V>> {
+        self.ready.pop_front()
+    }
+
+    /// Hands over the update lines joined so far as an `Ack`, then the next ready message.
+    pub fn flush(&mut self) -> Option<Message<K, V>> {
+        self.flush_updates();
+        self.pop()
+    }
+
+    fn flush_updates(&mut self) {
+        if !self.runs.is_empty() {
+            let runs = std::mem::take(&mut self.runs);
+            self.ready.push_back(Message::Ack {
+                news: News::Updates(runs),
+            });
+        }
+    }
+}

@@ -1,0 +1,627 @@
+//! The compact binary (CBOR) form of messages, and its exact size.
+//!
+//! Every structure is a positional CBOR array; no field names go on the wire:
+//!
+//! | value | CBOR |
+//! |---|---|
+//! | `Syn` | `[0, digest]` |
+//! | `SynAck` | `[1, news, digest]` |
+//! | `Ack` | `[2, news]` |
+//! | full digest | `[source, version, source, version, ...]` |
+//! | digest hash | unsigned integer |
+//! | news | `[0, run, run, ...]` |
+//! | reset | `[1, [source, version, ...], [source, floor, ...], [entry, ...]]` |
+//! | run | `[source, prev or null, item, item, ...]` |
+//! | item | `[key, version - previous, timestamp, value]` (a delete has no value) |
+//! | reset entry | `[key, source, version, timestamp, value]` (a delete has no value) |
+//!
+//! In a run, each item's version is a delta from the previous item's (from `prev` for the
+//! first), and each timestamp after the first is a signed delta from the previous one, so a
+//! burst of writes costs a byte or two per version and timestamp.
+//!
+//! The `*_len` functions compute the encoded size without encoding, so the news builder can
+//! fill a message to an exact byte budget; a test checks them against the encoder.
+
+use std::fmt;
+use std::marker::PhantomData;
+
+use serde::de::{self, DeserializeOwned, IgnoredAny, SeqAccess, Visitor};
+use serde::ser::{SerializeSeq, Serializer};
+use serde::{Deserialize, Deserializer, Serialize};
+
+use crate::message::{Digest, Message, News, Reset, Run};
+use crate::types::{Millis, NodeId, Update, Version};
+
+const SYN: u8 = 0;
+const SYN_ACK: u8 = 1;
+const ACK: u8 = 2;
+const NEWS_UPDATES: u8 = 0;
+const NEWS_RESET: u8 = 1;
+
+// ------------------------------------------------------------------ sizes
+
+/// Bytes of a CBOR unsigned integer, or of the head of an array, map or string of that length.
+pub(crate) fn uint_len(n: u64) -> usize {
+    match n {
+        0..=23 => 1,
+        24..=0xff => 2,
+        0x100..=0xffff => 3,
+        0x1_0000..=0xffff_ffff => 5,
+        _ => 9,
+    }
+}
+
+/// Bytes of a CBOR integer of either sign.
+pub(crate) fn int_len(i: i128) -> usize {
+    if i >= 0 {
+        uint_len(u64::try_from(i).unwrap_or(u64::MAX))
+    } else {
+        uint_len(u64::try_from(-1 - i).unwrap_or(u64::MAX))
+    }
+}
+
+fn text_len(s: &str) -> usize {
+    uint_len(s.len() as u64) + s.len()
+}
+
+/// Bytes of any serializable value in CBOR.
+pub(crate) fn cbor_len<T: Serialize + ?Sized>(value: &T) -> usize {
+    struct Count(usize);
+    impl std::io::Write for Count {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0 += buf.len();
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut count = Count(0);
+    // Writing to a counter cannot fail; a type whose `Serialize` fails is refused when encoded.
+    let _ = ciborium::into_writer(value, &mut count);
+    count.0
+}
+
+/// Bytes of a message header (`[tag, ...]` with `fields` fields after the tag).
+pub(crate) fn message_head_len(fields: usize) -> usize {
+    uint_len(fields as u64 + 1) + 1
+}
+
+/// Bytes of a digest.
+pub(crate) fn digest_len(digest: &Digest) -> usize {
+    match digest {
+        Digest::Hash(h) => uint_len(*h),
+        Digest::Full(entries) => pairs_len(entries),
+    }
+}
+
+fn pairs_len(entries: &[(NodeId, Version)]) -> usize {
+    uint_len(2 * entries.len() as u64)
+        + entries
+            .iter()
+            .map(|(s, v)| text_len(s.as_str()) + uint_len(*v))
+            .sum::<usize>()
+}
+
+/// Bytes of the head of a news list of `runs` runs (`[0, ...]`).
+pub(crate) fn news_head_len(runs: usize) -> usize {
+    uint_len(runs as u64 + 1) + 1
+}
+
+/// Bytes of a run's head and fixed fields (source, prev) for `items` items.
+pub(crate) fn run_head_len(source: &NodeId, prev: Option<Version>, items: usize) -> usize {
+    uint_len(items as u64 + 2) + text_len(source.as_str()) + prev.map_or(1, uint_len)
+}
+
+/// Bytes of one run item, given its key's and value's encoded sizes.
+pub(crate) fn item_len(
+    key_len: usize,
+    version_delta: Version,
+    timestamp: i128,
+    value_len: Option<usize>,
+) -> usize {
+    1 + key_len + uint_len(version_delta) + int_len(timestamp) + value_len.unwrap_or(0)
+}
+
+/// The encoded size of a whole message, as [`encode`](crate::codec) writes it.
+pub fn message_len<K: Serialize, V: Serialize>(msg: &Message<K, V>) -> usize {
+    match msg {
+        Message::Syn { digest } => message_head_len(1) + digest_len(digest),
+        Message::SynAck { news, digest } => {
+            message_head_len(2) + news_len(news) + digest_len(digest)
+        }
+        Message::Ack { news } => message_head_len(1) + news_len(news),
+    }
+}
+
+pub(crate) fn news_len<K: Serialize, V: Serialize>(news: &News<K, V>) -> usize {
+    match news {
+        News::Updates(runs) => news_head_len(runs.len()) + runs.iter().map(run_len).sum::<usize>(),
+        News::Reset(reset) => {
+            uint_len(4)
+                + 1
+                + pairs_len(&reset.watermarks)
+                + pairs_len(&reset.floors)
+                + uint_len(reset.entries.len() as u64)
+                + reset.entries.iter().map(entry_len).sum::<usize>()
+        }
+    }
+}
+
+fn run_len<K: Serialize, V: Serialize>(run: &Run<K, V>) -> usize {
+    let mut len = run_head_len(&run.source, run.prev, run.updates.len());
+    let mut last = (run.prev.unwrap_or(0), None);
+    for u in &run.updates {
+        let (vd, ts) = deltas(last, u.version, u.timestamp);
+        len += item_len(
+            cbor_len(&u.key),
+            vd,
+            ts,
+            u.value.as_ref().map(|v| cbor_len(v)),
+        );
+        last = (u.version, Some(u.timestamp));
+    }
+    len
+}
+
+/// Bytes of a reset entry.
+pub(crate) fn entry_len<K: Serialize, V: Serialize>(u: &Update<K, V>) -> usize {
+    1 + cbor_len(&u.key)
+        + text_len(u.source_id.as_str())
+        + uint_len(u.version)
+        + uint_len(u.timestamp)
+        + u.value.as_ref().map_or(0, |v| cbor_len(v))
+}
+
+/// The version delta and timestamp field of an item at `(version, timestamp)` after
+/// `(last version, last timestamp)` (no last timestamp: the first item of its run).
+pub(crate) fn deltas(
+    last: (Version, Option<Millis>),
+    version: Version,
+    timestamp: Millis,
+) -> (Version, i128) {
+    let vd = version.wrapping_sub(last.0);
+    let ts = match last.1 {
+        None => i128::from(timestamp),
+        Some(prev) => i128::from(timestamp) - i128::from(prev),
+    };
+    (vd, ts)
+}
+
+// ------------------------------------------------------------------ serialize
+
+impl<K: Serialize, V: Serialize> Serialize for Message<K, V> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Message::Syn { digest } => {
+                let mut seq = s.serialize_seq(Some(2))?;
+                seq.serialize_element(&SYN)?;
+                seq.serialize_element(digest)?;
+                seq.end()
+            }
+            Message::SynAck { news, digest } => {
+                let mut seq = s.serialize_seq(Some(3))?;
+                seq.serialize_element(&SYN_ACK)?;
+                seq.serialize_element(news)?;
+                seq.serialize_element(digest)?;
+                seq.end()
+            }
+            Message::Ack { news } => {
+                let mut seq = s.serialize_seq(Some(2))?;
+                seq.serialize_element(&ACK)?;
+                seq.serialize_element(news)?;
+                seq.end()
+            }
+        }
+    }
+}
+
+impl Serialize for Digest {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Digest::Hash(h) => s.serialize_u64(*h),
+            Digest::Full(entries) => Pairs(entries).serialize(s),
+        }
+    }
+}
+
+struct Pairs<'a>(&'a [(NodeId, Version)]);
+
+impl Serialize for Pairs<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut seq = s.serialize_seq(Some(2 * self.0.len()))?;
+        for (source, version) in self.0 {
+            seq.serialize_element(source.as_str())?;
+            seq.serialize_element(version)?;
+        }
+        seq.end()
+    }
+}
+
+impl<K: Serialize, V: Serialize> Serialize for News<K, V> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            News::Updates(runs) => {
+                let mut seq = s.serialize_seq(Some(runs.len() + 1))?;
+                seq.serialize_element(&NEWS_UPDATES)?;
+                for run in runs {
+                    seq.serialize_element(run)?;
+                }
+                seq.end()
+            }
+            News::Reset(reset) => {
+                let mut seq = s.serialize_seq(Some(4))?;
+                seq.serialize_element(&NEWS_RESET)?;
+                seq.serialize_element(&Pairs(&reset.watermarks))?;
+                seq.serialize_element(&Pairs(&reset.floors))?;
+                seq.serialize_element(&Entries(&reset.entries))?;
+                seq.end()
+            }
+        }
+    }
+}
+
+impl<K: Serialize, V: Serialize> Serialize for Run<K, V> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut seq = s.serialize_seq(Some(self.updates.len() + 2))?;
+        seq.serialize_element(self.source.as_str())?;
+        seq.serialize_element(&self.prev)?;
+        let mut last = (self.prev.unwrap_or(0), None);
+        for u in &self.updates {
+            let (vd, ts) = deltas(last, u.version, u.timestamp);
+            seq.serialize_element(&Item {
+                key: &u.key,
+                version_delta: vd,
+                timestamp: ts,
+                value: u.value.as_ref(),
+            })?;
+            last = (u.version, Some(u.timestamp));
+        }
+        seq.end()
+    }
+}
+
+struct Item<'a, K, V> {
+    key: &'a K,
+    version_delta: Version,
+    timestamp: i128,
+    value: Option<&'a V>,
+}
+
+impl<K: Serialize, V: Serialize> Serialize for Item<'_, K, V> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut seq = s.serialize_seq(Some(if self.value.is_some() { 4 } else { 3 }))?;
+        seq.serialize_element(self.key)?;
+        seq.serialize_element(&self.version_delta)?;
+        seq.serialize_element(&self.timestamp)?;
+        if let Some(v) = self.value {
+            seq.serialize_element(v)?;
+        }
+        seq.end()
+    }
+}
+
+struct Entries<'a, K, V>(&'a [Update<K, V>]);
+
+impl<K: Serialize, V: Serialize> Serialize for Entries<'_, K, V> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut seq = s.serialize_seq(Some(self.0.len()))?;
+        for u in self.0 {
+            seq.serialize_element(&Entry(u))?;
+        }
+        seq.end()
+    }
+}
+
+struct Entry<'a, K, V>(&'a Update<K, V>);
+
+impl<K: Serialize, V: Serialize> Serialize for Entry<'_, K, V> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let u = self.0;
+        let mut seq = s.serialize_seq(Some(if u.value.is_some() { 5 } else { 4 }))?;
+        seq.serialize_element(&u.key)?;
+        seq.serialize_element(u.source_id.as_str())?;
+        seq.serialize_element(&u.version)?;
+        seq.serialize_element(&u.timestamp)?;
+        if let Some(v) = &u.value {
+            seq.serialize_element(v)?;
+        }
+        seq.end()
+    }
+}
+
+// ------------------------------------------------------------------ deserialize
+
+fn next<'de, A: SeqAccess<'de>, T: Deserialize<'de>>(
+    seq: &mut A,
+    what: &'static str,
+) -> Result<T, A::Error> {
+    seq.next_element()?
+        .ok_or_else(|| de::Error::custom(format_args!("missing {what}")))
+}
+
+fn end<'de, A: SeqAccess<'de>>(seq: &mut A, what: &'static str) -> Result<(), A::Error> {
+    match seq.next_element::<IgnoredAny>()? {
+        None => Ok(()),
+        Some(_) => Err(de::Error::custom(format_args!("extra fields in {what}"))),
+    }
+}
+
+struct MessageVisitor<K, V>(PhantomData<(K, V)>);
+
+impl<'de, K: DeserializeOwned, V: DeserializeOwned> Visitor<'de> for MessageVisitor<K, V> {
+    type Value = Message<K, V>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a scuttle message [tag, ...]")
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        let tag: u8 = next(&mut seq, "message tag")?;
+        let msg = match tag {
+            SYN => Message::Syn {
+                digest: next(&mut seq, "digest")?,
+            },
+            SYN_ACK => Message::SynAck {
+                news: next(&mut seq, "news")?,
+                digest: next(&mut seq, "digest")?,
+            },
+            ACK => Message::Ack {
+                news: next(&mut seq, "news")?,
+            },
+            other => {
+                return Err(de::Error::custom(format_args!(
+                    "unknown message tag {other}"
+                )))
+            }
+        };
+        end(&mut seq, "message")?;
+        Ok(msg)
+    }
+}
+
+impl<'de, K: DeserializeOwned, V: DeserializeOwned> Deserialize<'de> for Message<K, V> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_seq(MessageVisitor(PhantomData))
+    }
+}
+
+struct DigestVisitor;
+
+impl<'de> Visitor<'de> for DigestVisitor {
+    type Value = Digest;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a digest hash or a [source, version, ...] list")
+    }
+
+    fn visit_u64<E: de::Error>(self, h: u64) -> Result<Digest, E> {
+        Ok(Digest::Hash(h))
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Digest, A::Error> {
+        PairsVisitor.visit_seq(seq).map(Digest::Full)
+    }
+}
+
+impl<'de> Deserialize<'de> for Digest {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(DigestVisitor)
+    }
+}
+
+struct PairsVisitor;
+
+impl<'de> Visitor<'de> for PairsVisitor {
+    type Value = Vec<(NodeId, Version)>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a [source, version, ...] list")
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        // Capacity from the peer's length is capped: the frame limit bounds the real count.
+        let mut out = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(1024) / 2);
+        while let Some(source) = seq.next_element::<String>()? {
+            let version: Version = next(&mut seq, "version after source")?;
+            out.push((NodeId::from(source), version));
+        }
+        Ok(out)
+    }
+}
+
+struct Pairs2(Vec<(NodeId, Version)>);
+
+impl<'de> Deserialize<'de> for Pairs2 {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_seq(PairsVisitor).map(Pairs2)
+    }
+}
+
+struct NewsVisitor<K, V>(PhantomData<(K, V)>);
+
+impl<'de, K: DeserializeOwned, V: DeserializeOwned> Visitor<'de> for NewsVisitor<K, V> {
+    type Value = News<K, V>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("news [kind, ...]")
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        let kind: u8 = next(&mut seq, "news kind")?;
+        match kind {
+            NEWS_UPDATES => {
+                let mut runs = Vec::new();
+                while let Some(run) = seq.next_element::<Run<K, V>>()? {
+                    runs.push(run);
+                }
+                Ok(News::Updates(runs))
+            }
+            NEWS_RESET => {
+                let Pairs2(watermarks) = next(&mut seq, "reset watermarks")?;
+                let Pairs2(floors) = next(&mut seq, "reset floors")?;
+                let ResetEntries(entries) = next(&mut seq, "reset entries")?;
+                end(&mut seq, "reset")?;
+                Ok(News::Reset(Reset {
+                    watermarks,
+                    floors,
+                    entries,
+                }))
+            }
+            other => Err(de::Error::custom(format_args!("unknown news kind {other}"))),
+        }
+    }
+}
+
+impl<'de, K: DeserializeOwned, V: DeserializeOwned> Deserialize<'de> for News<K, V> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_seq(NewsVisitor(PhantomData))
+    }
+}
+
+struct RunVisitor<K, V>(PhantomData<(K, V)>);
+
+impl<'de, K: DeserializeOwned, V: DeserializeOwned> Visitor<'de> for RunVisitor<K, V> {
+    type Value = Run<K, V>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a run [source, prev, item, ...]")
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        let source = NodeId::from(next::<_, String>(&mut seq, "run source")?);
+        let prev: Option<Version> = next(&mut seq, "run prev")?;
+        let mut updates = Vec::new();
+        let mut last: (Version, Option<Millis>) = (prev.unwrap_or(0), None);
+        while let Some(item) = seq.next_element::<ItemWire<K, V>>()? {
+            let version = last
+                .0
+                .checked_add(item.version_delta)
+                .ok_or_else(|| de::Error::custom("version overflows u64"))?;
+            let timestamp = match last.1 {
+                None => item.timestamp,
+                Some(prev) => i128::from(prev) + item.timestamp,
+            };
+            let timestamp = u64::try_from(timestamp)
+                .map_err(|_| de::Error::custom("timestamp out of range"))?;
+            updates.push(Update {
+                key: item.key,
+                value: item.value,
+                source_id: source.clone(),
+                version,
+                timestamp,
+            });
+            last = (version, Some(timestamp));
+        }
+        Ok(Run {
+            source,
+            prev,
+            updates,
+        })
+    }
+}
+
+impl<'de, K: DeserializeOwned, V: DeserializeOwned> Deserialize<'de> for Run<K, V> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_seq(RunVisitor(PhantomData))
+    }
+}
+
+struct ItemWire<K, V> {
+    key: K,
+    version_delta: Version,
+    timestamp: i128,
+    value: Option<V>,
+}
+
+struct ItemVisitor<K, V>(PhantomData<(K, V)>);
+
+impl<'de, K: DeserializeOwned, V: DeserializeOwned> Visitor<'de> for ItemVisitor<K, V> {
+    type Value = ItemWire<K, V>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("an update [key, version delta, timestamp, value?]")
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        let key = next(&mut seq, "key")?;
+        let version_delta = next(&mut seq, "version delta")?;
+        let timestamp = next(&mut seq, "timestamp")?;
+        // A value that is itself null is a value: presence is the array's length.
+        let value = seq.next_element()?;
+        end(&mut seq, "update")?;
+        Ok(ItemWire {
+            key,
+            version_delta,
+            timestamp,
+            value,
+        })
+    }
+}
+
+impl<'de, K: DeserializeOwned, V: DeserializeOwned> Deserialize<'de> for ItemWire<K, V> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_seq(ItemVisitor(PhantomData))
+    }
+}
+
+struct ResetEntries<K, V>(Vec<Update<K, V>>);
+
+struct EntriesVisitor<K, V>(PhantomData<(K, V)>);
+
+impl<'de, K: DeserializeOwned, V: DeserializeOwned> Visitor<'de> for EntriesVisitor<K, V> {
+    type Value = Vec<Update<K, V>>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("reset entries")
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        let mut out = Vec::new();
+        while let Some(EntryWire(u)) = seq.next_element::<EntryWire<K, V>>()? {
+            out.push(u);
+        }
+        Ok(out)
+    }
+}
+
+impl<'de, K: DeserializeOwned, V: DeserializeOwned> Deserialize<'de> for ResetEntries<K, V> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_seq(EntriesVisitor(PhantomData))
+            .map(ResetEntries)
+    }
+}
+
+struct EntryWire<K, V>(Update<K, V>);
+
+struct EntryVisitor<K, V>(PhantomData<(K, V)>);
+
+impl<'de, K: DeserializeOwned, V: DeserializeOwned> Visitor<'de> for EntryVisitor<K, V> {
+    type Value = EntryWire<K, V>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a reset entry [key, source, version, timestamp, value?]")
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        let key = next(&mut seq, "key")?;
+        let source: String = next(&mut seq, "source")?;
+        let version = next(&mut seq, "version")?;
+        let timestamp = next(&mut seq, "timestamp")?;
+        let value = seq.next_element()?;
+        end(&mut seq, "reset entry")?;
+        Ok(EntryWire(Update {
+            key,
+            value,
+            source_id: NodeId::from(source),
+            version,
+            timestamp,
+        }))
+    }
+}
+
+impl<'de, K: DeserializeOwned, V: DeserializeOwned> Deserialize<'de> for EntryWire<K, V> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_seq(EntryVisitor(PhantomData))
+    }
+}
