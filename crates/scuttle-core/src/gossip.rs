@@ -516,6 +516,7 @@ where
             &self.history,
             &self.state,
             &self.sorter,
+            &self.watermarks,
             theirs,
             self.config.mtu,
             budget,
@@ -594,6 +595,10 @@ where
                         } else {
                             plan.rejected += 1;
                         }
+                    }
+                    if let Some(through) = run.through {
+                        plan.clock = plan.clock.max(through);
+                        *mark = (*mark).max(through);
                     }
                 }
                 plan.raises = marks.into_iter().map(|(s, v)| (s.clone(), v)).collect();

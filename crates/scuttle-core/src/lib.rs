@@ -60,3 +60,6 @@ pub use resolver::{
 };
 pub use sorter::{Candidate, DynSorter, ScuttleBreadth, ScuttleDepth, Sorter};
 pub use types::{Entry, Millis, NodeId, Update, UpdateRef, Version};
+
+#[cfg(test)]
+mod tests;

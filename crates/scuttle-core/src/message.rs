@@ -70,7 +70,7 @@ impl<K, V> News<K, V> {
     /// Whether there is nothing to apply.
     pub fn is_empty(&self) -> bool {
         match self {
-            News::Updates(runs) => runs.iter().all(|r| r.updates.is_empty()),
+            News::Updates(runs) => runs.is_empty(),
             News::Reset(_) => false,
         }
     }
@@ -85,9 +85,13 @@ impl<K, V> News<K, V> {
 
     /// Every update carried, run by run.
     pub fn updates(&self) -> impl Iterator<Item = &Update<K, V>> {
-        let (runs, entries): (&[Run<K, V>], &[Update<K, V>]) = match self {
-            News::Updates(runs) => (runs, &[]),
-            News::Reset(reset) => (&[], &reset.entries),
+        let runs: &[Run<K, V>] = match self {
+            News::Updates(runs) => runs,
+            News::Reset(_) => &[],
+        };
+        let entries: &[Update<K, V>] = match self {
+            News::Updates(_) => &[],
+            News::Reset(reset) => &reset.entries,
         };
         runs.iter().flat_map(|r| r.updates.iter()).chain(entries)
     }
@@ -106,6 +110,11 @@ pub struct Run<K, V> {
     pub prev: Option<Version>,
     /// The updates, ascending by version; each `source_id` equals `source`.
     pub updates: Vec<Update<K, V>>,
+    /// Set when the run holds all the sender's news from `source`: the sender holds nothing
+    /// else from it up to this version (what lay between was superseded and compacted), so the
+    /// receiver's watermark may rise to it. Without it a compacted tail would keep two
+    /// watermarks apart for good.
+    pub through: Option<Version>,
 }
 
 /// A state-based catch-up, sent instead of news to a peer behind a source's collected
@@ -180,6 +189,14 @@ impl<K, V> Run<K, V> {
             }
             last = Some(u.version);
         }
-        Ok(())
+        match (last, self.through) {
+            (Some(last), Some(through)) if through < last => {
+                Err(ProtocolError::PrevNotBelowVersion {
+                    version: through,
+                    prev: last,
+                })
+            }
+            _ => Ok(()),
+        }
     }
 }

@@ -28,6 +28,7 @@ struct Open<'a, K, V> {
     prev: Version,
     last: (Version, Option<Millis>),
     items: Vec<UpdateRef<'a, K, V>>,
+    through: Option<Version>,
 }
 
 /// Fills a news list for a peer whose watermarks are `theirs`, under `mtu` updates and `budget`
@@ -36,6 +37,7 @@ pub(crate) fn choose<K, V, S>(
     history: &History<K, V>,
     state: &HashMap<K, Entry<V>>,
     sorter: &S,
+    mine: &HashMap<NodeId, Version>,
     theirs: &HashMap<NodeId, Version>,
     mtu: usize,
     budget: usize,
@@ -50,6 +52,7 @@ where
     // how many slots a source gets and when, and slots are filled oldest first, so no version
     // is ever skipped whatever the sorter does.
     let mut ascending: HashMap<&NodeId, VecDeque<UpdateRef<'_, K, V>>> = HashMap::new();
+    let mut outstanding_of: HashMap<&NodeId, usize> = HashMap::new();
     for source in history.sources() {
         let since = theirs.get(source).copied().unwrap_or(0);
         let outstanding = history.count_since(source.as_str(), since);
@@ -66,6 +69,7 @@ where
             outstanding,
         }));
         ascending.insert(source, first);
+        outstanding_of.insert(source, outstanding);
     }
     sorter.sort(&mut candidates)?;
 
@@ -124,11 +128,54 @@ where
                 prev,
                 last,
                 items: Vec::new(),
+                through: None,
             });
         }
         let run = &mut runs[index];
         run.items.push(next);
         run.last = (next.version, Some(next.timestamp));
+    }
+    // A run holding all of its source's news says how far the sender's watermark goes, so a
+    // compacted tail does not keep the peer's watermark behind for good.
+    for run in &mut runs {
+        let watermark = mine.get(run.source).copied().unwrap_or(0);
+        let complete = outstanding_of.get(run.source) == Some(&run.items.len());
+        let items = run.items.len();
+        let added = wire::uint_len(watermark)
+            + wire::run_head_len(run.source, Some(run.prev), items + 1)
+            - wire::run_head_len(run.source, Some(run.prev), items);
+        if complete && watermark > run.last.0 && bytes + added <= budget {
+            run.through = Some(watermark);
+            bytes += added;
+        }
+    }
+    // Sources whose news here is all compacted away: an empty run carries only `through`.
+    let mut empty: Vec<(&NodeId, Version)> = mine
+        .iter()
+        .filter(|(source, &watermark)| {
+            let since = theirs.get(*source).copied().unwrap_or(0);
+            watermark > since && !outstanding_of.contains_key(source)
+        })
+        .map(|(source, &watermark)| (source, watermark))
+        .collect();
+    empty.sort_unstable();
+    for (source, watermark) in empty {
+        let prev = theirs.get(source).copied().unwrap_or(0);
+        let added = wire::run_head_len(source, Some(prev), 1)
+            + wire::uint_len(watermark)
+            + wire::news_head_len(runs.len() + 1)
+            - wire::news_head_len(runs.len());
+        if bytes + added > budget {
+            continue;
+        }
+        bytes += added;
+        runs.push(Open {
+            source,
+            prev,
+            last: (prev, None),
+            items: Vec::new(),
+            through: Some(watermark),
+        });
     }
     let runs = runs
         .into_iter()
@@ -136,6 +183,7 @@ where
             source: r.source.clone(),
             prev: Some(r.prev),
             updates: r.items.iter().map(UpdateRef::to_owned).collect(),
+            through: r.through,
         })
         .collect();
     Ok(Chosen { runs, bytes })

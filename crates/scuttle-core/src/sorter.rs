@@ -85,7 +85,7 @@ impl<K, V> Sorter<K, V> for ScuttleDepth {
         news.sort_by(|a, b| {
             b.outstanding
                 .cmp(&a.outstanding)
-                .then_with(|| a.update.source_id.cmp(&b.update.source_id))
+                .then_with(|| a.update.source_id.cmp(b.update.source_id))
                 .then_with(|| a.update.version.cmp(&b.update.version))
         });
         Ok(())

@@ -11,7 +11,7 @@
 //! | digest hash | unsigned integer |
 //! | news | `[0, run, run, ...]` |
 //! | reset | `[1, [source, version, ...], [source, floor, ...], [entry, ...]]` |
-//! | run | `[source, prev or null, item, item, ...]` |
+//! | run | `[source, prev or null, item, item, ..., through?]` |
 //! | item | `[key, version - previous, timestamp, value]` (a delete has no value) |
 //! | reset entry | `[key, source, version, timestamp, value]` (a delete has no value) |
 //!
@@ -108,9 +108,10 @@ pub(crate) fn news_head_len(runs: usize) -> usize {
     uint_len(runs as u64 + 1) + 1
 }
 
-/// Bytes of a run's head and fixed fields (source, prev) for `items` items.
-pub(crate) fn run_head_len(source: &NodeId, prev: Option<Version>, items: usize) -> usize {
-    uint_len(items as u64 + 2) + text_len(source.as_str()) + prev.map_or(1, uint_len)
+/// Bytes of a run's head and fixed fields (source, prev) for `elements` elements after them
+/// (its items, plus one for `through`).
+pub(crate) fn run_head_len(source: &NodeId, prev: Option<Version>, elements: usize) -> usize {
+    uint_len(elements as u64 + 2) + text_len(source.as_str()) + prev.map_or(1, uint_len)
 }
 
 /// Bytes of one run item, given its key's and value's encoded sizes.
@@ -149,7 +150,8 @@ pub(crate) fn news_len<K: Serialize, V: Serialize>(news: &News<K, V>) -> usize {
 }
 
 fn run_len<K: Serialize, V: Serialize>(run: &Run<K, V>) -> usize {
-    let mut len = run_head_len(&run.source, run.prev, run.updates.len());
+    let elements = run.updates.len() + usize::from(run.through.is_some());
+    let mut len = run_head_len(&run.source, run.prev, elements);
     let mut last = (run.prev.unwrap_or(0), None);
     for u in &run.updates {
         let (vd, ts) = deltas(last, u.version, u.timestamp);
@@ -161,7 +163,7 @@ fn run_len<K: Serialize, V: Serialize>(run: &Run<K, V>) -> usize {
         );
         last = (u.version, Some(u.timestamp));
     }
-    len
+    len + run.through.map_or(0, uint_len)
 }
 
 /// Bytes of a reset entry.
@@ -263,7 +265,8 @@ impl<K: Serialize, V: Serialize> Serialize for News<K, V> {
 
 impl<K: Serialize, V: Serialize> Serialize for Run<K, V> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let mut seq = s.serialize_seq(Some(self.updates.len() + 2))?;
+        let extra = usize::from(self.through.is_some());
+        let mut seq = s.serialize_seq(Some(self.updates.len() + 2 + extra))?;
         seq.serialize_element(self.source.as_str())?;
         seq.serialize_element(&self.prev)?;
         let mut last = (self.prev.unwrap_or(0), None);
@@ -276,6 +279,9 @@ impl<K: Serialize, V: Serialize> Serialize for Run<K, V> {
                 value: u.value.as_ref(),
             })?;
             last = (u.version, Some(u.timestamp));
+        }
+        if let Some(through) = &self.through {
+            seq.serialize_element(through)?;
         }
         seq.end()
     }
@@ -493,7 +499,16 @@ impl<'de, K: DeserializeOwned, V: DeserializeOwned> Visitor<'de> for RunVisitor<
         let prev: Option<Version> = next(&mut seq, "run prev")?;
         let mut updates = Vec::new();
         let mut last: (Version, Option<Millis>) = (prev.unwrap_or(0), None);
-        while let Some(item) = seq.next_element::<ItemWire<K, V>>()? {
+        let mut through = None;
+        while let Some(elem) = seq.next_element::<RunElem<K, V>>()? {
+            let item = match elem {
+                RunElem::Item(item) if through.is_none() => item,
+                RunElem::Through(v) if through.is_none() => {
+                    through = Some(v);
+                    continue;
+                }
+                _ => return Err(de::Error::custom("a run's `through` must come last")),
+            };
             let version = last
                 .0
                 .checked_add(item.version_delta)
@@ -517,6 +532,7 @@ impl<'de, K: DeserializeOwned, V: DeserializeOwned> Visitor<'de> for RunVisitor<
             source,
             prev,
             updates,
+            through,
         })
     }
 }
@@ -524,6 +540,36 @@ impl<'de, K: DeserializeOwned, V: DeserializeOwned> Visitor<'de> for RunVisitor<
 impl<'de, K: DeserializeOwned, V: DeserializeOwned> Deserialize<'de> for Run<K, V> {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         d.deserialize_seq(RunVisitor(PhantomData))
+    }
+}
+
+/// An element of a run after its head: an update, or the final `through` version.
+enum RunElem<K, V> {
+    Item(ItemWire<K, V>),
+    Through(Version),
+}
+
+struct RunElemVisitor<K, V>(PhantomData<(K, V)>);
+
+impl<'de, K: DeserializeOwned, V: DeserializeOwned> Visitor<'de> for RunElemVisitor<K, V> {
+    type Value = RunElem<K, V>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("an update or a `through` version")
+    }
+
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<Self::Value, E> {
+        Ok(RunElem::Through(v))
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Self::Value, A::Error> {
+        ItemVisitor(PhantomData).visit_seq(seq).map(RunElem::Item)
+    }
+}
+
+impl<'de, K: DeserializeOwned, V: DeserializeOwned> Deserialize<'de> for RunElem<K, V> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(RunElemVisitor(PhantomData))
     }
 }
 

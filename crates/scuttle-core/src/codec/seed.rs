@@ -82,6 +82,10 @@ pub struct Line<K, V> {
     /// The version the receiver holds from the source just before this update.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub prev: Option<Version>,
+    /// On the last update of a run: the sender holds nothing else from the source up to this
+    /// version (see [`Run::through`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub through: Option<Version>,
     /// A reset's watermarks.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub watermarks: Option<Vec<(NodeId, Version)>>,
@@ -108,6 +112,7 @@ impl<K, V> Default for Line<K, V> {
             version: None,
             timestamp: None,
             prev: None,
+            through: None,
             watermarks: None,
             floors: None,
             entries: None,
@@ -132,9 +137,10 @@ fn missing(field: &str, kind: &str) -> DecodeError {
     DecodeError::Malformed(format!("{kind} without `{field}`"))
 }
 
-fn update_from_line<K, V>(
-    line: Line<K, V>,
-) -> Result<(Update<K, V>, Option<Version>), DecodeError> {
+/// An update line's update, `prev` and `through`.
+type UpdateLine<K, V> = (Update<K, V>, Option<Version>, Option<Version>);
+
+fn update_from_line<K, V>(line: Line<K, V>) -> Result<UpdateLine<K, V>, DecodeError> {
     let Line {
         key,
         value,
@@ -143,6 +149,7 @@ fn update_from_line<K, V>(
         version,
         timestamp,
         prev,
+        through,
         ..
     } = line;
     match (&value, deleted) {
@@ -161,7 +168,7 @@ fn update_from_line<K, V>(
         version: version.ok_or_else(|| missing("version", "update"))?,
         timestamp: timestamp.unwrap_or(0),
     };
-    Ok((update, prev))
+    Ok((update, prev, through))
 }
 
 /// Splits a message into seed lines, in sending order.
@@ -170,11 +177,16 @@ pub fn split<K: Clone, V: Clone>(msg: &Message<K, V>) -> Vec<Line<K, V>> {
     if let Some(news) = msg.news() {
         match news {
             News::Updates(runs) => {
+                // A run without updates has no seed shape: it only raises a watermark, and the
+                // next exchange sends it again.
                 for run in runs {
                     let mut prev = run.prev;
                     for u in &run.updates {
                         lines.push(update_line(u, prev));
                         prev = Some(u.version);
+                    }
+                    if let Some(last) = lines.last_mut().filter(|_| !run.updates.is_empty()) {
+                        last.through = run.through;
                     }
                 }
             }
@@ -281,7 +293,7 @@ impl<K, V> Joiner<K, V> {
                 .entries
                 .ok_or_else(|| missing("entries", "reset"))?
                 .into_iter()
-                .map(|l| update_from_line(l).map(|(u, _)| u))
+                .map(|l| update_from_line(l).map(|(u, _, _)| u))
                 .collect::<Result<_, _>>()?;
             self.ready.push_back(Message::Ack {
                 news: News::Reset(Reset {
@@ -293,18 +305,21 @@ impl<K, V> Joiner<K, V> {
                 }),
             });
         } else {
-            let (update, prev) = update_from_line(line)?;
+            let (update, prev, through) = update_from_line(line)?;
             match self.runs.last_mut() {
                 Some(run)
                     if run.source == update.source_id
+                        && run.through.is_none()
                         && (prev.is_none() || prev == run.updates.last().map(|u| u.version)) =>
                 {
-                    run.updates.push(update)
+                    run.updates.push(update);
+                    run.through = through;
                 }
                 _ => self.runs.push(Run {
                     source: update.source_id.clone(),
                     prev,
                     updates: vec![update],
+                    through,
                 }),
             }
         }

@@ -1,0 +1,41 @@
+//! Unit and property tests of the core that need no network: wire sizes, the byte budget,
+//! decide-then-commit, idle exchanges, the seed codec. Multi-node tests under faults live in
+//! `scuttle-sim` (the one in-memory network).
+
+mod budget;
+mod exchange;
+mod seed_codec;
+mod wire_size;
+
+use crate::{Config, Gossip, Message};
+
+pub(crate) type Node = Gossip<String, String>;
+
+pub(crate) fn node(id: &str, config: Config) -> Node {
+    Gossip::new(id, config, crate::LastWriterWins, crate::ScuttleBreadth).expect("valid config")
+}
+
+/// Runs one whole exchange a → b and returns the messages sent, in order.
+pub(crate) fn exchange<R, S>(
+    a: &mut Gossip<String, String, R, S>,
+    b: &mut Gossip<String, String, R, S>,
+) -> Vec<Message<String, String>>
+where
+    R: crate::Resolver<String, String>,
+    R::Error: std::fmt::Debug,
+    S: crate::Sorter<String, String>,
+{
+    let mut sent = Vec::new();
+    let syn = a.start_exchange();
+    sent.push(syn.clone());
+    let syn_ack = b
+        .handle_message(syn)
+        .expect("b accepts a's syn")
+        .expect("a syn is always answered");
+    sent.push(syn_ack.clone());
+    if let Some(ack) = a.handle_message(syn_ack).expect("a accepts b's syn-ack") {
+        sent.push(ack.clone());
+        assert!(b.handle_message(ack).expect("b accepts a's ack").is_none());
+    }
+    sent
+}
