@@ -27,6 +27,9 @@
 //!   still fills a source's slots with that source's oldest outstanding updates (so a cut never
 //!   skips a version), so this sorter only chooses how many slots each source gets: the closest
 //!   a scuttlebutt sorter can come to precise reconciliation.
+//!
+//! [`run_to_dir`] writes the samples as CSV, and as an SVG plot when the crate is built with
+//! the `plot` feature (which pulls in `plotters`; off by default).
 
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -36,12 +39,13 @@ use std::io::{BufWriter, Write};
 use std::path::Path;
 use std::rc::Rc;
 
+#[cfg(feature = "plot")]
 use plotters::prelude::*;
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 use scuttle_core::{
-    Candidate, Config, ConfigError, Gossip, LastWriterWins, ManualClock, NodeId, ScuttleBreadth,
-    ScuttleDepth, Sorter, Version,
+    Candidate, Config, ConfigError, Gossip, LastWriterWins, NodeId, ScuttleBreadth, ScuttleDepth,
+    SortError, Sorter, Version,
 };
 
 use crate::node_id;
@@ -154,7 +158,7 @@ pub enum ExperimentError {
     /// Writing a file failed.
     #[error(transparent)]
     Io(#[from] std::io::Error),
-    /// Drawing the plot failed.
+    /// Drawing the plot failed (`plot` feature).
     #[error("plot: {0}")]
     Plot(String),
 }
@@ -191,17 +195,19 @@ impl Truth {
 struct Precise(Rc<RefCell<Truth>>);
 
 impl Sorter<Key, u64> for Precise {
-    fn sort(&self, news: &mut [Candidate<'_, Key, u64>]) {
-        let truth = self.0.borrow();
+    fn sort(&self, news: &mut [Candidate<'_, Key, u64>]) -> Result<(), SortError> {
+        let truth = self.0.try_borrow().map_err(SortError::new)?;
         news.sort_by_cached_key(|c| {
-            let held = truth.receiver.get(&c.update.key).copied().unwrap_or(0);
-            let (stale, _) = truth.staleness(c.update.key, held);
+            let key = *c.update.key;
+            let held = truth.receiver.get(&key).copied().unwrap_or(0);
+            let (stale, _) = truth.staleness(key, held);
             (
                 std::cmp::Reverse(stale),
                 c.update.source_id.clone(),
                 c.update.version,
             )
         });
+        Ok(())
     }
 }
 
@@ -214,7 +220,7 @@ enum AnySorter {
 }
 
 impl Sorter<Key, u64> for AnySorter {
-    fn sort(&self, news: &mut [Candidate<'_, Key, u64>]) {
+    fn sort(&self, news: &mut [Candidate<'_, Key, u64>]) -> Result<(), SortError> {
         match self {
             AnySorter::Breadth => ScuttleBreadth.sort(news),
             AnySorter::Depth => ScuttleDepth.sort(news),
@@ -254,7 +260,6 @@ fn run_one(cfg: &ExperimentConfig, strategy: Strategy) -> Result<Vec<Sample>, Ex
         Strategy::Depth => AnySorter::Depth,
         Strategy::Precise | Strategy::StalestSorter => AnySorter::Precise(Precise(truth.clone())),
     };
-    let clock = ManualClock::new(0);
     let config = Config::default()
         .with_mtu(cfg.mtu)
         .with_max_history(0)
@@ -263,28 +268,20 @@ fn run_one(cfg: &ExperimentConfig, strategy: Strategy) -> Result<Vec<Sample>, Ex
     let ids: Vec<NodeId> = (0..cfg.nodes).map(node_id).collect();
     let mut nodes: Vec<Node> = ids
         .iter()
-        .enumerate()
-        .map(|(i, id)| {
-            Gossip::new(
-                id.clone(),
-                config.clone().with_rng_seed(cfg.seed ^ i as u64),
-                LastWriterWins,
-                sorter.clone(),
-            )
-            .map(|g| g.with_clock(clock.clone()))
-        })
+        .map(|id| Gossip::new(id.clone(), config.clone(), LastWriterWins, sorter.clone()))
         .collect::<Result<_, _>>()?;
     // The same workload and peer choices for every strategy.
     let mut rng = SmallRng::seed_from_u64(cfg.seed);
     let mut samples = Vec::with_capacity(cfg.rounds);
     for round in 1..=cfg.rounds {
         truth.borrow_mut().round = round as u64;
-        clock.advance(1_000);
+        // One round is one second of the nodes' clocks.
+        let now = round as u64 * 1_000;
         for (i, node) in nodes.iter_mut().enumerate() {
             for _ in 0..cfg.updates_per_round {
                 let key = (i * cfg.keys_per_node + rng.gen_range(0..cfg.keys_per_node)) as Key;
                 let version = node
-                    .set(key, round as u64)
+                    .set(now, key, round as u64)
                     .map_err(|e| ExperimentError::Invalid(e.to_string()))?;
                 truth
                     .borrow_mut()
@@ -299,44 +296,37 @@ fn run_one(cfg: &ExperimentConfig, strategy: Strategy) -> Result<Vec<Sample>, Ex
             if j >= i {
                 j += 1;
             }
-            exchange(&mut nodes, &ids, i, j, &truth)?;
+            exchange(&mut nodes, i, j, &truth)?;
         }
         samples.push(measure(cfg, strategy, round, &nodes, &truth.borrow()));
     }
     Ok(samples)
 }
 
-/// One push-pull exchange started by `a` with `b`, delivered in order until both are idle.
+/// One push-pull exchange started by `a` with `b`, each message delivered at once. Before a
+/// node builds news, the precise sorter learns what the receiver holds.
 fn exchange(
     nodes: &mut [Node],
-    ids: &[NodeId],
     a: usize,
     b: usize,
     truth: &Rc<RefCell<Truth>>,
 ) -> Result<(), ExperimentError> {
-    nodes[a].gossip(&ids[b]);
-    loop {
-        let mut idle = true;
-        for (from, to) in [(a, b), (b, a)] {
-            while let Some(msg) = nodes[from].poll_message(&ids[to]) {
-                idle = false;
-                if matches!(msg, scuttle_core::Message::DigestDone { .. }) {
-                    // `to` answers `from`: tell the precise sorter what `from` holds.
-                    let held = nodes[from]
-                        .entries()
-                        .map(|(k, e)| (*k, e.version))
-                        .collect();
-                    truth.borrow_mut().receiver = held;
-                }
-                nodes[to]
-                    .receive(&ids[from], msg)
-                    .map_err(|e| ExperimentError::Invalid(e.to_string()))?;
-            }
-        }
-        if idle {
-            return Ok(());
-        }
+    let refused = |e: scuttle_core::ReceiveError<std::convert::Infallible>| {
+        ExperimentError::Invalid(e.to_string())
+    };
+    let tell = |receiver: &Node| {
+        truth.borrow_mut().receiver = receiver.entries().map(|(k, e)| (*k, e.version)).collect();
+    };
+    let syn = nodes[a].start_exchange();
+    tell(&nodes[a]);
+    let Some(syn_ack) = nodes[b].handle_message(syn).map_err(refused)? else {
+        return Err(ExperimentError::Invalid("a Syn got no answer".into()));
+    };
+    tell(&nodes[b]);
+    if let Some(ack) = nodes[a].handle_message(syn_ack).map_err(refused)? {
+        nodes[b].handle_message(ack).map_err(refused)?;
     }
+    Ok(())
 }
 
 fn measure(
@@ -470,6 +460,7 @@ pub fn steady_mean(samples: &[Sample], strategy: Strategy, f: impl Fn(&Sample) -
     tail.iter().map(|s| f(s)).sum::<f64>() / tail.len() as f64
 }
 
+#[cfg(feature = "plot")]
 fn color(s: Strategy) -> RGBColor {
     match s {
         Strategy::Precise => RGBColor(0x2c, 0xa0, 0x2c),
@@ -479,7 +470,9 @@ fn color(s: Strategy) -> RGBColor {
     }
 }
 
-/// Draws two SVG panels (mean and max staleness per round, one line per strategy) into `path`.
+/// Draws two SVG panels (mean and max staleness per round, one line per strategy) into `path`
+/// (only with the `plot` feature).
+#[cfg(feature = "plot")]
 pub fn plot(
     samples: &[Sample],
     cfg: &ExperimentConfig,
@@ -546,12 +539,17 @@ pub fn plot(
     Ok(())
 }
 
-/// Runs the experiment and writes `simulation.csv` and `simulation.svg` into `dir` (created
-/// if missing). Returns the samples.
+/// Whether this build draws SVG plots (the `plot` feature).
+pub const PLOTS: bool = cfg!(feature = "plot");
+
+/// Runs the experiment and writes `simulation.csv` into `dir` (created if missing), and
+/// `simulation.svg` when the crate is built with the `plot` feature ([`PLOTS`]). Returns the
+/// samples.
 pub fn run_to_dir(cfg: &ExperimentConfig, dir: &Path) -> Result<Vec<Sample>, ExperimentError> {
     std::fs::create_dir_all(dir)?;
     let samples = run(cfg)?;
     write_csv(&samples, &dir.join("simulation.csv"))?;
+    #[cfg(feature = "plot")]
     plot(&samples, cfg, &dir.join("simulation.svg"))?;
     Ok(samples)
 }
