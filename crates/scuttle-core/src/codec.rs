@@ -36,6 +36,9 @@ pub mod seed;
 /// Bytes of the length prefix of a [`FrameCodec`] frame.
 pub const LENGTH_PREFIX: usize = 4;
 
+/// The bit of the length prefix that marks a zstd-compressed body.
+const COMPRESSED: u32 = 1 << 31;
+
 /// Encodes a message to its CBOR body (no length prefix).
 pub fn to_cbor<K: Serialize, V: Serialize>(msg: &Message<K, V>) -> Result<Vec<u8>, EncodeError> {
     let mut out = Vec::with_capacity(crate::wire::message_len(msg));
@@ -57,9 +60,17 @@ pub fn from_cbor<K: DeserializeOwned, V: DeserializeOwned>(
 }
 
 /// Length-prefixed CBOR frames with a maximum body size.
+///
+/// The prefix is the body's length as a big-endian `u32`; its top bit marks a body compressed
+/// with zstd (cargo feature `zstd`). Compression is off unless
+/// [`with_compression`](Self::with_compression) turns it on, which a transport does only once
+/// the peer said it accepts compressed frames; a decoder built with the feature accepts both.
+/// The byte budget (`max_message_bytes`) counts the uncompressed body, so compression only
+/// ever makes a frame smaller.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct FrameCodec {
     max_frame_size: usize,
+    compress_above: Option<usize>,
 }
 
 impl Default for FrameCodec {
@@ -73,7 +84,24 @@ impl FrameCodec {
     /// A codec refusing bodies above `max_frame_size` bytes. Give it the node's
     /// `max_message_bytes` (or more): the core never builds a larger message.
     pub fn new(max_frame_size: usize) -> Self {
-        FrameCodec { max_frame_size }
+        FrameCodec {
+            max_frame_size,
+            compress_above: None,
+        }
+    }
+
+    /// Compresses bodies longer than `above` bytes with zstd when that makes them smaller.
+    /// Only for peers that accept compressed frames (negotiate it in the transport's
+    /// handshake).
+    #[cfg(feature = "zstd")]
+    pub fn with_compression(mut self, above: usize) -> Self {
+        self.compress_above = Some(above);
+        self
+    }
+
+    /// Whether this codec can read compressed frames (built with the `zstd` feature).
+    pub fn accepts_compressed() -> bool {
+        cfg!(feature = "zstd")
     }
 
     /// The largest body accepted.
@@ -94,18 +122,63 @@ impl FrameCodec {
             return Err(EncodeError::Serialize(e.to_string()));
         }
         let len = out.len() - start - LENGTH_PREFIX;
-        match u32::try_from(len) {
-            Ok(l) if len <= self.max_frame_size => {
-                out[start..start + LENGTH_PREFIX].copy_from_slice(&l.to_be_bytes());
-                Ok(())
+        if len > self.max_frame_size || len >= COMPRESSED as usize {
+            out.truncate(start);
+            return Err(EncodeError::FrameTooLarge {
+                len,
+                max: self.max_frame_size,
+            });
+        }
+        let mut prefix = len as u32;
+        if self.compress_above.is_some_and(|above| len > above) {
+            prefix = self.compress_body(out, start, prefix);
+        }
+        out[start..start + LENGTH_PREFIX].copy_from_slice(&prefix.to_be_bytes());
+        Ok(())
+    }
+
+    /// Replaces the body at `out[start + LENGTH_PREFIX..]` by its zstd compression when that is
+    /// shorter; returns the prefix to write.
+    #[cfg(feature = "zstd")]
+    fn compress_body(&self, out: &mut Vec<u8>, start: usize, prefix: u32) -> u32 {
+        let body = &out[start + LENGTH_PREFIX..];
+        match zstd::bulk::compress(body, 3) {
+            Ok(packed) if packed.len() < body.len() => {
+                out.truncate(start + LENGTH_PREFIX);
+                out.extend_from_slice(&packed);
+                packed.len() as u32 | COMPRESSED
             }
-            _ => {
-                out.truncate(start);
-                Err(EncodeError::FrameTooLarge {
-                    len,
-                    max: self.max_frame_size,
-                })
-            }
+            _ => prefix,
+        }
+    }
+
+    #[cfg(not(feature = "zstd"))]
+    fn compress_body(&self, _out: &mut Vec<u8>, _start: usize, prefix: u32) -> u32 {
+        prefix
+    }
+
+    /// Decodes a body, decompressing it first when its prefix says so.
+    fn decode_body<K: DeserializeOwned, V: DeserializeOwned>(
+        &self,
+        body: &[u8],
+        compressed: bool,
+    ) -> Result<Message<K, V>, DecodeError> {
+        if !compressed {
+            return from_cbor(body);
+        }
+        #[cfg(feature = "zstd")]
+        {
+            // Bounded: a body that inflates past the limit is refused, not allocated.
+            let plain = zstd::bulk::decompress(body, self.max_frame_size)
+                .map_err(|e| DecodeError::Malformed(format!("bad compressed frame: {e}")))?;
+            from_cbor(&plain)
+        }
+        #[cfg(not(feature = "zstd"))]
+        {
+            let _ = body;
+            Err(DecodeError::Malformed(
+                "compressed frame, but zstd support is not built in".into(),
+            ))
         }
     }
 
@@ -114,7 +187,7 @@ impl FrameCodec {
         &self,
         buf: &mut BytesMut,
     ) -> Result<Option<Message<K, V>>, DecodeError> {
-        let Some(len) = self.frame_len(buf)? else {
+        let Some((len, compressed)) = self.frame_len(buf)? else {
             return Ok(None);
         };
         if buf.len() < LENGTH_PREFIX + len {
@@ -123,7 +196,7 @@ impl FrameCodec {
         }
         buf.advance(LENGTH_PREFIX);
         let body = buf.split_to(len);
-        from_cbor(&body).map(Some)
+        self.decode_body(&body, compressed).map(Some)
     }
 
     /// Decodes exactly one frame (prefix included) held whole in `frame`.
@@ -131,7 +204,7 @@ impl FrameCodec {
         &self,
         frame: &[u8],
     ) -> Result<Message<K, V>, DecodeError> {
-        let len = self
+        let (len, compressed) = self
             .frame_len(frame)?
             .ok_or_else(|| DecodeError::Malformed("frame shorter than its length prefix".into()))?;
         let body = &frame[LENGTH_PREFIX..];
@@ -141,24 +214,26 @@ impl FrameCodec {
                 body.len()
             ))),
             std::cmp::Ordering::Greater => Err(DecodeError::TrailingBytes(body.len() - len)),
-            std::cmp::Ordering::Equal => from_cbor(body),
+            std::cmp::Ordering::Equal => self.decode_body(body, compressed),
         }
     }
 
-    fn frame_len(&self, buf: &[u8]) -> Result<Option<usize>, DecodeError> {
+    /// The body length and whether it is compressed, once the prefix is buffered.
+    fn frame_len(&self, buf: &[u8]) -> Result<Option<(usize, bool)>, DecodeError> {
         let Some(prefix) = buf.get(..LENGTH_PREFIX) else {
             return Ok(None);
         };
         let mut bytes = [0u8; LENGTH_PREFIX];
         bytes.copy_from_slice(prefix);
-        let len = u32::from_be_bytes(bytes) as usize;
+        let prefix = u32::from_be_bytes(bytes);
+        let len = (prefix & !COMPRESSED) as usize;
         if len > self.max_frame_size {
             return Err(DecodeError::FrameTooLarge {
                 len,
                 max: self.max_frame_size,
             });
         }
-        Ok(Some(len))
+        Ok(Some((len, prefix & COMPRESSED != 0)))
     }
 }
 

@@ -137,3 +137,29 @@ fn an_oversize_line_is_a_typed_error() {
         Err(crate::DecodeError::FrameTooLarge { max: 16, .. })
     ));
 }
+
+#[cfg(feature = "zstd")]
+#[test]
+fn compressed_frames_are_smaller_and_decode() {
+    use crate::FrameCodec;
+    let mut a = node("a", Config::default().with_mtu(1000));
+    let b = node("b", Config::default());
+    for i in 0..200 {
+        a.set(i, format!("key-{i:05}"), "the same sixteen".into())
+            .unwrap();
+    }
+    let syn = b.start_exchange();
+    let reply = a.handle_message(syn).unwrap().unwrap();
+    let plain = FrameCodec::new(1 << 20);
+    let packed = FrameCodec::new(1 << 20).with_compression(512);
+    let (mut p, mut c) = (Vec::new(), Vec::new());
+    plain.encode(&reply, &mut p).unwrap();
+    packed.encode(&reply, &mut c).unwrap();
+    assert!(c.len() * 2 < p.len(), "{} vs {}", c.len(), p.len());
+    // Any decoder built with the feature reads both.
+    let mut buf = BytesMut::from(&c[..]);
+    assert_eq!(plain.decode(&mut buf).unwrap(), Some(reply.clone()));
+    // A bomb that inflates past the limit is refused.
+    let small = FrameCodec::new(1024);
+    assert!(small.decode_frame::<String, String>(&c).is_err());
+}
