@@ -9,17 +9,22 @@ use std::hash::Hash;
 
 use crate::types::{Entry, Millis, NodeId, UpdateRef, Version};
 
-/// What history holds for one `(source, version)`.
+/// What history holds for one `(source, version)`. Boxing the superseded case keeps the
+/// common one (a current update: just its key) as small as the key itself.
 #[derive(Debug, Clone)]
 enum Slot<K, V> {
     /// The current update of `key`: its value and timestamp are in the state.
     Current(K),
     /// An update that lost its key to a later one.
-    Superseded {
-        key: K,
-        value: Option<V>,
-        timestamp: Millis,
-    },
+    Superseded(Box<Superseded<K, V>>),
+}
+
+/// A superseded update, kept for replay until compaction drops it.
+#[derive(Debug, Clone)]
+struct Superseded<K, V> {
+    key: K,
+    value: Option<V>,
+    timestamp: Millis,
 }
 
 /// Updates kept for replay; O(log n + k) news per source.
@@ -70,16 +75,12 @@ impl<K: Eq + Hash, V> History<K, V> {
                             version,
                             timestamp: e.timestamp,
                         }),
-                        Slot::Superseded {
-                            key,
-                            value,
-                            timestamp,
-                        } => Some(UpdateRef {
-                            key,
-                            value: value.as_ref(),
+                        Slot::Superseded(s) => Some(UpdateRef {
+                            key: &s.key,
+                            value: s.value.as_ref(),
                             source_id,
                             version,
-                            timestamp: *timestamp,
+                            timestamp: s.timestamp,
                         }),
                     })
             })
@@ -118,11 +119,11 @@ impl<K: Eq + Hash, V> History<K, V> {
             Some(Slot::Current(key)) => {
                 map.insert(
                     old.version,
-                    Slot::Superseded {
+                    Slot::Superseded(Box::new(Superseded {
                         key,
                         value: old.value,
                         timestamp: old.timestamp,
-                    },
+                    })),
                 );
                 self.superseded.insert((old.version, old.source_id));
             }
@@ -169,7 +170,7 @@ impl<K: Eq + Hash, V> History<K, V> {
             .filter(|(v, s)| {
                 matches!(
                     self.by_source.get(s).and_then(|m| m.get(v)),
-                    Some(Slot::Superseded { key, .. }) if forget(key)
+                    Some(Slot::Superseded(s)) if forget(&s.key)
                 )
             })
             .cloned()
