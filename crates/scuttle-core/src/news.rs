@@ -2,15 +2,24 @@
 //! `mtu` and an exact byte budget, cut only at the end of a source's run.
 //!
 //! This is the one place that decides what fits a message; no transport truncates news.
+//!
+//! The sorter only decides which source gets the next slot; a slot is always filled with that
+//! source's oldest outstanding update, so no version is ever skipped whatever the sorter does.
+//! The built-in sorters are followed lazily (a merge by version for breadth, sources by depth
+//! for depth), so an exchange touches only the updates it sends; a user sorter sees every
+//! candidate (at most `mtu` per source).
 
-use std::collections::{HashMap, VecDeque};
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap};
 use std::hash::Hash;
+use std::iter::Peekable;
 
 use serde::Serialize;
 
 use crate::error::SortError;
 use crate::history::History;
 use crate::message::Run;
+use crate::policy::SorterKind;
 use crate::sorter::{Candidate, Sorter};
 use crate::types::{Entry, Millis, NodeId, UpdateRef, Version};
 use crate::wire;
@@ -22,17 +31,25 @@ pub(crate) struct Chosen<K, V> {
     pub bytes: usize,
 }
 
-/// One run under construction.
-struct Open<'a, K, V> {
-    source: &'a NodeId,
+/// The smallest possible encoded item (array head, key, version delta, timestamp): once less
+/// than this is left, nothing more can fit.
+const MIN_ITEM: usize = 4;
+
+/// One source's outstanding news for the peer, and the run being built from it.
+struct Source<'a, K, V, I: Iterator<Item = UpdateRef<'a, K, V>>> {
+    id: &'a NodeId,
     prev: Version,
+    news: Peekable<I>,
+    /// Closed once an update did not fit: a later one would skip it.
+    closed: bool,
     last: (Version, Option<Millis>),
     items: Vec<UpdateRef<'a, K, V>>,
-    through: Option<Version>,
+    /// Position of this source's run in the message, once it has one.
+    run: Option<usize>,
 }
 
 /// Fills a news list for a peer whose watermarks are `theirs`, under `mtu` updates and `budget`
-/// encoded bytes (the news list's own head included).
+/// encoded bytes (the news list's own head included). `mine` are this node's watermarks.
 pub(crate) fn choose<K, V, S>(
     history: &History<K, V>,
     state: &HashMap<K, Entry<V>>,
@@ -47,144 +64,219 @@ where
     V: Clone + Serialize,
     S: Sorter<K, V> + ?Sized,
 {
-    let mut candidates: Vec<Candidate<'_, K, V>> = Vec::new();
-    // Per source, its oldest outstanding updates in ascending order: the sorter only decides
-    // how many slots a source gets and when, and slots are filled oldest first, so no version
-    // is ever skipped whatever the sorter does.
-    let mut ascending: HashMap<&NodeId, VecDeque<UpdateRef<'_, K, V>>> = HashMap::new();
-    let mut outstanding_of: HashMap<&NodeId, usize> = HashMap::new();
-    for source in history.sources() {
-        let since = theirs.get(source).copied().unwrap_or(0);
-        let outstanding = history.count_since(source.as_str(), since);
-        if outstanding == 0 {
-            continue;
+    let since = |source: &NodeId| theirs.get(source).copied().unwrap_or(0);
+    let mut sources: Vec<Source<'_, K, V, _>> = Vec::new();
+    for id in history.sources() {
+        let prev = since(id);
+        let mut news = history.news(state, id.as_str(), prev).peekable();
+        if news.peek().is_some() {
+            sources.push(Source {
+                id,
+                prev,
+                news,
+                closed: false,
+                last: (prev, None),
+                items: Vec::new(),
+                run: None,
+            });
         }
-        // No source can fill more than `mtu` slots, so its first `mtu` updates suffice.
-        let first: VecDeque<_> = history
-            .news(state, source.as_str(), since)
-            .take(mtu)
-            .collect();
-        candidates.extend(first.iter().map(|&update| Candidate {
-            update,
-            outstanding,
-        }));
-        ascending.insert(source, first);
-        outstanding_of.insert(source, outstanding);
     }
-    sorter.sort(&mut candidates)?;
+    // Stable order whatever the hash map's: ties in every order below fall back to it.
+    sources.sort_unstable_by(|a, b| a.id.cmp(b.id));
 
-    let mut bytes = wire::news_head_len(0);
-    let mut runs: Vec<Open<'_, K, V>> = Vec::new();
-    let mut run_of: HashMap<&NodeId, usize> = HashMap::new();
-    let mut count = 0;
-    for c in &candidates {
-        if count == mtu {
-            break;
+    let mut fill = Fill {
+        bytes: wire::news_head_len(0),
+        budget,
+        runs: 0,
+        count: 0,
+        mtu,
+    };
+    match sorter.kind() {
+        Some(SorterKind::Breadth) => {
+            // A merge of the sources by (version, source id): the sorted candidates, lazily.
+            let mut heads: BinaryHeap<Reverse<(Version, usize)>> = sources
+                .iter_mut()
+                .enumerate()
+                .filter_map(|(i, s)| s.news.peek().map(|u| Reverse((u.version, i))))
+                .collect();
+            while let Some(Reverse((_, i))) = heads.pop() {
+                if fill.full() {
+                    break;
+                }
+                let source = &mut sources[i];
+                if fill.take(source) {
+                    if let Some(u) = source.news.peek() {
+                        heads.push(Reverse((u.version, i)));
+                    }
+                }
+            }
         }
-        let source = c.update.source_id;
-        let Some(queue) = ascending.get_mut(source) else {
+        Some(SorterKind::Depth) => {
+            // Deepest source first, each source's news in order until it is cut.
+            let mut depth: Vec<(Reverse<usize>, usize)> = sources
+                .iter()
+                .enumerate()
+                .map(|(i, s)| (Reverse(history.count_since(s.id.as_str(), s.prev)), i))
+                .collect();
+            depth.sort_unstable();
+            'sources: for (_, i) in depth {
+                while sources[i].news.peek().is_some() {
+                    if fill.full() {
+                        break 'sources;
+                    }
+                    if !fill.take(&mut sources[i]) {
+                        break;
+                    }
+                }
+            }
+        }
+        None => {
+            // A user sorter orders every candidate (no source can fill more than `mtu`
+            // slots, so its first `mtu` updates suffice); each candidate is a slot for its
+            // source.
+            let mut candidates: Vec<Candidate<'_, K, V>> = Vec::new();
+            let mut index: HashMap<&NodeId, usize> = HashMap::with_capacity(sources.len());
+            for (i, s) in sources.iter().enumerate() {
+                index.insert(s.id, i);
+                let outstanding = history.count_since(s.id.as_str(), s.prev);
+                candidates.extend(history.news(state, s.id.as_str(), s.prev).take(mtu).map(
+                    |update| Candidate {
+                        update,
+                        outstanding,
+                    },
+                ));
+            }
+            sorter.sort(&mut candidates)?;
+            for c in &candidates {
+                if fill.full() {
+                    break;
+                }
+                if let Some(&i) = index.get(c.update.source_id) {
+                    fill.take(&mut sources[i]);
+                }
+            }
+        }
+    }
+
+    // Runs in the order they were opened.
+    let mut opened: Vec<&mut Source<'_, K, V, _>> =
+        sources.iter_mut().filter(|s| s.run.is_some()).collect();
+    opened.sort_unstable_by_key(|s| s.run);
+    let mut runs = Vec::with_capacity(opened.len() + 1);
+    for s in opened {
+        // A run holding all of its source's news says how far the sender's watermark goes,
+        // so a compacted tail does not keep the peer's watermark behind for good.
+        let watermark = mine.get(s.id).copied().unwrap_or(0);
+        let items = s.items.len();
+        let added = wire::uint_len(watermark) + wire::run_head_len(s.id, Some(s.prev), items + 1)
+            - wire::run_head_len(s.id, Some(s.prev), items);
+        let through = (s.news.peek().is_none()
+            && watermark > s.last.0
+            && fill.bytes + added <= budget)
+            .then(|| {
+                fill.bytes += added;
+                watermark
+            });
+        runs.push(Run {
+            source: s.id.clone(),
+            prev: Some(s.prev),
+            updates: s.items.iter().map(UpdateRef::to_owned).collect(),
+            through,
+        });
+    }
+    // Sources whose news here is all compacted away: an empty run carries only `through`.
+    let mut empty: Vec<(&NodeId, Version)> = mine
+        .iter()
+        .filter(|(id, &watermark)| {
+            let prev = since(id);
+            watermark > prev && history.news(state, id.as_str(), prev).next().is_none()
+        })
+        .map(|(id, &watermark)| (id, watermark))
+        .collect();
+    empty.sort_unstable();
+    for (id, watermark) in empty {
+        let prev = since(id);
+        let added = wire::run_head_len(id, Some(prev), 1)
+            + wire::uint_len(watermark)
+            + wire::news_head_len(runs.len() + 1)
+            - wire::news_head_len(runs.len());
+        if fill.bytes + added > budget {
             continue;
+        }
+        fill.bytes += added;
+        runs.push(Run {
+            source: id.clone(),
+            prev: Some(prev),
+            updates: Vec::new(),
+            through: Some(watermark),
+        });
+    }
+    Ok(Chosen {
+        runs,
+        bytes: fill.bytes,
+    })
+}
+
+/// The message being filled: its exact size so far and its limits.
+struct Fill {
+    bytes: usize,
+    budget: usize,
+    runs: usize,
+    count: usize,
+    mtu: usize,
+}
+
+impl Fill {
+    fn full(&self) -> bool {
+        self.count >= self.mtu || self.bytes + MIN_ITEM > self.budget
+    }
+
+    /// Gives `source` one slot: adds its oldest outstanding update if it fits (and returns
+    /// true), or closes the source.
+    fn take<'a, K, V, I>(&mut self, source: &mut Source<'a, K, V, I>) -> bool
+    where
+        K: Serialize,
+        V: Serialize,
+        I: Iterator<Item = UpdateRef<'a, K, V>>,
+    {
+        if source.closed {
+            return false;
+        }
+        let Some(&next) = source.news.peek() else {
+            return false;
         };
-        let Some(&next) = queue.front() else {
-            continue;
-        };
-        let (index, new_run) = match run_of.get(source) {
-            Some(&i) => (i, false),
-            None => (runs.len(), true),
-        };
-        let prev = theirs.get(source).copied().unwrap_or(0);
-        let (last, items) = if new_run {
-            ((prev, None), 0)
-        } else {
-            (runs[index].last, runs[index].items.len())
-        };
-        let (vd, ts) = wire::deltas(last, next.version, next.timestamp);
+        let (vd, ts) = wire::deltas(source.last, next.version, next.timestamp);
         let mut added = wire::item_len(
             wire::cbor_len(next.key),
             vd,
             ts,
             next.value.map(|v| wire::cbor_len(v)),
         );
-        if new_run {
-            added += wire::run_head_len(source, Some(prev), 1)
-                + wire::news_head_len(runs.len() + 1)
-                - wire::news_head_len(runs.len());
-        } else {
-            added += wire::run_head_len(source, Some(prev), items + 1)
-                - wire::run_head_len(source, Some(prev), items);
+        let items = source.items.len();
+        added += match source.run {
+            Some(_) => {
+                wire::run_head_len(source.id, Some(source.prev), items + 1)
+                    - wire::run_head_len(source.id, Some(source.prev), items)
+            }
+            None => {
+                wire::run_head_len(source.id, Some(source.prev), 1)
+                    + wire::news_head_len(self.runs + 1)
+                    - wire::news_head_len(self.runs)
+            }
+        };
+        if self.bytes + added > self.budget {
+            source.closed = true;
+            return false;
         }
-        if bytes + added > budget {
-            // This source's run ends here: a later update of it would skip this one.
-            ascending.remove(source);
-            continue;
+        source.news.next();
+        self.bytes += added;
+        self.count += 1;
+        if source.run.is_none() {
+            source.run = Some(self.runs);
+            self.runs += 1;
         }
-        queue.pop_front();
-        bytes += added;
-        count += 1;
-        if new_run {
-            run_of.insert(source, index);
-            runs.push(Open {
-                source,
-                prev,
-                last,
-                items: Vec::new(),
-                through: None,
-            });
-        }
-        let run = &mut runs[index];
-        run.items.push(next);
-        run.last = (next.version, Some(next.timestamp));
+        source.items.push(next);
+        source.last = (next.version, Some(next.timestamp));
+        true
     }
-    // A run holding all of its source's news says how far the sender's watermark goes, so a
-    // compacted tail does not keep the peer's watermark behind for good.
-    for run in &mut runs {
-        let watermark = mine.get(run.source).copied().unwrap_or(0);
-        let complete = outstanding_of.get(run.source) == Some(&run.items.len());
-        let items = run.items.len();
-        let added = wire::uint_len(watermark)
-            + wire::run_head_len(run.source, Some(run.prev), items + 1)
-            - wire::run_head_len(run.source, Some(run.prev), items);
-        if complete && watermark > run.last.0 && bytes + added <= budget {
-            run.through = Some(watermark);
-            bytes += added;
-        }
-    }
-    // Sources whose news here is all compacted away: an empty run carries only `through`.
-    let mut empty: Vec<(&NodeId, Version)> = mine
-        .iter()
-        .filter(|(source, &watermark)| {
-            let since = theirs.get(*source).copied().unwrap_or(0);
-            watermark > since && !outstanding_of.contains_key(source)
-        })
-        .map(|(source, &watermark)| (source, watermark))
-        .collect();
-    empty.sort_unstable();
-    for (source, watermark) in empty {
-        let prev = theirs.get(source).copied().unwrap_or(0);
-        let added = wire::run_head_len(source, Some(prev), 1)
-            + wire::uint_len(watermark)
-            + wire::news_head_len(runs.len() + 1)
-            - wire::news_head_len(runs.len());
-        if bytes + added > budget {
-            continue;
-        }
-        bytes += added;
-        runs.push(Open {
-            source,
-            prev,
-            last: (prev, None),
-            items: Vec::new(),
-            through: Some(watermark),
-        });
-    }
-    let runs = runs
-        .into_iter()
-        .map(|r| Run {
-            source: r.source.clone(),
-            prev: Some(r.prev),
-            updates: r.items.iter().map(UpdateRef::to_owned).collect(),
-            through: r.through,
-        })
-        .collect();
-    Ok(Chosen { runs, bytes })
 }

@@ -5,6 +5,7 @@
 //! carries that source's i-th oldest outstanding update.
 
 use crate::error::SortError;
+use crate::policy::SorterKind;
 use crate::types::{NodeId, UpdateRef};
 
 /// One update a peer lacks, with how much news its source has outstanding for that peer.
@@ -39,11 +40,22 @@ impl<K, V> Candidate<'_, K, V> {
 pub trait Sorter<K, V> {
     /// Sorts `news` in place, most urgent first.
     fn sort(&self, news: &mut [Candidate<'_, K, V>]) -> Result<(), SortError>;
+
+    /// `Some` when this sorter orders exactly like a built-in one: the core then follows that
+    /// order lazily instead of sorting every candidate (same result, less work). Leave the
+    /// default (`None`) in your own sorters.
+    fn kind(&self) -> Option<SorterKind> {
+        None
+    }
 }
 
 impl<K, V> Sorter<K, V> for Box<dyn Sorter<K, V> + Send> {
     fn sort(&self, news: &mut [Candidate<'_, K, V>]) -> Result<(), SortError> {
         (**self).sort(news)
+    }
+
+    fn kind(&self) -> Option<SorterKind> {
+        (**self).kind()
     }
 }
 
@@ -67,6 +79,10 @@ pub type DynSorter<K, V> = Box<dyn Sorter<K, V> + Send>;
 pub struct ScuttleBreadth;
 
 impl<K, V> Sorter<K, V> for ScuttleBreadth {
+    fn kind(&self) -> Option<SorterKind> {
+        Some(SorterKind::Breadth)
+    }
+
     fn sort(&self, news: &mut [Candidate<'_, K, V>]) -> Result<(), SortError> {
         news.sort_by(|a, b| {
             (a.update.version, a.update.source_id).cmp(&(b.update.version, b.update.source_id))
@@ -81,6 +97,10 @@ impl<K, V> Sorter<K, V> for ScuttleBreadth {
 pub struct ScuttleDepth;
 
 impl<K, V> Sorter<K, V> for ScuttleDepth {
+    fn kind(&self) -> Option<SorterKind> {
+        Some(SorterKind::Depth)
+    }
+
     fn sort(&self, news: &mut [Candidate<'_, K, V>]) -> Result<(), SortError> {
         news.sort_by(|a, b| {
             b.outstanding

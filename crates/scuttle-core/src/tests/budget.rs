@@ -135,3 +135,68 @@ fn peers_with_different_mtu_interoperate() {
     // small sends one update per message, large up to 50: large caught up in the same rounds.
     assert_eq!(rounds, 20);
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(100))]
+
+    /// The lazy paths for the built-in sorters choose exactly what sorting every candidate
+    /// would.
+    #[test]
+    fn built_in_sorters_match_the_full_sort(case in case()) {
+        use crate::sorter::{Candidate, Sorter};
+        use crate::{Gossip, LastWriterWins, ScuttleBreadth};
+        type Dyn = crate::DynSorter<String, String>;
+        let config = Config::default()
+            .with_max_message_bytes(case.budget)
+            .with_mtu(case.mtu)
+            .with_max_history(5);
+        let built_in: Dyn = if case.depth { Box::new(ScuttleDepth) } else { Box::new(ScuttleBreadth) };
+        let depth = case.depth;
+        let generic: Dyn = Box::new(move |c: &mut [Candidate<'_, String, String>]| {
+            if depth {
+                ScuttleDepth.sort(c).expect("infallible");
+            } else {
+                ScuttleBreadth.sort(c).expect("infallible");
+            }
+        });
+        let mut replies = Vec::new();
+        for sorter in [built_in, generic] {
+            let mut hub = Gossip::new("hub", config.clone(), LastWriterWins, sorter).expect("valid");
+            let mut now = 1_000;
+            for (s, writes) in case.writes.iter().enumerate() {
+                let mut source = node(&format!("source-{s}"), config.clone());
+                for (key, len) in writes {
+                    now += 3;
+                    let _ = source.set(now, format!("k{key}"), "v".repeat(*len));
+                }
+                for _ in 0..500 {
+                    let syn = source.start_exchange();
+                    let syn_ack = hub.handle_message(syn).expect("valid").expect("answered");
+                    if let Some(ack) = source.handle_message(syn_ack).expect("valid") {
+                        hub.handle_message(ack).expect("valid");
+                    }
+                    if hub.watermark(source.id().as_str()) == source.watermark(source.id().as_str()) {
+                        break;
+                    }
+                }
+            }
+            let digest: Vec<(NodeId, Version)> = case
+                .behind
+                .iter()
+                .enumerate()
+                .take(case.writes.len())
+                .filter_map(|(s, pct)| {
+                    let source = NodeId::from(format!("source-{s}"));
+                    pct.map(|p| {
+                        let held = hub.watermark(source.as_str()) * u64::from(p) / 100;
+                        (source, held)
+                    })
+                })
+                .collect();
+            replies.push(hub.handle_message(Message::Syn { digest: Digest::Full(digest) }));
+        }
+        let generic = replies.pop().expect("two replies").expect("valid");
+        let built_in = replies.pop().expect("two replies").expect("valid");
+        prop_assert_eq!(built_in, generic);
+    }
+}
