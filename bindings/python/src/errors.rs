@@ -1,29 +1,95 @@
 //! The package's exception classes, defined in `scuttle/_errors.py` so that each can derive
-//! from both `ScuttleError` and the matching built-in (`ValueError`).
+//! from both `ScuttleError` and the matching built-in (`ValueError`, `RuntimeError`), and the
+//! mapping of the core's errors onto them.
 
-use pyo3::exceptions::PyValueError;
+use pyo3::exceptions::{PyOverflowError, PyRuntimeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::PyType;
+use scuttle_core::{ReceiveError, SetError, SortError};
 
+static SCUTTLE: PyOnceLock<Py<PyType>> = PyOnceLock::new();
 static INVALID: PyOnceLock<Py<PyType>> = PyOnceLock::new();
 static CONFIG: PyOnceLock<Py<PyType>> = PyOnceLock::new();
+static TOO_LARGE: PyOnceLock<Py<PyType>> = PyOnceLock::new();
+static SYNC: PyOnceLock<Py<PyType>> = PyOnceLock::new();
 
-fn raise(py: Python<'_>, cell: &'static PyOnceLock<Py<PyType>>, name: &str, msg: String) -> PyErr {
+fn raise(
+    py: Python<'_>,
+    cell: &'static PyOnceLock<Py<PyType>>,
+    name: &str,
+    msg: String,
+    fallback: fn(String) -> PyErr,
+) -> PyErr {
     match cell.import(py, "scuttle._errors", name) {
         Ok(ty) => PyErr::from_type(ty.clone(), msg),
         // Only when the native module is used without its package.
-        Err(_) => PyValueError::new_err(msg),
+        Err(_) => fallback(msg),
     }
+}
+
+/// `scuttle.ScuttleError`: an error of scuttle itself that has no more specific class.
+pub fn scuttle(py: Python<'_>, msg: impl Into<String>) -> PyErr {
+    raise(py, &SCUTTLE, "ScuttleError", msg.into(), |m| {
+        PyRuntimeError::new_err(m)
+    })
 }
 
 /// `scuttle.InvalidMessageError` (a `ValueError`): a message or frame that does not parse or
 /// breaks the protocol. Nothing changed.
 pub fn invalid(py: Python<'_>, msg: impl Into<String>) -> PyErr {
-    raise(py, &INVALID, "InvalidMessageError", msg.into())
+    raise(py, &INVALID, "InvalidMessageError", msg.into(), |m| {
+        PyValueError::new_err(m)
+    })
 }
 
 /// `scuttle.ConfigError` (a `ValueError`): a constructor argument breaks a constraint.
 pub fn config(py: Python<'_>, msg: impl Into<String>) -> PyErr {
-    raise(py, &CONFIG, "ConfigError", msg.into())
+    raise(py, &CONFIG, "ConfigError", msg.into(), |m| {
+        PyValueError::new_err(m)
+    })
+}
+
+/// `scuttle.TooLargeError` (a `ValueError`): a write that could never fit one message.
+pub fn too_large(py: Python<'_>, msg: impl Into<String>) -> PyErr {
+    raise(py, &TOO_LARGE, "TooLargeError", msg.into(), |m| {
+        PyValueError::new_err(m)
+    })
+}
+
+/// `scuttle.SyncError` (a `RuntimeError`): `sync` did not settle.
+pub fn sync(py: Python<'_>, msg: impl Into<String>) -> PyErr {
+    raise(py, &SYNC, "SyncError", msg.into(), |m| {
+        PyRuntimeError::new_err(m)
+    })
+}
+
+/// The Python exception a sort key raised, recovered from the core's [`SortError`].
+pub fn from_sort(py: Python<'_>, e: SortError) -> PyErr {
+    match e.0.downcast::<PyErr>() {
+        Ok(err) => *err,
+        Err(other) => scuttle(py, format!("the sorter failed: {other}")),
+    }
+}
+
+/// A message the core refused: the protocol violation as `InvalidMessageError`, a policy's
+/// own exception as raised.
+pub fn from_receive(py: Python<'_>, e: ReceiveError<PyErr>) -> PyErr {
+    match e {
+        ReceiveError::Protocol(p) => invalid(py, p.to_string()),
+        ReceiveError::Policy(err) => err,
+        ReceiveError::Sort(s) => from_sort(py, s),
+        other => scuttle(py, other.to_string()),
+    }
+}
+
+/// A local write the core refused for another reason than the resolver saying no (that one is
+/// `Ok(false)` for the caller).
+pub fn from_set(py: Python<'_>, e: SetError<PyErr>) -> PyErr {
+    match e {
+        SetError::TooLarge { .. } => too_large(py, e.to_string()),
+        SetError::Policy(err) => err,
+        SetError::VersionOverflow => PyOverflowError::new_err(e.to_string()),
+        other => scuttle(py, other.to_string()),
+    }
 }

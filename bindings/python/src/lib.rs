@@ -2,8 +2,14 @@
 //!
 //! The native module `scuttle._scuttle` behind the Python package `scuttle` (built with
 //! maturin; see `docs/python.md`). It wraps the sans-IO core as
-//! `Gossip<String, ciborium::Value, PyResolver, PySorter>`: keys are `str`, values are any of
+//! `Gossip<String, value::Value, PyResolver, PySorter>`: keys are `str`, values are any of
 //! None, bool, int, float, str, bytes, list and dict, stored as CBOR.
+//!
+//! The binding makes no protocol decision: the core builds and checks every message, fits it
+//! to `max_message_bytes`, refuses oversize writes, and asks the resolver before it commits,
+//! so a Python resolver's exception is simply the resolver's error. The binding converts
+//! values and message dicts, reads the system clock when no `now` is given, and runs the
+//! callbacks.
 //!
 //! The module is laid out so that more node kinds can join `Gossip` later (a mesh `Node` over
 //! `scuttle-p2p`): the value conversion ([`value`]), the message dicts ([`wire`]) and the
@@ -15,18 +21,20 @@ use pyo3::prelude::*;
 mod errors;
 pub mod node;
 pub mod policy;
+pub mod sync;
 pub mod types;
 pub mod value;
 pub mod wire;
 
-/// The native module. `scuttle/__init__.py` re-exports its classes.
+/// The native module. `scuttle/__init__.py` re-exports its classes and functions.
 #[pymodule]
 fn _scuttle(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<node::PyGossip>()?;
     m.add_class::<node::PyHistory>()?;
     m.add_class::<types::PyEntry>()?;
     m.add_class::<types::PyUpdate>()?;
-    m.add_class::<types::PyManualClock>()?;
+    m.add_function(wrap_pyfunction!(sync::exchange, m)?)?;
+    m.add_function(wrap_pyfunction!(sync::sync, m)?)?;
     m.add("DEFAULT_PEER", node::DEFAULT_PEER)?;
     m.add("PROTOCOL_VERSION", scuttle_core::PROTOCOL_VERSION)?;
     Ok(())

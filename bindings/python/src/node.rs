@@ -1,29 +1,49 @@
 //! `scuttle.Gossip`: one node of the replicated map, and its `History` view.
+//!
+//! The node wraps the core and adds only transport plumbing:
+//!
+//! * the seed's pipe: `gossip()`/`read()`/`write(dict)` move the seed's dicts; the core's seed
+//!   codec splits each outgoing message into lines ([`split`]) and joins incoming lines into
+//!   whole messages ([`Joiner`]), whose replies are queued for `read()`;
+//! * frames: `start_exchange()`/`handle_frame(frame) -> reply` move whole messages as
+//!   length-prefixed CBOR ([`FrameCodec`]);
+//! * the system clock, read only when a caller gives no `now`;
+//! * callbacks for the core's events, with the peer label of the message that caused them.
 
-use std::collections::{HashMap, VecDeque};
-use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::collections::VecDeque;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use bytes::BytesMut;
-use ciborium::Value;
-use pyo3::exceptions::{PyKeyError, PyOverflowError, PyTypeError, PyValueError};
+use pyo3::exceptions::{PyKeyError, PyTypeError};
 use pyo3::gc::PyVisit;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyList, PyString, PyTuple};
 use pyo3::PyTraverseError;
-use scuttle_core::{Config, Entry, Event, FrameCodec, Message, NodeId, SetError};
+use scuttle_core::codec::seed::{split, Joiner, Line};
+use scuttle_core::{
+    Config, Event, FrameCodec, Message, Millis, ResolverKind, SetError, SorterKind,
+};
 
 use crate::errors;
-use crate::policy::{call_resolver, lock, CallState, PyResolver, PySorter, SortState};
-use crate::types::{PyEntry, PyManualClock};
-use crate::value;
+use crate::policy::{Callback, PyResolver, PySorter};
+use crate::types::PyEntry;
+use crate::value::{self, Value};
 use crate::wire;
 
-type Core = scuttle_core::Gossip<String, Value, PyResolver, PySorter>;
+/// The core as the bindings instantiate it.
+pub type Core = scuttle_core::Gossip<String, Value, PyResolver, PySorter>;
 
-/// The peer name used when none is given, so that one node can be piped to another with
-/// `for m in a.read(): b.write(m)`.
+/// The peer label `on_update` callbacks get for messages written without `peer=`.
 pub const DEFAULT_PEER: &str = "peer";
+
+/// The time to give the core: `now` when the caller gave one, else the system clock
+/// (milliseconds since the Unix epoch).
+pub fn now_or_system(now: Option<Millis>) -> Millis {
+    now.unwrap_or_else(|| {
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+    })
+}
 
 /// An event converted for the Python callbacks.
 enum Fired {
@@ -36,8 +56,12 @@ enum Fired {
 pub struct PyGossip {
     core: Core,
     codec: FrameCodec,
-    resolve_state: Option<Arc<Mutex<CallState>>>,
-    sort_state: Option<Arc<Mutex<SortState>>>,
+    /// Lines of the messages produced for the pipe, waiting for `read()`.
+    outbox: VecDeque<Line<String, Value>>,
+    /// Lines written to the pipe, joined into whole messages.
+    joiner: Joiner<String, Value>,
+    resolve_cb: Option<Callback>,
+    sort_cb: Option<Callback>,
     on_update: Vec<Py<PyAny>>,
     on_compaction: Vec<Py<PyAny>>,
 }
@@ -54,26 +78,21 @@ fn key_of(key: &Bound<'_, PyAny>) -> PyResult<String> {
 
 fn parse_resolver(py: Python<'_>, resolve: Option<&Bound<'_, PyAny>>) -> PyResult<PyResolver> {
     let Some(resolve) = resolve else {
-        return Ok(PyResolver::Lww);
+        return Ok(PyResolver::Builtin(ResolverKind::default()));
     };
     if let Ok(name) = resolve.cast::<PyString>() {
-        return match name.to_cow()?.as_ref() {
-            "lww" => Ok(PyResolver::Lww),
-            "lww_clock" => Ok(PyResolver::LwwClock),
-            "strict" => Ok(PyResolver::Strict),
-            other => Err(errors::config(
-                py,
-                format!("unknown resolver {other:?}: use \"lww\", \"strict\", \"lww_clock\" or a callable"),
-            )),
-        };
+        // The Python spelling `lww_clock` is the core's `lww-clock`.
+        return name
+            .to_cow()?
+            .replace('_', "-")
+            .parse::<ResolverKind>()
+            .map(PyResolver::Builtin)
+            .map_err(|e| errors::config(py, format!("{e}, or a callable")));
     }
     if resolve.is_callable() {
-        return Ok(PyResolver::Callable {
-            state: Arc::new(Mutex::new(CallState {
-                func: Some(resolve.clone().unbind()),
-                ..CallState::default()
-            })),
-        });
+        return Ok(PyResolver::Callable(Callback::new(
+            resolve.clone().unbind(),
+        )));
     }
     Err(PyTypeError::new_err(
         "resolve must be \"lww\", \"strict\", \"lww_clock\" or a callable",
@@ -82,44 +101,59 @@ fn parse_resolver(py: Python<'_>, resolve: Option<&Bound<'_, PyAny>>) -> PyResul
 
 fn parse_sorter(py: Python<'_>, sort: Option<&Bound<'_, PyAny>>) -> PyResult<PySorter> {
     let Some(sort) = sort else {
-        return Ok(PySorter::Breadth);
+        return Ok(PySorter::Builtin(SorterKind::default()));
     };
     if let Ok(name) = sort.cast::<PyString>() {
-        return match name.to_cow()?.as_ref() {
-            "breadth" => Ok(PySorter::Breadth),
-            "depth" => Ok(PySorter::Depth),
-            other => Err(errors::config(
-                py,
-                format!("unknown sort {other:?}: use \"breadth\", \"depth\" or a key callable"),
-            )),
-        };
+        return name
+            .to_cow()?
+            .parse::<SorterKind>()
+            .map(PySorter::Builtin)
+            .map_err(|e| errors::config(py, format!("{e}, or a key callable")));
     }
     if sort.is_callable() {
-        return Ok(PySorter::Key {
-            state: Arc::new(Mutex::new(SortState {
-                func: Some(sort.clone().unbind()),
-                error: None,
-            })),
-        });
+        return Ok(PySorter::Key(Callback::new(sort.clone().unbind())));
     }
     Err(PyTypeError::new_err(
         "sort must be \"breadth\", \"depth\" or a key callable",
     ))
 }
 
+fn parse_grace(py: Python<'_>, seconds: Option<f64>) -> PyResult<Option<Duration>> {
+    match seconds {
+        None => Ok(None),
+        Some(s) if s.is_finite() && s >= 0.0 => Duration::try_from_secs_f64(s)
+            .map(Some)
+            .map_err(|e| errors::config(py, format!("tombstone_grace: {e}"))),
+        Some(s) => Err(errors::config(
+            py,
+            format!("tombstone_grace must be None or a finite number of seconds >= 0, got {s}"),
+        )),
+    }
+}
+
+/// Updates carried by a message (a reset counts its entries, and at least one).
+pub fn news_count(msg: &Message<String, Value>) -> usize {
+    match msg.news() {
+        Some(scuttle_core::News::Reset(r)) => r.entries.len().max(1),
+        Some(news) => news.len(),
+        None => 0,
+    }
+}
+
 impl PyGossip {
     /// Runs `f` on the node, then calls the callbacks for the events it caused, after the
-    /// node is released (so callbacks may use it). The first exception wins; every callback
-    /// runs even when an earlier one raised.
-    fn run<T>(
+    /// node is released (so callbacks may use it). `peer` labels the updates that came from a
+    /// message. The first exception wins; every callback runs even when an earlier one raised.
+    pub fn run<T>(
         slf: &Bound<'_, Self>,
+        peer: Option<&str>,
         f: impl FnOnce(&mut Self, Python<'_>) -> PyResult<T>,
     ) -> PyResult<T> {
         let py = slf.py();
         let (result, fired, update_cbs, compaction_cbs) = {
             let mut this = slf.try_borrow_mut()?;
             let result = f(&mut this, py);
-            let fired = this.drain_events(py);
+            let fired = this.drain_events(py, peer);
             let update_cbs: Vec<Py<PyAny>> =
                 this.on_update.iter().map(|c| c.clone_ref(py)).collect();
             let compaction_cbs: Vec<Py<PyAny>> =
@@ -154,16 +188,16 @@ impl PyGossip {
         }
     }
 
-    fn drain_events(&mut self, py: Python<'_>) -> PyResult<Vec<Fired>> {
+    fn drain_events(&mut self, py: Python<'_>, peer: Option<&str>) -> PyResult<Vec<Fired>> {
         let wanted_update = !self.on_update.is_empty();
         let wanted_compaction = !self.on_compaction.is_empty();
         let mut out = Vec::new();
         while let Some(event) = self.core.poll_event() {
             match event {
-                Event::Update { key, entry, from } if wanted_update => out.push(Fired::Update(
+                Event::Update { key, entry, local } if wanted_update => out.push(Fired::Update(
                     key,
                     PyEntry::from_entry(py, &entry)?,
-                    from.map(|p| p.to_string()),
+                    if local { None } else { peer.map(str::to_owned) },
                 )),
                 Event::Compaction {
                     dropped,
@@ -175,134 +209,68 @@ impl PyGossip {
         Ok(out)
     }
 
-    /// The resolver's answers for the updates `msg` will submit to it, computed before the
-    /// core sees the message, so a raising Python resolver leaves everything untouched.
-    fn preflight(&self, py: Python<'_>, msg: &Message<String, Value>) -> PyResult<VecDeque<bool>> {
-        let mut decisions = VecDeque::new();
-        let func = self
-            .resolve_state
-            .as_ref()
-            .and_then(|s| lock(s).func.as_ref().map(|f| f.clone_ref(py)));
-        let Some(func) = &func else {
-            return Ok(decisions);
-        };
-        match msg {
-            Message::Update { update, prev } => {
-                // The same tests as the core's, in the same order.
-                let watermark = self.core.watermark(update.source_id.as_str());
-                if prev.is_some_and(|p| p > watermark) || update.version <= watermark {
-                    return Ok(decisions);
-                }
-                decisions.push_back(call_resolver(
-                    py,
-                    func,
-                    self.core.get(update.key.as_str()),
-                    update,
-                )?);
-            }
-            Message::Reset(reset) => {
-                let mut sim: HashMap<&str, Entry<Value>> = HashMap::new();
-                for u in &reset.entries {
-                    let current = sim
-                        .get(u.key.as_str())
-                        .or_else(|| self.core.get(u.key.as_str()));
-                    let accept = call_resolver(py, func, current, u)?;
-                    if accept {
-                        sim.insert(u.key.as_str(), u.to_entry());
-                    }
-                    decisions.push_back(accept);
-                }
-            }
-            _ => {}
+    /// Collects the tombstones whose grace has passed, if any is due at `now`.
+    fn tick(&mut self, now: Option<Millis>) {
+        let now = now_or_system(now);
+        if self.core.poll_timeout().is_some_and(|due| due <= now) {
+            self.core.handle_timeout(now);
         }
-        Ok(decisions)
     }
 
-    fn take_resolver_error(&self) -> Option<PyErr> {
-        self.resolve_state.as_ref().and_then(|s| {
-            let mut s = lock(s);
-            s.preset.clear();
-            s.error.take()
-        })
+    /// The message that opens an exchange (after collecting due tombstones).
+    pub fn open_exchange(&mut self, now: Option<Millis>) -> Message<String, Value> {
+        self.tick(now);
+        self.core.start_exchange()
     }
 
-    fn take_sort_error(&self) -> Option<PyErr> {
-        self.sort_state.as_ref().and_then(|s| lock(s).error.take())
-    }
-
-    /// Hands one parsed message to the core, with the resolver's decisions computed first.
-    fn receive(
+    /// Hands one whole message to the core and returns its reply. A refused message changed
+    /// nothing; a policy's exception comes back as raised.
+    pub fn receive(
         &mut self,
         py: Python<'_>,
-        peer: &NodeId,
         msg: Message<String, Value>,
-    ) -> PyResult<()> {
-        let decisions = self.preflight(py, &msg)?;
-        if let Some(state) = &self.resolve_state {
-            lock(state).preset = decisions;
-        }
-        let result = self.core.receive(peer, msg);
-        if let Some(e) = self.take_resolver_error() {
-            return Err(e);
-        }
-        if let Some(e) = self.take_sort_error() {
-            return Err(e);
-        }
-        result.map_err(|e| errors::invalid(py, e.to_string()))
+    ) -> PyResult<Option<Message<String, Value>>> {
+        self.core
+            .handle_message(msg)
+            .map_err(|e| errors::from_receive(py, e))
     }
 
-    /// Refuses a write whose update could never be sent: its frame, with the largest version,
-    /// timestamp and `prev`, would exceed `max_frame_size`.
-    fn check_frame_size(&self, key: &str, value: Option<&Value>) -> PyResult<()> {
-        let probe: Message<&str, &Value> = Message::Update {
-            update: scuttle_core::Update {
-                key,
-                value,
-                source_id: self.core.id().clone(),
-                version: u64::MAX,
-                timestamp: u64::MAX,
-            },
-            prev: Some(u64::MAX - 1),
-        };
-        let mut out = Vec::new();
-        self.codec.encode(&probe, &mut out).map_err(|e| {
-            PyValueError::new_err(format!("the update of {key:?} cannot be sent: {e}"))
-        })
-    }
-
-    fn write_local(&mut self, key: String, value: Option<Value>) -> PyResult<bool> {
-        self.check_frame_size(&key, value.as_ref())?;
+    fn write_local(
+        &mut self,
+        py: Python<'_>,
+        now: Option<Millis>,
+        key: String,
+        value: Option<Value>,
+    ) -> PyResult<bool> {
+        let now = now_or_system(now);
         let result = match value {
-            Some(v) => self.core.set(key, v),
-            None => self.core.delete(key),
+            Some(v) => self.core.set(now, key, v),
+            None => self.core.delete(now, key),
         };
-        if let Some(e) = self.take_resolver_error() {
-            return Err(e);
-        }
         match result {
             Ok(_) => Ok(true),
             Err(SetError::Rejected) => Ok(false),
-            Err(e) => Err(PyOverflowError::new_err(e.to_string())),
+            Err(e) => Err(errors::from_set(py, e)),
         }
+    }
+
+    fn encode(&self, py: Python<'_>, msg: &Message<String, Value>) -> PyResult<Vec<u8>> {
+        let mut out = Vec::new();
+        self.codec
+            .encode(msg, &mut out)
+            .map_err(|e| errors::scuttle(py, format!("cannot encode a message: {e}")))?;
+        Ok(out)
+    }
+
+    /// This node's id.
+    pub fn id_string(&self) -> String {
+        self.core.id().to_string()
     }
 
     fn live_keys(&self) -> Vec<String> {
         let mut keys: Vec<String> = self.core.iter().map(|(k, _)| k.clone()).collect();
         keys.sort_unstable();
         keys
-    }
-
-    fn poll(&mut self, peer: &str, n: Option<usize>) -> Vec<Message<String, Value>> {
-        let peer = NodeId::from(peer);
-        let limit = n.unwrap_or(usize::MAX);
-        let mut out = Vec::new();
-        while out.len() < limit {
-            match self.core.poll_message(&peer) {
-                Some(m) => out.push(m),
-                None => break,
-            }
-        }
-        out
     }
 }
 
@@ -311,7 +279,7 @@ impl PyGossip {
     #[new]
     #[pyo3(signature = (
         id, *, mtu = 10, max_history = 10, resolve = None, sort = None,
-        tombstone_grace = Some(3600.0), clock = None, max_frame_size = 4 * 1024 * 1024,
+        tombstone_grace = Some(3600.0), max_message_bytes = 1 << 20, digest_hashes = true,
     ))]
     #[allow(clippy::too_many_arguments)]
     fn new(
@@ -322,46 +290,36 @@ impl PyGossip {
         resolve: Option<&Bound<'_, PyAny>>,
         sort: Option<&Bound<'_, PyAny>>,
         tombstone_grace: Option<f64>,
-        clock: Option<PyRef<'_, PyManualClock>>,
-        max_frame_size: usize,
+        max_message_bytes: usize,
+        digest_hashes: bool,
     ) -> PyResult<Self> {
-        let grace = match tombstone_grace {
-            None => None,
-            Some(s) if s.is_finite() && s >= 0.0 => Some(
-                Duration::try_from_secs_f64(s)
-                    .map_err(|e| errors::config(py, format!("tombstone_grace: {e}")))?,
-            ),
-            Some(s) => {
-                return Err(errors::config(
-                    py,
-                    format!(
-                        "tombstone_grace must be None or a finite number of seconds >= 0, got {s}"
-                    ),
-                ))
-            }
-        };
+        let grace = parse_grace(py, tombstone_grace)?;
         let resolver = parse_resolver(py, resolve)?;
-        let resolve_state = resolver.state().cloned();
+        let resolve_cb = match &resolver {
+            PyResolver::Callable(cb) => Some(cb.clone()),
+            PyResolver::Builtin(_) => None,
+        };
         let sorter = parse_sorter(py, sort)?;
-        let sort_state = match &sorter {
-            PySorter::Key { state } => Some(state.clone()),
-            _ => None,
+        let sort_cb = match &sorter {
+            PySorter::Key(cb) => Some(cb.clone()),
+            PySorter::Builtin(_) => None,
         };
         let config = Config::default()
             .with_mtu(mtu)
             .with_max_history(max_history)
             .with_tombstone_grace(grace)
-            .with_max_frame_size(max_frame_size);
-        let mut core = Core::new(id, config, resolver, sorter)
+            .with_max_message_bytes(max_message_bytes)
+            .with_digest_hashes(digest_hashes);
+        let joiner = Joiner::new(config.max_digest_sources);
+        let core = Core::new(id, config, resolver, sorter)
             .map_err(|e| errors::config(py, e.to_string()))?;
-        if let Some(clock) = clock {
-            core = core.with_clock(clock.inner.clone());
-        }
         Ok(PyGossip {
             core,
-            codec: FrameCodec::new(max_frame_size),
-            resolve_state,
-            sort_state,
+            codec: FrameCodec::new(max_message_bytes),
+            outbox: VecDeque::new(),
+            joiner,
+            resolve_cb,
+            sort_cb,
             on_update: Vec::new(),
             on_compaction: Vec::new(),
         })
@@ -379,7 +337,7 @@ impl PyGossip {
         self.core.version()
     }
 
-    /// Maximum updates sent per exchange.
+    /// Maximum updates sent per message.
     #[getter]
     fn mtu(&self) -> usize {
         self.core.config().mtu
@@ -389,6 +347,12 @@ impl PyGossip {
     #[getter]
     fn max_history(&self) -> usize {
         self.core.config().max_history
+    }
+
+    /// Most encoded bytes of one message (and of one frame this node accepts).
+    #[getter]
+    fn max_message_bytes(&self) -> usize {
+        self.core.config().max_message_bytes
     }
 
     /// A snapshot of the live state: `{key: Entry}`.
@@ -431,24 +395,36 @@ impl PyGossip {
         d.set_item("gaps", s.gaps)?;
         d.set_item("resets_sent", s.resets_sent)?;
         d.set_item("digests_answered", s.digests_answered)?;
+        d.set_item("idle_exchanges", s.idle_exchanges)?;
+        d.set_item("resets_too_large", s.resets_too_large)?;
         Ok(d)
     }
 
-    /// Writes `key = value`; False when the resolver rejects it (nothing changes then).
+    /// Writes `key = value` at `now` (ms; default: the system clock); False when the resolver
+    /// rejects it (nothing changes then).
+    #[pyo3(signature = (key, value, *, now = None))]
     fn set(
         slf: &Bound<'_, Self>,
         key: &Bound<'_, PyAny>,
         value: &Bound<'_, PyAny>,
+        now: Option<Millis>,
     ) -> PyResult<bool> {
         let key = key_of(key)?;
         let value = value::from_py(value)?;
-        Self::run(slf, |this, _| this.write_local(key, Some(value)))
+        Self::run(slf, None, |this, py| {
+            this.write_local(py, now, key, Some(value))
+        })
     }
 
-    /// Deletes `key` (writes a tombstone); False when the resolver rejects it.
-    fn delete(slf: &Bound<'_, Self>, key: &Bound<'_, PyAny>) -> PyResult<bool> {
+    /// Deletes `key` (writes a tombstone) at `now`; False when the resolver rejects it.
+    #[pyo3(signature = (key, *, now = None))]
+    fn delete(
+        slf: &Bound<'_, Self>,
+        key: &Bound<'_, PyAny>,
+        now: Option<Millis>,
+    ) -> PyResult<bool> {
         let key = key_of(key)?;
-        Self::run(slf, |this, _| this.write_local(key, None))
+        Self::run(slf, None, |this, py| this.write_local(py, now, key, None))
     }
 
     /// The value of `key`, or `default` when it has none.
@@ -537,89 +513,105 @@ impl PyGossip {
         Ok(out)
     }
 
-    /// Starts an exchange with `peer`: queues this node's digest for it.
-    #[pyo3(signature = (peer = DEFAULT_PEER))]
-    fn gossip(slf: &Bound<'_, Self>, peer: &str) -> PyResult<()> {
-        let peer = NodeId::from(peer);
-        Self::run(slf, |this, _| {
-            this.core.gossip(&peer);
+    /// Starts an exchange over the pipe: queues this node's digest for `read()` (collecting
+    /// the tombstones due at `now` first).
+    #[pyo3(signature = (*, now = None))]
+    fn gossip(slf: &Bound<'_, Self>, now: Option<Millis>) -> PyResult<()> {
+        Self::run(slf, None, |this, _| {
+            let syn = this.open_exchange(now);
+            this.outbox.extend(split(&syn));
             Ok(())
         })
     }
 
-    /// Drains up to `n` (default: all) messages queued for `peer`, as dicts.
-    #[pyo3(signature = (n = None, *, peer = DEFAULT_PEER))]
+    /// Drains up to `n` (default: all) message dicts waiting for the pipe.
+    #[pyo3(signature = (n = None))]
     fn read<'py>(
         &mut self,
         py: Python<'py>,
         n: Option<usize>,
-        peer: &str,
     ) -> PyResult<Vec<Bound<'py, PyDict>>> {
-        self.poll(peer, n)
-            .iter()
-            .map(|m| wire::to_dict(py, m))
+        let count = n.unwrap_or(usize::MAX).min(self.outbox.len());
+        self.outbox
+            .drain(..count)
+            .map(|line| wire::line_to_dict(py, &line))
             .collect()
     }
 
-    /// Takes one message dict from `peer`. An invalid message raises `InvalidMessageError`
-    /// (a `ValueError`) and changes nothing.
+    /// Takes one message dict from the pipe. A dict that completes a message hands it to the
+    /// node, and the reply is queued for `read()`. An invalid message raises
+    /// `InvalidMessageError` (a `ValueError`) and changes nothing; a resolver's or sort key's
+    /// exception propagates and changes nothing. `peer` labels the updates for `on_update`.
     #[pyo3(signature = (msg, *, peer = DEFAULT_PEER))]
     fn write(slf: &Bound<'_, Self>, msg: &Bound<'_, PyAny>, peer: &str) -> PyResult<()> {
         let py = slf.py();
-        let msg = wire::from_dict(msg).map_err(|e| errors::invalid(py, e))?;
-        let peer = NodeId::from(peer);
-        Self::run(slf, |this, py| this.receive(py, &peer, msg))
+        let line = wire::line_from_dict(msg).map_err(|e| errors::invalid(py, e))?;
+        Self::run(slf, Some(peer), |this, py| {
+            let first = this
+                .joiner
+                .push(line)
+                .map_err(|e| errors::invalid(py, e.to_string()))?;
+            // Update lines join into one message until a line of another kind arrives: hand
+            // them over now, so each `write` is applied when it returns.
+            let mut msgs: Vec<_> = first.into_iter().collect();
+            while let Some(m) = this.joiner.flush() {
+                msgs.push(m);
+            }
+            for msg in msgs {
+                if let Some(reply) = this.receive(py, msg)? {
+                    this.outbox.extend(split(&reply));
+                }
+            }
+            Ok(())
+        })
     }
 
-    /// Drains up to `n` (default: all) messages queued for `peer` as length-prefixed CBOR
-    /// frames, concatenated.
-    #[pyo3(signature = (n = None, *, peer = DEFAULT_PEER))]
-    fn read_bytes<'py>(
-        &mut self,
-        py: Python<'py>,
-        n: Option<usize>,
-        peer: &str,
+    /// How many message dicts wait for `read()`.
+    fn pending(&self) -> usize {
+        self.outbox.len()
+    }
+
+    /// Drops the dicts waiting for `read()` and a half-written message (for a pipe that
+    /// broke and is opened again).
+    fn reset_pipe(&mut self) {
+        self.outbox.clear();
+        self.joiner = Joiner::new(self.core.config().max_digest_sources);
+    }
+
+    /// Opens an exchange with a peer: the frame to send it (this node's digest), after
+    /// collecting the tombstones due at `now`.
+    #[pyo3(signature = (*, now = None))]
+    fn start_exchange<'py>(
+        slf: &Bound<'py, Self>,
+        now: Option<Millis>,
     ) -> PyResult<Bound<'py, PyBytes>> {
-        let mut out = Vec::new();
-        for m in self.poll(peer, n) {
-            self.codec
-                .encode(&m, &mut out)
-                .map_err(|e| PyValueError::new_err(format!("cannot encode a message: {e}")))?;
-        }
-        Ok(PyBytes::new(py, &out))
+        let frame = Self::run(slf, None, |this, py| {
+            let syn = this.open_exchange(now);
+            this.encode(py, &syn)
+        })?;
+        Ok(PyBytes::new(slf.py(), &frame))
     }
 
-    /// Takes one or more whole length-prefixed CBOR frames from `peer`; returns how many
-    /// messages they held. Every frame is decoded and checked before any is applied.
-    #[pyo3(signature = (data, *, peer = DEFAULT_PEER))]
-    fn write_bytes(slf: &Bound<'_, Self>, data: &[u8], peer: &str) -> PyResult<usize> {
+    /// Handles one frame from `peer` and returns the reply frame to send back to it, or None
+    /// when the exchange is over. A frame that does not decode or breaks the protocol raises
+    /// `InvalidMessageError` and changes nothing.
+    #[pyo3(signature = (frame, *, peer = DEFAULT_PEER))]
+    fn handle_frame<'py>(
+        slf: &Bound<'py, Self>,
+        frame: &[u8],
+        peer: &str,
+    ) -> PyResult<Option<Bound<'py, PyBytes>>> {
         let py = slf.py();
         let codec = slf.try_borrow()?.codec;
-        let mut buf = BytesMut::from(data);
-        let mut msgs = Vec::new();
-        while !buf.is_empty() {
-            match codec.decode::<String, Value>(&mut buf) {
-                Ok(Some(m)) => {
-                    wire::check_values(&m).map_err(|e| errors::invalid(py, e))?;
-                    msgs.push(m);
-                }
-                Ok(None) => return Err(errors::invalid(py, "incomplete frame")),
-                Err(e) => return Err(errors::invalid(py, e.to_string())),
-            }
-        }
-        let peer = NodeId::from(peer);
-        let count = msgs.len();
-        Self::run(slf, |this, py| {
-            msgs.into_iter()
-                .try_for_each(|m| this.receive(py, &peer, m))
+        let msg = codec
+            .decode_frame::<String, Value>(frame)
+            .map_err(|e| errors::invalid(py, e.to_string()))?;
+        let reply = Self::run(slf, Some(peer), |this, py| {
+            this.receive(py, msg)?
+                .map(|reply| this.encode(py, &reply))
+                .transpose()
         })?;
-        Ok(count)
-    }
-
-    /// How many messages wait for `peer`.
-    #[pyo3(signature = (peer = DEFAULT_PEER))]
-    fn pending(&self, peer: &str) -> usize {
-        self.core.outgoing_len(&NodeId::from(peer))
+        Ok(reply.map(|r| PyBytes::new(py, &r)))
     }
 
     /// This node's watermark for `source_id` (0 when unknown).
@@ -627,14 +619,24 @@ impl PyGossip {
         self.core.watermark(source_id)
     }
 
-    /// Forgets expired tombstones; returns how many.
-    fn collect_tombstones(slf: &Bound<'_, Self>) -> PyResult<usize> {
-        Self::run(slf, |this, _| Ok(this.core.collect_tombstones()))
+    /// Collects the tombstones whose grace has passed at `now` (ms; default: the system
+    /// clock); returns how many.
+    #[pyo3(signature = (now = None))]
+    fn handle_timeout(slf: &Bound<'_, Self>, now: Option<Millis>) -> PyResult<usize> {
+        Self::run(slf, None, |this, _| {
+            Ok(this.core.handle_timeout(now_or_system(now)))
+        })
     }
 
-    /// Drops what is pending for `peer` (a half-received digest and unsent messages).
-    fn forget_peer(&mut self, peer: &str) {
-        self.core.forget_peer(&NodeId::from(peer));
+    /// The same as `handle_timeout`.
+    #[pyo3(signature = (*, now = None))]
+    fn collect_tombstones(slf: &Bound<'_, Self>, now: Option<Millis>) -> PyResult<usize> {
+        Self::handle_timeout(slf, now)
+    }
+
+    /// When `handle_timeout` has work next (ms since the Unix epoch), or None.
+    fn poll_timeout(&self) -> Option<Millis> {
+        self.core.poll_timeout()
     }
 
     /// Registers `callback(key, entry, peer)` for every update that wins (local writes
@@ -661,12 +663,8 @@ impl PyGossip {
         for cb in self.on_update.iter().chain(&self.on_compaction) {
             visit.call(cb)?;
         }
-        // The node is not in use while the collector runs; a busy lock is skipped.
-        if let Some(Ok(s)) = self.resolve_state.as_ref().map(|s| s.try_lock()) {
-            visit.call(&s.func)?;
-        }
-        if let Some(Ok(s)) = self.sort_state.as_ref().map(|s| s.try_lock()) {
-            visit.call(&s.func)?;
+        for cb in self.resolve_cb.iter().chain(&self.sort_cb) {
+            cb.traverse(&visit)?;
         }
         Ok(())
     }
@@ -674,11 +672,8 @@ impl PyGossip {
     fn __clear__(&mut self) {
         self.on_update.clear();
         self.on_compaction.clear();
-        if let Some(s) = &self.resolve_state {
-            lock(s).func = None;
-        }
-        if let Some(s) = &self.sort_state {
-            lock(s).func = None;
+        for cb in self.resolve_cb.iter().chain(&self.sort_cb) {
+            cb.clear();
         }
     }
 
@@ -718,18 +713,18 @@ impl PyHistory {
     /// Every source with at least one held update, sorted.
     fn sources(&self, py: Python<'_>) -> PyResult<Vec<String>> {
         let node = self.node.bind(py).try_borrow()?;
-        let mut out: Vec<String> = node
-            .core
-            .history()
-            .sources()
-            .map(|s| s.to_string())
+        let core = &node.core;
+        let mut out: Vec<String> = core
+            .watermarks()
+            .filter(|(s, _)| core.news(s.as_str(), 0).next().is_some())
+            .map(|(s, _)| s.to_string())
             .collect();
         out.sort_unstable();
         Ok(out)
     }
 
     fn __len__(&self, py: Python<'_>) -> PyResult<usize> {
-        Ok(self.node.bind(py).try_borrow()?.core.history().len())
+        Ok(self.node.bind(py).try_borrow()?.core.history_len())
     }
 
     fn __traverse__(&self, visit: PyVisit<'_>) -> Result<(), PyTraverseError> {

@@ -1,13 +1,12 @@
-//! Small immutable Python classes: `Entry`, `Update` and `ManualClock`.
+//! Small immutable Python classes: `Entry` and `Update`.
 
-use ciborium::Value;
 use pyo3::gc::PyVisit;
 use pyo3::prelude::*;
 use pyo3::types::{PyString, PyTuple};
 use pyo3::PyTraverseError;
-use scuttle_core::{Clock, Entry, Update};
+use scuttle_core::{Entry, UpdateRef};
 
-use crate::value;
+use crate::value::{self, Value};
 
 /// What a node holds for a key: `Entry(value, version, source_id)`.
 ///
@@ -151,16 +150,16 @@ pub struct PyUpdate {
 
 impl PyUpdate {
     /// Builds the Python object of a core update.
-    pub fn from_update(
+    pub fn from_ref(
         py: Python<'_>,
-        u: &Update<String, Value>,
+        u: UpdateRef<'_, String, Value>,
         outstanding: usize,
     ) -> PyResult<Py<PyUpdate>> {
         Py::new(
             py,
             PyUpdate {
                 key: u.key.clone(),
-                value: opt_to_py(py, u.value.as_ref())?,
+                value: opt_to_py(py, u.value)?,
                 source_id: u.source_id.to_string(),
                 version: u.version,
                 timestamp: u.timestamp,
@@ -187,43 +186,5 @@ impl PyUpdate {
 
     fn __traverse__(&self, visit: PyVisit<'_>) -> Result<(), PyTraverseError> {
         visit.call(&self.value)
-    }
-}
-
-/// A wall clock that moves only when told to, for deterministic `lww_clock` and tombstone
-/// tests: `Gossip("a", clock=clock)`. Nodes given the same clock share its time.
-#[pyclass(frozen, module = "scuttle", name = "ManualClock")]
-pub struct PyManualClock {
-    /// The shared core clock.
-    pub inner: scuttle_core::ManualClock,
-}
-
-#[pymethods]
-impl PyManualClock {
-    #[new]
-    #[pyo3(signature = (start_ms = 0))]
-    fn new(start_ms: u64) -> Self {
-        PyManualClock {
-            inner: scuttle_core::ManualClock::new(start_ms),
-        }
-    }
-
-    /// The time, in milliseconds since the Unix epoch.
-    fn now(&self) -> u64 {
-        self.inner.now_millis()
-    }
-
-    /// Sets the time.
-    fn set(&self, ms: u64) {
-        self.inner.set(ms);
-    }
-
-    /// Moves the time forward.
-    fn advance(&self, ms: u64) {
-        self.inner.advance(ms);
-    }
-
-    fn __repr__(&self) -> String {
-        format!("ManualClock({})", self.inner.now_millis())
     }
 }

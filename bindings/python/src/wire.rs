@@ -1,70 +1,79 @@
-//! Messages as Python dicts, in the seed's shapes (the same as `scuttle_core::codec::to_json`):
+//! The seed's message dicts: one Python dict per [`Line`] of the core's seed codec
+//! (`scuttle_core::codec::seed`, which splits whole messages into lines and joins them back).
 //!
 //! * `{"digest": True, "source_id": "a", "version": 3}` (+ `"reply": True`)
-//! * `{"digest": True, "done": True}` (+ `"reply": True`)
+//! * `{"digest": True, "done": True}` (+ `"reply": True`; + `"hash": h` for a digest hash)
 //! * `{"key": k, "value": v, "source_id": "a", "version": 4, "timestamp": t, "prev": 3}`
 //! * `{"key": k, "deleted": True, "source_id": "a", "version": 5, "timestamp": t, "prev": 4}`
 //! * `{"reset": True, "watermarks": [["a", 5]], "floors": [["a", 2]], "entries": [..]}`
 //!
-//! Parsing is strict about types (a bool is not a version, a version is an int in
-//! `0 ..= 2**64-1`) and lenient about unknown fields, like the core's serde form.
+//! This module only converts types, strictly (a bool is not a version, a version is an int in
+//! `0 ..= 2**64-1`), and ignores unknown fields. Which fields a line needs, and what lines make
+//! a message, is the core's [`Joiner`](scuttle_core::codec::seed::Joiner)'s business.
 
-use ciborium::Value;
 use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyDict, PyInt, PyList, PyString, PyTuple};
-use scuttle_core::{Message, NodeId, Reset, Update};
+use scuttle_core::codec::seed::Line;
+use scuttle_core::{NodeId, UpdateRef, Version};
 
-use crate::value;
+use crate::value::{self, Value};
 
-/// A message that does not parse; becomes `InvalidMessageError` (a `ValueError`).
+/// A message dict that does not parse; becomes `InvalidMessageError` (a `ValueError`).
 pub type Invalid = String;
 
-/// The dict of a message.
-pub fn to_dict<'py>(py: Python<'py>, msg: &Message<String, Value>) -> PyResult<Bound<'py, PyDict>> {
+/// The dict of a line.
+pub fn line_to_dict<'py>(
+    py: Python<'py>,
+    line: &Line<String, Value>,
+) -> PyResult<Bound<'py, PyDict>> {
     let d = PyDict::new(py);
-    match msg {
-        Message::Digest {
-            source_id,
-            version,
-            reply,
-        } => {
-            d.set_item("digest", true)?;
-            d.set_item("source_id", source_id.as_str())?;
-            d.set_item("version", *version)?;
-            if *reply {
-                d.set_item("reply", true)?;
-            }
+    for (name, on) in [
+        ("digest", line.digest),
+        ("done", line.done),
+        ("reply", line.reply),
+        ("reset", line.reset),
+    ] {
+        if on {
+            d.set_item(name, true)?;
         }
-        Message::DigestDone { reply } => {
-            d.set_item("digest", true)?;
-            d.set_item("done", true)?;
-            if *reply {
-                d.set_item("reply", true)?;
-            }
+    }
+    if let Some(h) = line.hash {
+        d.set_item("hash", h)?;
+    }
+    if let Some(key) = &line.key {
+        d.set_item("key", key.as_str())?;
+    }
+    if let Some(v) = &line.value {
+        d.set_item("value", value::to_py(py, v)?)?;
+    }
+    if line.deleted {
+        d.set_item("deleted", true)?;
+    }
+    if let Some(s) = &line.source_id {
+        d.set_item("source_id", s.as_str())?;
+    }
+    for (name, field) in [
+        ("version", line.version),
+        ("timestamp", line.timestamp),
+        ("prev", line.prev),
+        ("through", line.through),
+    ] {
+        if let Some(n) = field {
+            d.set_item(name, n)?;
         }
-        Message::Update { update, prev } => {
-            update_fields(py, &d, update)?;
-            if let Some(prev) = prev {
-                d.set_item("prev", *prev)?;
-            }
+    }
+    if let Some(w) = &line.watermarks {
+        d.set_item("watermarks", pairs(py, w)?)?;
+    }
+    if let Some(f) = &line.floors {
+        d.set_item("floors", pairs(py, f)?)?;
+    }
+    if let Some(entries) = &line.entries {
+        let list = PyList::empty(py);
+        for e in entries {
+            list.append(line_to_dict(py, e)?)?;
         }
-        Message::Reset(reset) => {
-            d.set_item("reset", true)?;
-            d.set_item("watermarks", pairs(py, &reset.watermarks)?)?;
-            d.set_item("floors", pairs(py, &reset.floors)?)?;
-            let entries = PyList::empty(py);
-            for u in &reset.entries {
-                let e = PyDict::new(py);
-                update_fields(py, &e, u)?;
-                entries.append(e)?;
-            }
-            d.set_item("entries", entries)?;
-        }
-        _ => {
-            return Err(pyo3::exceptions::PyRuntimeError::new_err(
-                "message kind unknown to this binding",
-            ))
-        }
+        d.set_item("entries", list)?;
     }
     Ok(d)
 }
@@ -72,26 +81,21 @@ pub fn to_dict<'py>(py: Python<'py>, msg: &Message<String, Value>) -> PyResult<B
 /// The dict of an update without `prev` (as in `history.news`).
 pub fn update_dict<'py>(
     py: Python<'py>,
-    u: &Update<String, Value>,
+    u: UpdateRef<'_, String, Value>,
 ) -> PyResult<Bound<'py, PyDict>> {
     let d = PyDict::new(py);
-    update_fields(py, &d, u)?;
-    Ok(d)
-}
-
-fn update_fields(py: Python<'_>, d: &Bound<'_, PyDict>, u: &Update<String, Value>) -> PyResult<()> {
     d.set_item("key", u.key.as_str())?;
-    match &u.value {
+    match u.value {
         Some(v) => d.set_item("value", value::to_py(py, v)?)?,
         None => d.set_item("deleted", true)?,
     }
     d.set_item("source_id", u.source_id.as_str())?;
     d.set_item("version", u.version)?;
     d.set_item("timestamp", u.timestamp)?;
-    Ok(())
+    Ok(d)
 }
 
-fn pairs<'py>(py: Python<'py>, pairs: &[(NodeId, u64)]) -> PyResult<Bound<'py, PyList>> {
+fn pairs<'py>(py: Python<'py>, pairs: &[(NodeId, Version)]) -> PyResult<Bound<'py, PyList>> {
     let list = PyList::empty(py);
     for (s, v) in pairs {
         list.append(PyList::new(
@@ -144,15 +148,6 @@ impl<'py> Fields<'_, 'py> {
         }
     }
 
-    fn required<T>(
-        &self,
-        name: &str,
-        kind: &str,
-        get: impl Fn(&Self, &str) -> Result<Option<T>, Invalid>,
-    ) -> Result<T, Invalid> {
-        get(self, name)?.ok_or_else(|| format!("{kind} without `{name}`"))
-    }
-
     /// The value of an update: `Some` when the field is present (even as None).
     fn value(&self) -> Result<Option<Value>, Invalid> {
         match self.raw("value")? {
@@ -163,25 +158,7 @@ impl<'py> Fields<'_, 'py> {
         }
     }
 
-    fn update(&self, kind: &str) -> Result<Update<String, Value>, Invalid> {
-        let key = self.required("key", kind, Self::string)?;
-        let value = self.value()?;
-        let deleted = self.flag("deleted")?;
-        match (&value, deleted) {
-            (None, false) => return Err(format!("{kind} without `value`")),
-            (Some(_), true) => return Err(format!("{kind} is both deleted and has a value")),
-            _ => {}
-        }
-        Ok(Update {
-            key,
-            value,
-            source_id: NodeId::from(self.required("source_id", kind, Self::string)?),
-            version: self.required("version", kind, Self::uint)?,
-            timestamp: self.uint("timestamp")?.unwrap_or(0),
-        })
-    }
-
-    fn pairs(&self, name: &str) -> Result<Option<Vec<(NodeId, u64)>>, Invalid> {
+    fn pairs(&self, name: &str) -> Result<Option<Vec<(NodeId, Version)>>, Invalid> {
         let Some(list) = self.raw(name)? else {
             return Ok(None);
         };
@@ -204,6 +181,21 @@ impl<'py> Fields<'_, 'py> {
         }
         Ok(Some(out))
     }
+
+    /// The fields of an update line (also a reset's entry).
+    fn update_line(&self) -> Result<Line<String, Value>, Invalid> {
+        Ok(Line {
+            key: self.string("key")?,
+            value: self.value()?,
+            deleted: self.flag("deleted")?,
+            source_id: self.string("source_id")?.map(NodeId::from),
+            version: self.uint("version")?,
+            timestamp: self.uint("timestamp")?,
+            prev: self.uint("prev")?,
+            through: self.uint("through")?,
+            ..Line::default()
+        })
+    }
 }
 
 fn uint_of(v: &Bound<'_, PyAny>, name: &str) -> Result<u64, Invalid> {
@@ -222,63 +214,48 @@ fn str_of(v: &Bound<'_, PyAny>, name: &str) -> Result<String, Invalid> {
         .map_err(|e| format!("`{name}`: {e}"))
 }
 
-/// Parses one message dict, checking it as the core's decoder would.
-pub fn from_dict(obj: &Bound<'_, PyAny>) -> Result<Message<String, Value>, Invalid> {
-    let dict = obj
-        .cast::<PyDict>()
-        .map_err(|_| "a message must be a dict".to_string())?;
-    let f = Fields { dict };
-    let digest = f.flag("digest")?;
-    let done = f.flag("done")?;
-    let reply = f.flag("reply")?;
-    let msg = if digest && done {
-        Message::DigestDone { reply }
-    } else if digest {
-        Message::Digest {
-            source_id: NodeId::from(f.required("source_id", "digest", Fields::string)?),
-            version: f.required("version", "digest", Fields::uint)?,
-            reply,
-        }
-    } else if f.flag("reset")? {
-        let list = f
-            .raw("entries")?
-            .ok_or_else(|| "reset without `entries`".to_string())?;
-        let list = list
-            .cast::<PyList>()
-            .map_err(|_| "`entries` must be a list of update dicts".to_string())?;
-        let mut entries = Vec::with_capacity(list.len());
-        for item in list.iter() {
-            let dict = item
-                .cast::<PyDict>()
-                .map_err(|_| "`entries` must be a list of update dicts".to_string())?;
-            entries.push(Fields { dict }.update("reset entry")?);
-        }
-        Message::Reset(Reset {
-            watermarks: f
-                .pairs("watermarks")?
-                .ok_or_else(|| "reset without `watermarks`".to_string())?,
-            floors: f.pairs("floors")?.unwrap_or_default(),
-            entries,
-        })
-    } else {
-        Message::Update {
-            update: f.update("update")?,
-            prev: f.uint("prev")?,
-        }
-    };
-    msg.validate().map_err(|e| e.to_string())?;
-    Ok(msg)
+fn dict_of<'a, 'py>(obj: &'a Bound<'py, PyAny>, what: &str) -> Result<Fields<'a, 'py>, Invalid> {
+    obj.cast::<PyDict>()
+        .map(|dict| Fields { dict })
+        .map_err(|_| format!("{what} must be a dict"))
 }
 
-/// Checks that every value in a decoded message converts to Python.
-pub fn check_values(msg: &Message<String, Value>) -> Result<(), Invalid> {
-    let check = |u: &Update<String, Value>| match &u.value {
-        Some(v) => value::check(v).map_err(|e| format!("bad `value`: {e}")),
-        None => Ok(()),
-    };
-    match msg {
-        Message::Update { update, .. } => check(update),
-        Message::Reset(reset) => reset.entries.iter().try_for_each(check),
-        _ => Ok(()),
+/// Parses one message dict into a line, reading the fields of its kind (digest, reset or
+/// update) with their types checked.
+pub fn line_from_dict(obj: &Bound<'_, PyAny>) -> Result<Line<String, Value>, Invalid> {
+    let f = dict_of(obj, "a message")?;
+    if f.flag("digest")? {
+        return Ok(Line {
+            digest: true,
+            done: f.flag("done")?,
+            reply: f.flag("reply")?,
+            hash: f.uint("hash")?,
+            source_id: f.string("source_id")?.map(NodeId::from),
+            version: f.uint("version")?,
+            ..Line::default()
+        });
     }
+    if f.flag("reset")? {
+        let entries = match f.raw("entries")? {
+            None => None,
+            Some(list) => {
+                let list = list
+                    .cast::<PyList>()
+                    .map_err(|_| "`entries` must be a list of update dicts".to_string())?;
+                let mut out = Vec::with_capacity(list.len());
+                for item in list.iter() {
+                    out.push(dict_of(&item, "a reset entry")?.update_line()?);
+                }
+                Some(out)
+            }
+        };
+        return Ok(Line {
+            reset: true,
+            watermarks: f.pairs("watermarks")?,
+            floors: f.pairs("floors")?,
+            entries,
+            ..Line::default()
+        });
+    }
+    f.update_line()
 }

@@ -20,9 +20,10 @@ def test_fresh_node() -> None:
     assert g.get("missing") is None
     assert g.get("missing", 7) == 7
     assert g.entry("missing") is None
-    assert g.mtu == 10 and g.max_history == 10
+    assert g.mtu == 10 and g.max_history == 10 and g.max_message_bytes == 1 << 20
     assert g.watermarks == {}
-    assert g.read() == [] and g.read_bytes() == b""
+    assert g.read() == [] and g.pending() == 0
+    assert g.poll_timeout() is None
     assert repr(g) == "Gossip(id='node-1', version=0, keys=0)"
 
 
@@ -39,6 +40,23 @@ def test_set_get_and_versions() -> None:
     assert e is not None
     assert (e.value, e.version, e.source_id, e.deleted) == ("two", 2, "a", False)
     assert g.watermark("a") == 3 and g.watermarks == {"a": 3}
+
+
+def test_now_is_the_write_timestamp_and_defaults_to_the_system_clock() -> None:
+    import time
+
+    g = scuttle.Gossip("a")
+    g.set("fixed", 1, now=1_234)
+    e = g.entry("fixed")
+    assert e is not None and e.timestamp == 1_234
+    before = int(time.time() * 1000)
+    g.set("system", 2)
+    after = int(time.time() * 1000)
+    e = g.entry("system")
+    assert e is not None and before <= e.timestamp <= after
+    g.delete("fixed", now=99)
+    tomb = g.entry("fixed", tombstones=True)
+    assert tomb is not None and tomb.timestamp == 99
 
 
 def test_mapping_protocol() -> None:
@@ -121,8 +139,10 @@ def test_entry_class() -> None:
         ({"sort": 3}, TypeError),
         ({"tombstone_grace": -1.0}, scuttle.ConfigError),
         ({"tombstone_grace": float("nan")}, scuttle.ConfigError),
-        ({"max_frame_size": 10}, scuttle.ConfigError),
+        ({"max_message_bytes": 10}, scuttle.ConfigError),
         ({"mtu": -1}, OverflowError),
+        ({"clock": object()}, TypeError),  # removed: pass `now=` instead
+        ({"max_frame_size": 1024}, TypeError),  # renamed max_message_bytes
     ],
 )
 def test_bad_configuration(kwargs: dict[str, Any], error: type[Exception]) -> None:
@@ -134,6 +154,22 @@ def test_config_error_is_a_value_error() -> None:
     assert issubclass(scuttle.ConfigError, ValueError)
     assert issubclass(scuttle.ConfigError, scuttle.ScuttleError)
     assert issubclass(scuttle.InvalidMessageError, ValueError)
+    assert issubclass(scuttle.TooLargeError, ValueError)
+    assert issubclass(scuttle.TooLargeError, scuttle.ScuttleError)
+    assert issubclass(scuttle.SyncError, RuntimeError)
+
+
+@pytest.mark.parametrize("name", ["lww", "lww_clock", "lww-clock", "strict"])
+def test_resolver_names(name: str) -> None:
+    g = scuttle.Gossip("a", resolve=name)  # type: ignore[arg-type]
+    assert g.set("k", 1) is True
+
+
+def test_unknown_policy_names_list_the_known_ones() -> None:
+    with pytest.raises(scuttle.ConfigError, match="lww-clock"):
+        scuttle.Gossip("a", resolve="nope")  # type: ignore[arg-type]
+    with pytest.raises(scuttle.ConfigError, match="depth"):
+        scuttle.Gossip("a", sort="nope")  # type: ignore[arg-type]
 
 
 def test_on_update_reports_local_and_remote_writes() -> None:
@@ -177,13 +213,12 @@ def test_callback_exception_propagates_and_update_stays_applied() -> None:
     assert a["k"] == 1 and a.version == 1
     assert calls == ["k", "second"]  # every callback still ran
     b.set("j", 2)
-    b.gossip(peer="a")
-    a.write(b.read(1, peer="a")[0], peer="b")  # digest entry
-    a.write(b.read(1, peer="a")[0], peer="b")  # digest done: a answers
-    b_msgs = a.read(peer="b")
-    for m in b_msgs:
-        b.write(m, peer="a")
-    news = [m for m in b.read(peer="a") if "key" in m]
+    b.gossip()
+    a.write(b.read(1)[0])  # digest entry
+    a.write(b.read(1)[0])  # digest done: a answers with its news and digest
+    for m in a.read():
+        b.write(m)  # b answers with its news
+    news = [m for m in b.read() if "key" in m]
     assert [m["key"] for m in news] == ["j"]
     with pytest.raises(RuntimeError, match="callback failed"):
         a.write(news[0], peer="b")
@@ -258,65 +293,160 @@ def test_sync_raises_when_news_never_settles() -> None:
 
 
 def test_tombstones_are_collected_after_grace() -> None:
-    clock = scuttle.ManualClock(1_000)
-    g = scuttle.Gossip("a", tombstone_grace=10.0, clock=clock)
-    g.set("k", 1)
-    g.delete("k")
-    assert g.collect_tombstones() == 0
-    clock.advance(10_000)
-    assert clock.now() == 11_000
-    assert g.collect_tombstones() == 1
+    g = scuttle.Gossip("a", tombstone_grace=10.0)
+    g.set("k", 1, now=1_000)
+    g.delete("k", now=1_000)
+    assert g.poll_timeout() == 11_000
+    assert g.collect_tombstones(now=10_999) == 0
+    assert g.entry("k", tombstones=True) is not None
+    assert g.handle_timeout(11_000) == 1
     assert g.entry("k", tombstones=True) is None
-    keep = scuttle.Gossip("b", tombstone_grace=None, clock=clock)
-    keep.set("k", 1)
-    keep.delete("k")
-    clock.set(10**12)
-    assert keep.collect_tombstones() == 0
-    assert "ManualClock" in repr(clock)
+    assert g.poll_timeout() is None
+    keep = scuttle.Gossip("b", tombstone_grace=None)
+    keep.set("k", 1, now=0)
+    keep.delete("k", now=0)
+    assert keep.poll_timeout() is None
+    assert keep.handle_timeout(10**12) == 0
+    assert keep.entry("k", tombstones=True) is not None
+
+
+def test_gossip_collects_due_tombstones_first() -> None:
+    g = scuttle.Gossip("a", tombstone_grace=1.0)
+    g.delete("k", now=0)
+    g.gossip(now=999)
+    assert g.entry("k", tombstones=True) is not None
+    g.gossip(now=1_000)
+    assert g.entry("k", tombstones=True) is None
+    h = scuttle.Gossip("h", tombstone_grace=1.0)
+    h.delete("k", now=0)
+    h.start_exchange(now=1_000)
+    assert h.entry("k", tombstones=True) is None
+
+
+def test_timeouts_default_to_the_system_clock() -> None:
+    g = scuttle.Gossip("a", tombstone_grace=0.0)
+    g.delete("k")  # stamped with the system clock
+    assert g.handle_timeout() == 1
+    old = scuttle.Gossip("b", tombstone_grace=60.0)
+    old.delete("k", now=1_000)  # in 1970
+    old.gossip()
+    assert old.entry("k", tombstones=True) is None
 
 
 def test_late_joiner_behind_collected_tombstones_gets_a_reset() -> None:
-    clock = scuttle.ManualClock(0)
-    a = scuttle.Gossip("a", tombstone_grace=1.0, clock=clock)
-    b = scuttle.Gossip("b", tombstone_grace=1.0, clock=clock)
-    a.set("gone", 1)
-    a.set("kept", 2)
-    scuttle.exchange(a, b)
-    a.delete("gone")
-    clock.advance(5_000)
-    a.collect_tombstones()
-    # a's digest queue now holds a reset for b (b is behind the collected tombstone)
-    b.gossip(peer="a")
-    for m in b.read(peer="a"):
+    a = scuttle.Gossip("a", tombstone_grace=1.0)
+    b = scuttle.Gossip("b", tombstone_grace=1.0)
+    a.set("gone", 1, now=0)
+    a.set("kept", 2, now=0)
+    scuttle.exchange(a, b, now=0)
+    a.delete("gone", now=0)
+    assert a.handle_timeout(5_000) == 1
+    # b is behind the collected tombstone: a answers its digest with a reset
+    b.gossip(now=5_000)
+    for m in b.read():
         a.write(m, peer="b")
-    msgs = a.read(peer="b")
-    assert any(m.get("reset") for m in msgs)
+    msgs = a.read()
     reset = next(m for m in msgs if m.get("reset"))
     assert reset["watermarks"] == [["a", 3]]
+    assert reset["floors"] == [["a", 3]]
     for m in msgs:
         b.write(m, peer="a")
     assert "gone" not in b and b["kept"] == 2
     assert b.entry("gone", tombstones=True) is None
+    assert a.stats["resets_sent"] == 1
 
 
-def test_pending_and_forget_peer() -> None:
+def test_pending_and_reset_pipe() -> None:
     g = scuttle.Gossip("a")
     g.set("k", 1)
-    g.gossip(peer="x")
-    assert g.pending("x") == 2 and g.pending() == 0
-    assert len(g.read(1, peer="x")) == 1
-    assert g.pending("x") == 1
-    g.forget_peer("x")
-    assert g.pending("x") == 0
+    g.gossip()
+    assert g.pending() == 2  # digest entry a:1, then done
+    assert len(g.read(1)) == 1
+    assert g.pending() == 1
+    # half a digest saying the peer holds a:1, then the pipe breaks
+    g.write({"digest": True, "source_id": "a", "version": 1})
+    g.reset_pipe()
+    assert g.pending() == 0 and g.read() == []
+    # the digest that follows starts afresh: the peer holds nothing, so it gets k
+    g.write({"digest": True, "done": True})
+    assert [m["key"] for m in g.read() if "key" in m] == ["k"]
+
+
+def test_one_pipe_per_node() -> None:
+    g = scuttle.Gossip("a")
+    g.gossip()
+    g.gossip()
+    assert g.pending() == 2  # two digests (each only "done": nothing known yet)
+    with pytest.raises(TypeError):
+        g.read(peer="x")  # type: ignore[call-arg]
+    with pytest.raises(TypeError):
+        g.gossip(peer="x")  # type: ignore[call-arg]
 
 
 def test_stats() -> None:
     a, b = scuttle.Gossip("a"), scuttle.Gossip("b")
     a.set("k", 1)
-    scuttle.exchange(a, b)
+    assert scuttle.exchange(a, b) == 1
     assert b.stats["updates_applied"] == 1
     assert a.stats["updates_sent"] == 1
-    assert a.stats["digests_answered"] == 1 and b.stats["digests_answered"] == 1
+    # only the node that answers a digest counts it
+    assert a.stats["digests_answered"] == 0 and b.stats["digests_answered"] == 1
+    assert b.stats["idle_exchanges"] == 0
+
+
+def test_idle_exchanges_send_a_digest_hash() -> None:
+    nodes = [scuttle.Gossip(f"node-{i}") for i in range(5)]
+    for n in nodes:
+        n.set("k", n.id)
+    scuttle.sync(*nodes)
+    a, b = nodes[0], nodes[1]
+    assert b.stats["idle_exchanges"] >= 1
+    # five sources make a full digest of more than 40 bytes; the hash takes 9
+    syn = a.start_exchange()
+    assert len(syn) <= 16
+    reply = b.handle_frame(syn)
+    assert reply is not None and len(reply) <= 20
+    assert a.handle_frame(reply) is None
+    # over the pipe the hash is a field of the closing digest line
+    a.gossip()
+    assert [set(m) for m in a.read()] == [{"digest", "done", "hash"}]
+    # a node that changed answers a hash with its full digest, and news flows again
+    b.set("k", "changed")
+    reply = b.handle_frame(a.start_exchange())
+    assert reply is not None and len(reply) > 40
+    scuttle.sync(*nodes)
+    assert all(n["k"] == "changed" for n in nodes)
+
+
+def test_digest_hashes_can_be_turned_off() -> None:
+    a = scuttle.Gossip("a", digest_hashes=False)
+    b = scuttle.Gossip("b", digest_hashes=False)
+    a.set("k", 1)
+    scuttle.sync(a, b)
+    a.gossip()
+    assert a.read() == [
+        {"digest": True, "source_id": "a", "version": 1},
+        {"digest": True, "done": True},
+    ]
+
+
+def test_oversize_write_raises_and_later_writes_still_reach_a_peer() -> None:
+    a = scuttle.Gossip("a", max_message_bytes=128)
+    b = scuttle.Gossip("b", max_message_bytes=128)
+    a.set("before", 1)
+    with pytest.raises(scuttle.TooLargeError, match="max_message_bytes"):
+        a.set("big", "x" * 200)
+    assert "big" not in a and a.version == 1
+    with pytest.raises(ValueError):
+        a.set("big", b"x" * 200)
+    assert a.set("after", "small") is True and a.version == 2
+    scuttle.sync(a, b)
+    assert b.items() == [("after", "small"), ("before", 1)]
+    # the limit counts the whole message: many small writes are spread over exchanges
+    for i in range(20):
+        a.set(f"many{i}", "y" * 30)
+    assert scuttle.sync(a, b) > 1
+    assert len(b) == 22
 
 
 def test_reference_cycles_through_callbacks_are_collected() -> None:

@@ -86,19 +86,17 @@ def test_strict_regression_three_nodes_depth_mtu_one() -> None:
 
 
 def test_lww_clock_uses_timestamps_first() -> None:
-    clock = scuttle.ManualClock(1_000)
-    g = scuttle.Gossip("me", resolve="lww_clock", clock=clock)
-    g.set("k", "local")
+    g = scuttle.Gossip("me", resolve="lww_clock")
+    g.set("k", "local", now=1_000)
     assert g.entry("k").timestamp == 1_000  # type: ignore[union-attr]
     g.write(upd("k", "newer-version-older-clock", "z", 50, timestamp=999))
     assert g["k"] == "local"
     g.write(upd("k", "later-clock", "a", 2, timestamp=1_001))
     assert g["k"] == "later-clock"
-    clock.set(5_000)
-    assert g.set("k", "now") is True
+    assert g.set("k", "now", now=5_000) is True
     assert g.entry("k").timestamp == 5_000  # type: ignore[union-attr]
-    clock.set(500)  # the clock went back: a local write would lose to the current entry
-    assert g.set("k", "past") is False
+    # the clock went back: a local write would lose to the current entry
+    assert g.set("k", "past", now=500) is False
     assert g["k"] == "now" and g.version == 51
 
 
@@ -178,20 +176,45 @@ def test_resolver_exception_on_write_propagates_with_no_state_change() -> None:
     assert g["k"] == "ok" and g.version == 10
 
 
-def test_resolver_exception_on_write_bytes_propagates_with_no_state_change() -> None:
+def test_resolver_exception_on_a_frame_refuses_the_whole_message() -> None:
+    src = scuttle.Gossip("b")
+    src.set("k", "bad")
+    src.set("j", "fine")
+    dst = scuttle.Gossip("a", resolve=_raise_on("bad"))
+    dst.set("mine", 1)
+    syn_ack = src.handle_frame(dst.start_exchange())
+    assert syn_ack is not None
+    before = (dst.state, dst.version, dst.watermarks, dst.stats, len(dst.history))
+    with pytest.raises(Boom):
+        dst.handle_frame(syn_ack)
+    # the whole message was refused: not even "j", judged before "k", was applied
+    assert (dst.state, dst.version, dst.watermarks, dst.stats, len(dst.history)) == before
+    assert "j" not in dst and dst.watermark("b") == 0
+
+
+def test_resolver_exception_in_exchange_propagates_and_changes_nothing() -> None:
     src = scuttle.Gossip("b")
     src.set("k", "bad")
     dst = scuttle.Gossip("a", resolve=_raise_on("bad"))
-    dst.gossip()
-    for m in dst.read():
-        src.write(m)
-    frames = src.read_bytes()
-    before = (dst.state, dst.version, dst.watermarks, dst.pending())
     with pytest.raises(Boom):
-        dst.write_bytes(frames)
-    # the reply digest frames before the update may have been taken, but the update did
-    # nothing: no state, no clock, no watermark for "b"
-    assert dst.state == before[0] and dst.version == 0 and dst.watermark("b") == 0
+        scuttle.sync(dst, src)
+    assert "k" not in dst and dst.version == 0 and dst.watermarks == {}
+
+
+def test_resolver_sees_each_update_of_a_message_meet_the_one_before() -> None:
+    seen: list[tuple[Optional[int], int]] = []
+
+    def resolve(current: Optional[scuttle.Entry], update: scuttle.Update) -> bool:
+        seen.append((None if current is None else current.version, update.version))
+        return True
+
+    src = scuttle.Gossip("b")
+    for i in range(3):
+        src.set("k", i)
+    dst = scuttle.Gossip("a", resolve=resolve)
+    scuttle.exchange(dst, src)
+    assert seen == [(None, 1), (1, 2), (2, 3)]
+    assert dst["k"] == 2
 
 
 def test_resolver_not_called_for_duplicates_and_gaps() -> None:

@@ -84,12 +84,15 @@ def _news_order(sort: Any) -> list[tuple[str, int]]:
     for source, count in [("x", 1), ("y", 3), ("z", 2)]:
         for v in range(1, count + 1):
             relay.write({"key": f"{source}{v}", "value": v, "source_id": source, "version": v})
+    # an empty peer's answer to a digest: relay's reply holds its news in runs per source
     relay.write({"digest": True, "done": True, "reply": True}, peer="empty")
-    return [(m["source_id"], m["version"]) for m in relay.read(peer="empty") if "key" in m]
+    return [(m["source_id"], m["version"]) for m in relay.read() if "key" in m]
 
 
 def test_breadth_sort() -> None:
-    assert _news_order("breadth") == [("x", 1), ("y", 1), ("z", 1), ("y", 2)]
+    # slots x1, y1, z1, y2; each source's updates travel together, in the order of their
+    # first slot
+    assert _news_order("breadth") == [("x", 1), ("y", 1), ("y", 2), ("z", 1)]
 
 
 def test_depth_sort() -> None:
@@ -116,7 +119,7 @@ def test_key_sort_never_makes_a_source_skip_a_version() -> None:
     z.set("y", 2)
     z.write({"key": "w", "value": "b", "source_id": "b", "version": 1}, peer="b")
     z.write({"digest": True, "done": True, "reply": True}, peer="c")
-    sent = [(m["source_id"], m["version"], m["prev"]) for m in z.read(peer="c") if "key" in m]
+    sent = [(m["source_id"], m["version"], m["prev"]) for m in z.read() if "key" in m]
     assert sent == [("z", 1, 0), ("b", 1, 0)]
     c = scuttle.Gossip("c")
     scuttle.sync(z, c)
@@ -133,14 +136,23 @@ def test_key_callable_exception_propagates() -> None:
 
     relay = scuttle.Gossip("relay", sort=key)
     relay.set("k", 1)
+    before = (relay.watermarks, relay.stats, relay.version)
     try:
-        relay.write({"digest": True, "done": True, "reply": True}, peer="p")
+        relay.write({"digest": True, "done": True, "reply": True})
     except KeyBoom:
         pass
     else:  # pragma: no cover
         raise AssertionError("KeyBoom not raised")
-    # documented: the answer is still queued, in breadth order
-    assert [m["key"] for m in relay.read(peer="p") if "key" in m] == ["k"]
+    # the message was refused: no answer, nothing changed
+    assert relay.read() == [] and (relay.watermarks, relay.stats, relay.version) == before
+    other = scuttle.Gossip("other")
+    try:
+        other.handle_frame(relay.handle_frame(other.start_exchange()) or b"")
+    except KeyBoom:
+        pass
+    else:  # pragma: no cover
+        raise AssertionError("KeyBoom not raised")
+    assert "k" not in other
 
 
 def test_key_callable_with_incomparable_keys_propagates_type_error() -> None:
@@ -148,7 +160,7 @@ def test_key_callable_with_incomparable_keys_propagates_type_error() -> None:
     relay.set("a", 1)
     relay.set("b", 2)
     try:
-        relay.write({"digest": True, "done": True, "reply": True}, peer="p")
+        relay.write({"digest": True, "done": True, "reply": True})
     except TypeError:
         pass
     else:  # pragma: no cover
@@ -209,7 +221,7 @@ def newest_first(u: scuttle.Update) -> tuple[int, str]:
     max_history=st.integers(min_value=0, max_value=6),
     resolve=st.sampled_from(["lww", "strict", "lww_clock", py_lww]),
     sort=st.sampled_from(["breadth", "depth", newest_first]),
-    codec=st.sampled_from(["dict", "bytes"]),
+    codec=st.sampled_from(["dict", "frames"]),
 )
 def test_random_writes_and_exchange_orders_converge(
     steps: list[tuple[str, Any]],
@@ -225,24 +237,23 @@ def test_random_writes_and_exchange_orders_converge(
     ]
 
     def move(a: scuttle.Gossip, b: scuttle.Gossip) -> None:
-        a.gossip(peer=b.id)
+        if codec == "frames":
+            syn_ack = b.handle_frame(a.start_exchange(), peer=a.id)
+            assert syn_ack is not None
+            ack = a.handle_frame(syn_ack, peer=b.id)
+            if ack is not None:
+                assert b.handle_frame(ack, peer=a.id) is None
+            return
+        a.gossip()
         while True:
-            if codec == "dict":
-                to_b = a.read(peer=b.id)
-                for m in to_b:
-                    b.write(m, peer=a.id)
-                to_a = b.read(peer=a.id)
-                for m in to_a:
-                    a.write(m, peer=b.id)
-                if not to_b and not to_a:
-                    return
-            else:
-                fb = a.read_bytes(peer=b.id)
-                b.write_bytes(fb, peer=a.id)
-                fa = b.read_bytes(peer=a.id)
-                a.write_bytes(fa, peer=b.id)
-                if not fb and not fa:
-                    return
+            to_b = a.read()
+            for m in to_b:
+                b.write(m, peer=a.id)
+            to_a = b.read()
+            for m in to_a:
+                a.write(m, peer=b.id)
+            if not to_b and not to_a:
+                return
 
     for kind, arg in steps:
         if kind == "write":

@@ -44,10 +44,10 @@ def test_value_round_trips_locally_and_over_both_codecs(value: Any) -> None:
     got = b["k"]
     assert got == value and type(got) is type(value)
     # CBOR frames, a to c
-    a.gossip(peer="c")
-    for _ in range(3):
-        c.write_bytes(a.read_bytes(peer="c"), peer="a")
-        a.write_bytes(c.read_bytes(peer="a"), peer="c")
+    syn_ack = c.handle_frame(a.start_exchange())
+    assert syn_ack is not None
+    ack = a.handle_frame(syn_ack)
+    assert ack is not None and c.handle_frame(ack) is None
     got = c["k"]
     assert got == value and type(got) is type(value)
 
@@ -55,11 +55,11 @@ def test_value_round_trips_locally_and_over_both_codecs(value: Any) -> None:
 def test_nan_round_trips() -> None:
     a, b = scuttle.Gossip("a"), scuttle.Gossip("b")
     a.set("k", float("nan"))
-    a.gossip()
-    b.write_bytes(a.read_bytes())
-    a.write_bytes(b.read_bytes())
-    b.write_bytes(a.read_bytes())
+    scuttle.sync(a, b)
     assert math.isnan(b["k"])
+    c = scuttle.Gossip("c")
+    pipe(a, c)
+    assert math.isnan(c["k"])
 
 
 def test_none_is_a_value_not_a_delete() -> None:

@@ -1,4 +1,4 @@
-"""Messages: the seed's dict shapes, CBOR frames, and refusal of invalid input."""
+"""Messages: the seed's dict shapes over one pipe, CBOR frames, and refusal of invalid input."""
 
 from __future__ import annotations
 
@@ -93,39 +93,40 @@ def test_read_n_limits() -> None:
     assert g.read() == [{"digest": True, "done": True}]
 
 
-def test_explicit_peers_keep_separate_queues() -> None:
-    g = scuttle.Gossip("a")
-    g.set("k", 1)
-    g.gossip(peer="x")
-    g.gossip(peer="y")
-    assert g.read() == []
-    assert len(g.read(peer="x")) == 2
-    assert len(g.read(peer="y")) == 2
-
-
-def test_bytes_pipe() -> None:
+def test_frames() -> None:
     a, b = scuttle.Gossip("a"), scuttle.Gossip("b")
     a.set("k", {"nested": [1, b"2"]})
-    a.gossip()
-    frames = a.read_bytes()
-    assert isinstance(frames, bytes)
-    (length,) = struct.unpack(">I", frames[:4])
-    assert 0 < length < len(frames)
-    assert b.write_bytes(frames) == 2
-    assert a.write_bytes(b.read_bytes()) == 1  # b knows nothing: an empty reply digest
-    assert b.write_bytes(a.read_bytes()) == 1  # the news
-    assert b["k"] == {"nested": [1, b"2"]}
-    assert b.write_bytes(b"") == 0
+    b.set("j", 2)
+    syn = a.start_exchange()
+    assert isinstance(syn, bytes)
+    (length,) = struct.unpack(">I", syn[:4])
+    assert length == len(syn) - 4
+    syn_ack = b.handle_frame(syn, peer="a")  # b's news and digest
+    assert syn_ack is not None
+    ack = a.handle_frame(syn_ack, peer="b")  # a's news
+    assert ack is not None
+    assert b.handle_frame(ack, peer="a") is None  # the exchange is over
+    assert b["k"] == {"nested": [1, b"2"]} and a["j"] == 2
+    # an idle exchange: nothing but digests (a hash, once both sides agree)
+    reply = b.handle_frame(a.start_exchange())
+    assert reply is not None and a.handle_frame(reply) is None
 
 
-def test_read_bytes_n_and_one_frame_at_a_time() -> None:
+def test_frames_report_the_peer_label_to_callbacks() -> None:
     a, b = scuttle.Gossip("a"), scuttle.Gossip("b")
+    seen: list[Any] = []
+    b.on_update(lambda key, entry, peer: seen.append((key, entry.value, peer)))
     a.set("k", 1)
-    a.gossip()
-    one = a.read_bytes(1)
-    assert b.write_bytes(one) == 1
-    assert b.write_bytes(a.read_bytes(1)) == 1
-    assert a.read_bytes() == b""
+    syn_ack = a.handle_frame(b.start_exchange())  # b opens; a answers with its news
+    assert syn_ack is not None
+    assert b.handle_frame(syn_ack, peer="node-a") is None  # b has no news for a
+    a.set("k", 2)
+    syn_ack = b.handle_frame(a.start_exchange())
+    assert syn_ack is not None
+    ack = a.handle_frame(syn_ack)
+    assert ack is not None
+    b.handle_frame(ack)  # no label: the default
+    assert seen == [("k", 1, "node-a"), ("k", 2, scuttle.DEFAULT_PEER)]
 
 
 VALID_UPDATE = {"key": "k", "value": 1, "source_id": "x", "version": 5, "timestamp": 0, "prev": 0}
@@ -173,16 +174,19 @@ INVALID: list[Any] = [
     {"reset": True, "watermarks": [], "entries": [{"key": "k", "source_id": "x", "version": 1}]},
     {"reset": True, "watermarks": [], "entries": [{"key": "k", "value": 1, "source_id": "x", "version": 0}]},
     {"reset": True, "watermarks": [], "entries": [5]},
+    {"digest": True, "done": True, "hash": -1},
+    {"digest": True, "done": True, "hash": "h"},
+    {"key": "k", "value": 1, "source_id": "x", "version": 3, "prev": 1, "through": 2},
 ]
 
 
 def _busy_node() -> scuttle.Gossip:
-    """A node with state, history, a half-received digest and queued messages."""
+    """A node with state, history, queued messages and a half-written digest."""
     g = scuttle.Gossip("a")
-    g.set("mine", 1)
+    g.set("mine", 1, now=5)
     g.write({"key": "theirs", "value": 2, "source_id": "x", "version": 4})
-    g.write({"digest": True, "source_id": "x", "version": 1}, peer="other")
     g.gossip()
+    g.write({"digest": True, "source_id": "x", "version": 1})
     return g
 
 
@@ -193,7 +197,7 @@ def _observe(g: scuttle.Gossip) -> Any:
         g.watermarks,
         len(g.history),
         g.pending(),
-        g.pending("other"),
+        g.stats,
     )
 
 
@@ -214,10 +218,11 @@ def test_invalid_messages_raise_value_error_and_change_nothing(msg: Any) -> None
 
 def test_invalid_message_does_not_break_a_pending_digest() -> None:
     g = _busy_node()
+    g.read()
     with pytest.raises(ValueError):
-        g.write({"digest": True, "source_id": "x", "version": -1}, peer="other")
-    g.write({"digest": True, "done": True}, peer="other")
-    answer = g.read(peer="other")
+        g.write({"digest": True, "source_id": "x", "version": -1})
+    g.write({"digest": True, "done": True})
+    answer = g.read()
     # the digest said x:1, so the news for "other" holds x's version 4 and our own write
     assert sorted((m["source_id"], m["version"]) for m in answer if "key" in m) == [("a", 1), ("x", 4)]
 
@@ -226,71 +231,68 @@ def _frame(body: bytes) -> bytes:
     return struct.pack(">I", len(body)) + body
 
 
+# An Ack whose news is one run from "x" (prev 0) holding k = 1 at version 1, timestamp 0:
+# [2, [0, ["x", 0, ["k", 1, 0, 1]]]] (docs/protocol.md).
+VALID_ACK = bytes.fromhex("8202820083617800846" + "16b010001")
+
+
+def _ack_with_value(value: bytes) -> bytes:
+    return _frame(bytes.fromhex("8202820083617800846" + "16b0100") + value)
+
+
 GARBAGE: list[bytes] = [
+    b"",
     b"\x00",
     b"\x00\x00\x00",
     b"\x00\x00\x00\x05abc",
-    b"\xff\xff\xff\xff" + b"x" * 10,
+    b"\x7f\xff\xff\xff" + b"x" * 10,
     _frame(b"\xff\xfe\xfd"),
     _frame(b"not cbor at all"),
-    _frame(b"\xa0"),  # an empty map: an update without fields
+    _frame(b"\xa0"),  # an empty map
     _frame(b"\x01"),  # the integer 1
-    _frame(b"\xa1\x66digest\xf5") + b"\x00\x00\x00\x01\xa0",
-    # {"key": "k", "value": tag(1000, 1), "source_id": "x", "version": 1}
-    _frame(
-        b"\xa4\x63key\x61k\x65value\xd9\x03\xe8\x01\x69source_id\x61x\x67version\x01"
-    ),
-    # version -1
-    _frame(b"\xa4\x63key\x61k\x65value\x01\x69source_id\x61x\x67version\x20"),
-    # a map key that is a list
-    _frame(b"\xa4\x63key\x61k\x65value\xa1\x80\x01\x69source_id\x61x\x67version\x01"),
+    _frame(VALID_ACK) + b"\x00",  # a byte after the frame
+    _frame(VALID_ACK) + _frame(VALID_ACK),  # two frames: one call takes one
+    _frame(VALID_ACK + b"\x00"),  # a byte after the message inside the frame
+    _frame(bytes.fromhex("8202820083617800846" + "16b000001")),  # version 0
+    _ack_with_value(b"\xd9\x03\xe8\x01"),  # a CBOR tag
+    _ack_with_value(b"\xa1\x80\x01"),  # a map key that is a list
 ]
 
 
 @pytest.mark.parametrize("data", GARBAGE, ids=lambda d: d[:24].hex())
-def test_garbage_bytes_raise_value_error_and_change_nothing(data: bytes) -> None:
+def test_garbage_frames_raise_value_error_and_change_nothing(data: bytes) -> None:
     g = _busy_node()
     before = _observe(g)
-    with pytest.raises(ValueError):
-        g.write_bytes(data)
+    with pytest.raises(scuttle.InvalidMessageError):
+        g.handle_frame(data)
     assert _observe(g) == before
 
 
 def test_valid_hand_made_frame_is_accepted() -> None:
     g = scuttle.Gossip("a")
-    body = b"\xa4\x63key\x61k\x65value\x01\x69source_id\x61x\x67version\x01"
-    assert g.write_bytes(_frame(body)) == 1
-    assert g["k"] == 1
-
-
-def test_a_bad_frame_after_good_ones_applies_none() -> None:
-    a, b = scuttle.Gossip("a"), scuttle.Gossip("b")
-    a.set("k", 1)
-    a.gossip()
-    frames = a.read_bytes() + b"\x00\x00"
-    with pytest.raises(ValueError):
-        b.write_bytes(frames)
-    assert b.pending() == 0 and b.version == 0
+    assert g.handle_frame(_frame(VALID_ACK)) is None
+    assert g["k"] == 1 and g.watermark("x") == 1
+    e = g.entry("k")
+    assert e is not None and (e.source_id, e.version, e.timestamp) == ("x", 1, 0)
 
 
 def test_oversize_frames_are_refused() -> None:
-    a = scuttle.Gossip("a", max_frame_size=128)
-    with pytest.raises(ValueError, match="cannot be sent"):
+    a = scuttle.Gossip("a", max_message_bytes=128)
+    with pytest.raises(scuttle.TooLargeError):
         a.set("k", "x" * 200)
     assert "k" not in a and a.version == 0
     assert a.set("k", "small") is True
-    # an update received from a peer with a larger limit cannot be relayed over frames
-    a.write({"key": "big", "value": "x" * 200, "source_id": "z", "version": 1})
-    a.write({"digest": True, "done": True})
-    with pytest.raises(ValueError):
-        a.read_bytes()
-    b = scuttle.Gossip("b", max_frame_size=128)
-    big = _frame(b"\x00" * 200)
-    with pytest.raises(ValueError):
-        b.write_bytes(big)
+    # a peer with a larger limit sends a message above a's: a refuses the frame
+    big = scuttle.Gossip("big")
+    big.set("v", "x" * 200)
+    syn_ack = big.handle_frame(a.start_exchange())
+    assert syn_ack is not None and len(syn_ack) > 128
+    with pytest.raises(scuttle.InvalidMessageError, match="exceeds"):
+        a.handle_frame(syn_ack)
+    assert "v" not in a and a.version == 1
 
 
-def test_dict_pipe_and_bytes_pipe_agree() -> None:
+def test_dict_pipe_and_frames_agree() -> None:
     a1, b1 = scuttle.Gossip("a"), scuttle.Gossip("b")
     for i in range(5):
         a1.set(f"k{i}", [i, str(i)])
@@ -300,12 +302,9 @@ def test_dict_pipe_and_bytes_pipe_agree() -> None:
     for i in range(5):
         a2.set(f"k{i}", [i, str(i)])
         b2.set(f"j{i}", {"i": i})
-    a2.gossip()
-    while True:
-        x = a2.read_bytes()
-        b2.write_bytes(x)
-        y = b2.read_bytes()
-        a2.write_bytes(y)
-        if not x and not y:
-            break
+    syn_ack = b2.handle_frame(a2.start_exchange())
+    assert syn_ack is not None
+    ack = a2.handle_frame(syn_ack)
+    assert ack is not None and b2.handle_frame(ack) is None
     assert b1.items() == b2.items() and a1.items() == a2.items()
+    assert a1.watermarks == a2.watermarks == b1.watermarks == b2.watermarks

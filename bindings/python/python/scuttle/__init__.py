@@ -3,8 +3,9 @@
 A :class:`Gossip` node holds a map of ``str`` keys to values (None, bool, int, float, str,
 bytes, list, dict) that replicas reconcile by exchanging digests and news (van Renesse et
 al., 2008). The protocol runs in the Rust core (``scuttle._scuttle``); this package is its
-Python face. Messages are moved by the caller (``read``/``write`` as dicts,
-``read_bytes``/``write_bytes`` as CBOR frames), or in process by :func:`sync`.
+Python face. Messages are moved by the caller (``gossip``/``read``/``write`` as the seed's
+dicts over one pipe, ``start_exchange``/``handle_frame`` as CBOR frames), or in process by
+:func:`sync`.
 
     >>> import scuttle
     >>> a, b = scuttle.Gossip("a"), scuttle.Gossip("b")
@@ -19,6 +20,9 @@ Python face. Messages are moved by the caller (``read``/``write`` as dicts,
     ...     if not moved and not back: break
     >>> b["greeting"]
     'hello'
+    >>> reply = b.handle_frame(a.start_exchange())  # the same over frames
+    >>> a.handle_frame(reply) is None  # a has no news left for b
+    True
 """
 
 from __future__ import annotations
@@ -27,15 +31,15 @@ from ._errors import ConfigError as ConfigError
 from ._errors import InvalidMessageError as InvalidMessageError
 from ._errors import ScuttleError as ScuttleError
 from ._errors import SyncError as SyncError
+from ._errors import TooLargeError as TooLargeError
 from ._scuttle import DEFAULT_PEER as DEFAULT_PEER
 from ._scuttle import PROTOCOL_VERSION as PROTOCOL_VERSION
 from ._scuttle import Entry as Entry
 from ._scuttle import Gossip as Gossip
 from ._scuttle import History as History
-from ._scuttle import ManualClock as ManualClock
 from ._scuttle import Update as Update
-from ._sync import exchange as exchange
-from ._sync import sync as sync
+from ._scuttle import exchange as exchange
+from ._scuttle import sync as sync
 
 __all__ = [
     "DEFAULT_PEER",
@@ -45,9 +49,9 @@ __all__ = [
     "Gossip",
     "History",
     "InvalidMessageError",
-    "ManualClock",
     "ScuttleError",
     "SyncError",
+    "TooLargeError",
     "Update",
     "exchange",
     "sync",

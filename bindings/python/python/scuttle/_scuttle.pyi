@@ -3,7 +3,7 @@
 from typing import Any, Callable, Iterator, Literal, Optional, TypeVar, Union, final
 
 DEFAULT_PEER: str
-"""The peer name used when none is given (``"peer"``)."""
+"""The peer label ``on_update`` gets for messages written without ``peer=`` (``"peer"``)."""
 
 PROTOCOL_VERSION: int
 """Version of the wire protocol."""
@@ -12,7 +12,7 @@ Value = Any
 """None, bool, int (-2**64 .. 2**64-1), float, str, bytes, list or dict of these."""
 
 Message = dict[str, Any]
-"""One message in the seed's shapes (see ``docs/python.md``)."""
+"""One message line in the seed's shapes (see ``docs/python.md``)."""
 
 @final
 class Entry:
@@ -72,18 +72,6 @@ class Update:
         """In a sort key: how many updates of this source the peer lacks; else 0."""
 
 @final
-class ManualClock:
-    """A wall clock that moves only when told to (for ``lww_clock`` and tombstone tests)."""
-
-    def __init__(self, start_ms: int = 0) -> None: ...
-    def now(self) -> int:
-        """The time, in milliseconds since the Unix epoch."""
-    def set(self, ms: int) -> None:
-        """Sets the time."""
-    def advance(self, ms: int) -> None:
-        """Moves the time forward."""
-
-@final
 class History:
     """The updates a node can still replay as news (``Gossip.history``)."""
 
@@ -94,7 +82,7 @@ class History:
     def __len__(self) -> int: ...
 
 Resolve = Union[
-    Literal["lww", "strict", "lww_clock"],
+    Literal["lww", "strict", "lww_clock", "lww-clock"],
     Callable[[Optional[Entry], Update], object],
 ]
 """A resolver name, or ``resolve(current, update)`` whose truthiness accepts the update."""
@@ -111,8 +99,10 @@ class Gossip:
     source_id)``), ``"strict"`` (higher ``(value, version, source_id)``; a local write needs
     a strictly greater value), ``"lww_clock"`` (higher ``(timestamp, version,
     source_id)``) or a callable ``resolve(current, update) -> bool``. ``sort`` orders the
-    news of an exchange cut by ``mtu``: ``"breadth"``, ``"depth"`` or a key callable over
-    :class:`Update` (smaller first). ``tombstone_grace`` is in seconds (None: forever).
+    news of a message cut by ``mtu`` or ``max_message_bytes``: ``"breadth"``, ``"depth"`` or
+    a key callable over :class:`Update` (smaller first). ``tombstone_grace`` is in seconds
+    (None: forever). Every ``now`` is in milliseconds since the Unix epoch and defaults to
+    the system clock.
     """
 
     def __init__(
@@ -124,8 +114,8 @@ class Gossip:
         resolve: Optional[Resolve] = "lww",
         sort: Optional[Sort] = "breadth",
         tombstone_grace: Optional[float] = 3600.0,
-        clock: Optional[ManualClock] = None,
-        max_frame_size: int = 4194304,
+        max_message_bytes: int = 1048576,
+        digest_hashes: bool = True,
     ) -> None: ...
     @property
     def id(self) -> str:
@@ -135,10 +125,13 @@ class Gossip:
         """The highest version this node has seen from anyone (0 for a fresh node)."""
     @property
     def mtu(self) -> int:
-        """Maximum updates sent per exchange."""
+        """Maximum updates sent per message."""
     @property
     def max_history(self) -> int:
         """Superseded updates kept for replay."""
+    @property
+    def max_message_bytes(self) -> int:
+        """Most encoded bytes of one message (and of one frame this node accepts)."""
     @property
     def state(self) -> dict[str, Entry]:
         """A snapshot of the live state: ``{key: Entry}``."""
@@ -151,9 +144,9 @@ class Gossip:
     @property
     def stats(self) -> dict[str, int]:
         """Counters of what this node did."""
-    def set(self, key: str, value: Value) -> bool:
+    def set(self, key: str, value: Value, *, now: Optional[int] = None) -> bool:
         """Writes ``key = value``; False when the resolver rejects it (nothing changes)."""
-    def delete(self, key: str) -> bool:
+    def delete(self, key: str, *, now: Optional[int] = None) -> bool:
         """Deletes ``key`` (writes a tombstone); False when the resolver rejects it."""
     def get(self, key: str, default: Any = None) -> Any:
         """The value of ``key``, or ``default`` when it has none."""
@@ -169,26 +162,38 @@ class Gossip:
         """The live values, in key order."""
     def items(self) -> list[tuple[str, Value]]:
         """The live ``(key, value)`` pairs, in key order."""
-    def gossip(self, peer: str = "peer") -> None:
-        """Starts an exchange with ``peer``: queues this node's digest for it."""
-    def read(self, n: Optional[int] = None, *, peer: str = "peer") -> list[Message]:
-        """Drains up to ``n`` (default: all) messages queued for ``peer``, as dicts."""
+    def gossip(self, *, now: Optional[int] = None) -> None:
+        """Starts an exchange over the pipe: queues this node's digest for ``read()``."""
+    def read(self, n: Optional[int] = None) -> list[Message]:
+        """Drains up to ``n`` (default: all) message dicts waiting for the pipe."""
     def write(self, msg: Message, *, peer: str = "peer") -> None:
-        """Takes one message dict from ``peer``; an invalid one raises
-        :class:`InvalidMessageError` and changes nothing."""
-    def read_bytes(self, n: Optional[int] = None, *, peer: str = "peer") -> bytes:
-        """Drains up to ``n`` messages for ``peer`` as concatenated CBOR frames."""
-    def write_bytes(self, data: bytes, *, peer: str = "peer") -> int:
-        """Takes one or more whole CBOR frames from ``peer``; returns how many messages."""
-    def pending(self, peer: str = "peer") -> int:
-        """How many messages wait for ``peer``."""
+        """Takes one message dict from the pipe; a reply it causes is queued for ``read()``.
+        An invalid one raises :class:`InvalidMessageError` and changes nothing."""
+    def pending(self) -> int:
+        """How many message dicts wait for ``read()``."""
+    def reset_pipe(self) -> None:
+        """Drops the dicts waiting for ``read()`` and a half-written message."""
+    def start_exchange(self, *, now: Optional[int] = None) -> bytes:
+        """Opens an exchange: the CBOR frame to send a peer (this node's digest)."""
+    def handle_frame(self, frame: bytes, *, peer: str = "peer") -> Optional[bytes]:
+        """Handles one frame from ``peer``; returns the reply frame, or None at the end."""
     def watermark(self, source_id: str) -> int:
         """This node's watermark for ``source_id`` (0 when unknown)."""
-    def collect_tombstones(self) -> int:
-        """Forgets expired tombstones; returns how many."""
-    def forget_peer(self, peer: str) -> None:
-        """Drops what is pending for ``peer``."""
+    def handle_timeout(self, now: Optional[int] = None) -> int:
+        """Collects the tombstones whose grace has passed; returns how many."""
+    def collect_tombstones(self, *, now: Optional[int] = None) -> int:
+        """The same as :meth:`handle_timeout`."""
+    def poll_timeout(self) -> Optional[int]:
+        """When :meth:`handle_timeout` has work next (ms since the epoch), or None."""
     def on_update(self, callback: _OnUpdate) -> _OnUpdate:
         """Registers ``callback(key, entry, peer)`` for every update that wins."""
     def on_compaction(self, callback: _OnCompaction) -> _OnCompaction:
         """Registers ``callback(dropped, history_len)`` for every compaction."""
+
+def exchange(a: Gossip, b: Gossip, *, now: Optional[int] = None) -> int:
+    """Runs one exchange started by ``a`` with ``b``; returns the updates it delivered."""
+
+def sync(*nodes: Gossip, max_rounds: int = 1000, now: Optional[int] = None) -> int:
+    """Exchanges between every pair of ``nodes`` until a round delivers no update; returns
+    the number of rounds that delivered some. Raises :class:`SyncError` after
+    ``max_rounds``."""
