@@ -6,8 +6,10 @@
  *      target/release/libscuttle_c.a -lpthread -ldl -lm -o two_nodes
  *   ./two_nodes
  *
- * A real program sends each frame over its transport (TCP, UDP, a message bus) instead of
- * calling scuttle_gossip_handle_frame() directly; everything else stays the same.
+ * An exchange is at most three frames: the initiator's Syn (scuttle_gossip_start_exchange),
+ * the peer's reply and the initiator's reply to that (each from scuttle_gossip_handle_frame).
+ * A real program sends each frame over its transport (TCP, UDP, a message bus) to the peer
+ * instead of calling scuttle_gossip_handle_frame() directly; everything else stays the same.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,67 +32,49 @@ typedef struct Node {
   ScuttleGossip *gossip;
 } Node;
 
-static Node *find(Node *nodes, size_t n, const ScuttleBytes *id) {
-  for (size_t i = 0; i < n; i++) {
-    if (strlen(nodes[i].name) == id->len && memcmp(nodes[i].name, id->ptr, id->len) == 0) {
-      return &nodes[i];
+/* Prints the updates `node` got from `peer`'s last frame. */
+static void print_events(Node *node, Node *peer) {
+  ScuttleEvent ev;
+  while (scuttle_gossip_poll_event(node->gossip, &ev) == SCUTTLE_OK) {
+    if (ev.kind == SCUTTLE_EVENT_UPDATE && !ev.local) {
+      printf("%s: event: %s %s%s%s (version %llu, written by %s, delivered by %s)\n",
+             node->name, ev.deleted ? "deleted" : "updated", (const char *)ev.key.ptr,
+             ev.deleted ? "" : " = ", ev.deleted ? "" : (const char *)ev.value.ptr,
+             (unsigned long long)ev.version, (const char *)ev.source_id.ptr, peer->name);
     }
+    scuttle_event_free(&ev);
   }
-  return NULL;
 }
 
-/* Moves every queued frame to its recipient until no node has anything to send. */
-static size_t deliver_all(Node *nodes, size_t n) {
-  size_t delivered = 0;
+/* One exchange started by `from` with `to`: each frame goes to the other node, whose reply
+ * comes back, until a node has nothing to reply. Returns the number of frames. */
+static size_t run_exchange(Node *from, Node *to) {
+  Node *sender = from, *receiver = to;
+  ScuttleBytes frame, reply;
+  size_t frames = 1;
+  CHECK(scuttle_gossip_start_exchange(from->gossip, &frame));
   for (;;) {
-    int idle = 1;
-    for (size_t i = 0; i < n; i++) {
-      ScuttleBytes peer, frame;
-      ScuttleStatus s;
-      while ((s = scuttle_gossip_poll_transmit(nodes[i].gossip, &peer, &frame)) == SCUTTLE_OK) {
-        Node *to = find(nodes, n, &peer);
-        if (to == NULL) {
-          fprintf(stderr, "unknown peer %s\n", (const char *)peer.ptr);
-          exit(1);
-        }
-        CHECK(scuttle_gossip_handle_frame(to->gossip, (const uint8_t *)nodes[i].name,
-                                          strlen(nodes[i].name), frame.ptr, frame.len));
-        scuttle_bytes_free(&peer);
-        scuttle_bytes_free(&frame);
-        delivered++;
-        idle = 0;
-      }
-      if (s != SCUTTLE_STATUS_EMPTY) {
-        fprintf(stderr, "poll_transmit: %s\n", scuttle_last_error());
-        exit(1);
-      }
+    /* "Send" the frame: the receiver handles it and gives its reply for the sender. */
+    CHECK(scuttle_gossip_handle_frame(receiver->gossip, frame.ptr, frame.len, &reply));
+    scuttle_bytes_free(&frame);
+    print_events(receiver, sender);
+    if (reply.ptr == NULL) {
+      return frames; /* the exchange is over */
     }
-    if (idle) {
-      return delivered;
-    }
+    frame = reply;
+    frames++;
+    Node *swap = sender;
+    sender = receiver;
+    receiver = swap;
   }
 }
 
 static void set(Node *node, const char *key, const char *value) {
   uint64_t version = 0;
-  CHECK(scuttle_gossip_set(node->gossip, (const uint8_t *)key, strlen(key),
+  CHECK(scuttle_gossip_set(node->gossip, scuttle_now_ms(), (const uint8_t *)key, strlen(key),
                            (const uint8_t *)value, strlen(value), &version));
   printf("%s: set %s = %s (version %llu)\n", node->name, key, value,
          (unsigned long long)version);
-}
-
-static void print_events(Node *node) {
-  ScuttleEvent ev;
-  while (scuttle_gossip_poll_event(node->gossip, &ev) == SCUTTLE_OK) {
-    if (ev.kind == SCUTTLE_EVENT_UPDATE && ev.from.ptr != NULL) {
-      printf("%s: event: %s %s%s%s (version %llu, written by %s, delivered by %s)\n",
-             node->name, ev.deleted ? "deleted" : "updated", (const char *)ev.key.ptr,
-             ev.deleted ? "" : " = ", ev.deleted ? "" : (const char *)ev.value.ptr,
-             (unsigned long long)ev.version, (const char *)ev.source_id.ptr,
-             (const char *)ev.from.ptr);
-    }
-    scuttle_event_free(&ev);
-  }
 }
 
 /* Prints a node's live keys and values. */
@@ -164,7 +148,7 @@ int main(void) {
   set(alice, "shape", "circle");
   set(bob, "color", "blue"); /* concurrent write: the higher (version, source id) wins */
   set(bob, "owner", "bob");
-  CHECK(scuttle_gossip_delete(alice->gossip, (const uint8_t *)"shape", 5, NULL));
+  CHECK(scuttle_gossip_delete(alice->gossip, scuttle_now_ms(), (const uint8_t *)"shape", 5, NULL));
   printf("alice: deleted shape\n");
 
   int rounds = 0;
@@ -176,11 +160,9 @@ int main(void) {
     /* Take turns starting the exchange, as a periodic gossip timer would. */
     Node *from = rounds % 2 ? alice : bob;
     Node *to = rounds % 2 ? bob : alice;
-    CHECK(scuttle_gossip_gossip(from->gossip, (const uint8_t *)to->name, strlen(to->name)));
-    size_t frames = deliver_all(nodes, 2);
-    printf("round %d: %s gossiped with %s, %zu frames\n", rounds, from->name, to->name, frames);
-    print_events(alice);
-    print_events(bob);
+    size_t frames = run_exchange(from, to);
+    printf("round %d: %s started an exchange with %s, %zu frames\n", rounds, from->name,
+           to->name, frames);
   }
 
   dump(alice);
@@ -193,6 +175,16 @@ int main(void) {
     return 1;
   }
   printf("converged after %d rounds\n", rounds);
+
+  /* The tombstone of shape is collected an hour (tombstone_grace_ms) after the delete. */
+  uint64_t when = 0;
+  if (scuttle_gossip_poll_timeout(bob->gossip, &when) != SCUTTLE_OK) {
+    fprintf(stderr, "bob should hold a tombstone to collect\n");
+    return 1;
+  }
+  size_t collected = 0;
+  CHECK(scuttle_gossip_handle_timeout(bob->gossip, when, &collected));
+  printf("bob: collected %zu tombstone(s) at the end of the grace period\n", collected);
 
   for (size_t i = 0; i < 2; i++) {
     scuttle_gossip_free(nodes[i].gossip);

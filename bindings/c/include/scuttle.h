@@ -22,12 +22,24 @@
 /**
  * The wire protocol version the frames follow (`scuttle_core::PROTOCOL_VERSION`).
  */
-#define SCUTTLE_PROTOCOL_VERSION 1
+#define SCUTTLE_PROTOCOL_VERSION 2
 
 /**
- * Bytes of the big-endian length prefix before each CBOR frame.
+ * Bytes of the big-endian length prefix before each CBOR frame body.
  */
 #define SCUTTLE_FRAME_PREFIX_LEN 4
+
+/**
+ * The smallest `ScuttleConfig.max_message_bytes` accepted.
+ */
+#define SCUTTLE_MIN_MESSAGE_BYTES 64
+
+/**
+ * The layout version of `ScuttleConfig` this library reads. `scuttle_config_default()` writes
+ * it into `ScuttleConfig.version`; `scuttle_gossip_new()` refuses any other value, so a program
+ * built against another layout fails cleanly instead of misreading fields.
+ */
+#define SCUTTLE_CONFIG_VERSION 2
 
 /**
  * The outcome of a call. Every `scuttle_*` function that can fail returns one;
@@ -49,7 +61,8 @@ typedef enum ScuttleStatus {
    */
   SCUTTLE_STATUS_NOT_FOUND = 2,
   /**
-   * Nothing to poll: no message waits to be sent, or no event waits to be read.
+   * Nothing to report: no event waits (`scuttle_gossip_poll_event`), or no timeout is
+   * scheduled (`scuttle_gossip_poll_timeout`).
    */
   SCUTTLE_STATUS_EMPTY = 3,
   /**
@@ -59,7 +72,7 @@ typedef enum ScuttleStatus {
   SCUTTLE_STATUS_INVALID_ARGUMENT = 4,
   /**
    * A frame could not be decoded: malformed CBOR, a truncated frame, trailing bytes or a
-   * frame larger than the configured maximum. The peer is at fault; nothing changed.
+   * frame larger than `max_message_bytes`. The peer is at fault; nothing changed.
    */
   SCUTTLE_STATUS_DECODE_ERROR = 5,
   /**
@@ -68,8 +81,10 @@ typedef enum ScuttleStatus {
    */
   SCUTTLE_STATUS_PROTOCOL_ERROR = 6,
   /**
-   * A panic was caught inside the library (a bug, or a panicking resolver callback). It did
-   * not cross the boundary; the handle may refuse further calls with this status.
+   * A panic was caught inside the library (a bug, or a panicking resolver callback written
+   * in Rust). It did not cross the boundary. A panic in a resolver callback changes nothing
+   * and leaves the handle usable; any other panic makes the handle refuse further calls
+   * with this status.
    */
   SCUTTLE_STATUS_PANIC = 7,
   /**
@@ -83,14 +98,27 @@ typedef enum ScuttleStatus {
    */
   SCUTTLE_STATUS_BUSY = 9,
   /**
-   * An outgoing message could not be encoded (larger than the maximum frame size). It was
-   * dropped; the next exchange sends its news again.
+   * A message built by the node could not be encoded. The core never builds a message
+   * above `max_message_bytes`, so this means a bug. No frame is handed out; in
+   * `scuttle_gossip_handle_frame` the incoming message was still applied, and a later
+   * exchange sends again what the lost reply carried.
    */
   SCUTTLE_STATUS_ENCODE_ERROR = 10,
   /**
    * The node's version counter is exhausted (a peer announced version 2^64 - 1).
    */
   SCUTTLE_STATUS_VERSION_OVERFLOW = 11,
+  /**
+   * A local write could never fit one message of `max_message_bytes` bytes (its key and
+   * value are too large). Nothing changed; later writes are not affected.
+   */
+  SCUTTLE_STATUS_TOO_LARGE = 12,
+  /**
+   * The resolver callback reported an error (it returned neither
+   * `SCUTTLE_DECISION_REFUSE` nor `SCUTTLE_DECISION_ACCEPT`). The whole call was refused and
+   * nothing changed.
+   */
+  SCUTTLE_STATUS_CALLBACK_ERROR = 13,
 } ScuttleStatus;
 
 /**
@@ -117,22 +145,22 @@ typedef struct ScuttleKeys ScuttleKeys;
 typedef uint32_t ScuttleResolverKind;
 
 /**
- * Which news goes first when `mtu` cuts an exchange short (`ScuttleConfig.sorter`).
+ * Which news goes first when `mtu` or `max_message_bytes` cuts an exchange short
+ * (`ScuttleConfig.sorter`).
  */
 typedef uint32_t ScuttleSorterKind;
 
 /**
  * The configuration of a node. Fill it with `scuttle_config_default()`, then change fields.
+ *
+ * Layout version 2 (`SCUTTLE_CONFIG_VERSION`), for protocol v2: `max_frame_size` became
+ * `max_message_bytes`, and `version` was added as the first field.
  */
 typedef struct ScuttleConfig {
   /**
-   * Most updates sent per exchange (flow control); at least 1. Default 10.
+   * `SCUTTLE_CONFIG_VERSION`, written by `scuttle_config_default()`; leave it as it is.
    */
-  size_t mtu;
-  /**
-   * Superseded updates kept for replay before compaction drops the oldest. Default 10.
-   */
-  size_t max_history;
+  uint32_t version;
   /**
    * A `SCUTTLE_RESOLVER_*` constant (ignored by `scuttle_gossip_new_with_resolver`).
    * Default `SCUTTLE_RESOLVER_LWW`.
@@ -143,15 +171,37 @@ typedef struct ScuttleConfig {
    */
   ScuttleSorterKind sorter;
   /**
-   * How long a tombstone is kept before it is collected, in milliseconds; 0 keeps tombstones
-   * forever. Default 3600000 (one hour).
+   * Most updates one message carries (flow control); at least 1. Default 10.
+   */
+  size_t mtu;
+  /**
+   * Most bytes of one message (its CBOR body, without the 4-byte length prefix), news and
+   * digest included; at least `SCUTTLE_MIN_MESSAGE_BYTES`. The node never builds a larger
+   * message, refuses a local write that could never fit one (`SCUTTLE_STATUS_TOO_LARGE`),
+   * and refuses larger incoming frames (`SCUTTLE_STATUS_DECODE_ERROR`): give every node of
+   * a cluster the same value. Default 1048576 (1 MiB).
+   */
+  size_t max_message_bytes;
+  /**
+   * Superseded updates kept for replay before compaction drops the oldest. Default 10.
+   */
+  size_t max_history;
+  /**
+   * How long a tombstone is kept before `scuttle_gossip_handle_timeout()` collects it, in
+   * milliseconds after the delete's `now_ms`; 0 keeps tombstones forever. Default 3600000
+   * (one hour).
    */
   uint64_t tombstone_grace_ms;
-  /**
-   * Largest frame body accepted or produced, in bytes; at least 64. Default 4 MiB.
-   */
-  size_t max_frame_size;
 } ScuttleConfig;
+
+/**
+ * What a resolver callback answers (`ScuttleResolveFn`'s return value).
+ *
+ * `SCUTTLE_DECISION_REFUSE` (0) and `SCUTTLE_DECISION_ACCEPT` (1) are decisions; every other
+ * value (use `SCUTTLE_DECISION_ERROR`) means the callback could not decide. Because 0 and 1 are
+ * `false` and `true`, a callback may also `return incoming->version > current->version;`.
+ */
+typedef uint32_t ScuttleDecision;
 
 /**
  * A read-only view of one entry or update, lent to a resolver callback for the duration of
@@ -206,22 +256,26 @@ typedef struct ScuttleEntryView {
 } ScuttleEntryView;
 
 /**
- * A resolver callback: returns true when `incoming` should replace `current`.
+ * A resolver callback: decides whether `incoming` replaces `current`.
  *
  * `current` is NULL when the key is unknown. The callback runs inside `scuttle_gossip_set`,
  * `scuttle_gossip_delete` and `scuttle_gossip_handle_frame`, on the calling thread, with the
  * handle locked: it must not call any `scuttle_*` function on the same handle (such a call
- * returns `SCUTTLE_STATUS_BUSY`).
+ * returns `SCUTTLE_STATUS_BUSY`). A message is decided in full before anything changes, so the
+ * callback may be asked about several updates of one message and none of them be applied
+ * (when a later one fails); keep it free of side effects that assume its answer is applied.
  *
  * For replicas to converge, the callback must be a **total order on updates** per key: break
  * ties with (version, source_id), which are unique. "Accept if the value is greater" alone
  * is not enough: two equal values from two sources are then tied for good.
  *
- * A callback written in C++ must not let an exception escape: the process would abort.
+ * Return `SCUTTLE_DECISION_ACCEPT`, `SCUTTLE_DECISION_REFUSE`, or `SCUTTLE_DECISION_ERROR`
+ * to fail the whole call without changing anything. A callback written in C++ must not let an
+ * exception escape: the process would abort.
  */
-typedef bool (*ScuttleResolveFn)(void *user_data,
-                                 const struct ScuttleEntryView *current,
-                                 const struct ScuttleEntryView *incoming);
+typedef ScuttleDecision (*ScuttleResolveFn)(void *user_data,
+                                            const struct ScuttleEntryView *current,
+                                            const struct ScuttleEntryView *incoming);
 
 /**
  * A byte buffer owned by the library, handed to the caller.
@@ -315,9 +369,11 @@ typedef struct ScuttleEvent {
    */
   uint64_t timestamp_ms;
   /**
-   * The peer that delivered the update, or `{NULL, 0}` for a local write (UPDATE).
+   * Whether a local `scuttle_gossip_set`/`scuttle_gossip_delete` made the update (UPDATE).
+   * When false, it came in the frame just given to `scuttle_gossip_handle_frame`: the
+   * application knows which peer sent that frame.
    */
-  struct ScuttleBytes from;
+  bool local;
   /**
    * Updates dropped (COMPACTION) or tombstones collected (TOMBSTONES_COLLECTED).
    */
@@ -329,19 +385,38 @@ typedef struct ScuttleEvent {
 } ScuttleEvent;
 
 /**
- * Last writer wins: the higher (version, source id) wins.
+ * The incoming update loses: the current entry stays.
+ */
+#define SCUTTLE_DECISION_REFUSE 0
+
+/**
+ * The incoming update wins and replaces the current entry.
+ */
+#define SCUTTLE_DECISION_ACCEPT 1
+
+/**
+ * The callback could not decide. The whole call that asked (`scuttle_gossip_set`,
+ * `scuttle_gossip_delete` or `scuttle_gossip_handle_frame`) fails with
+ * `SCUTTLE_STATUS_CALLBACK_ERROR` and changes nothing. Any value other than 0 and 1 counts as
+ * an error; it is quoted in `scuttle_last_error()`.
+ */
+#define SCUTTLE_DECISION_ERROR 2
+
+/**
+ * Last writer wins: the higher (version, source id) wins (`lww`).
  */
 #define SCUTTLE_RESOLVER_LWW 0
 
 /**
  * Values only grow: the higher (value, version, source id) wins, values compared as bytes
  * (memcmp order, a shorter prefix first); a local write must be strictly greater than the
- * current value, and deleting a key that holds a value is refused.
+ * current value, and deleting a key that holds a value is refused (`strict`).
  */
 #define SCUTTLE_RESOLVER_STRICT 1
 
 /**
- * Last writer wins by wall clock: the higher (timestamp, version, source id) wins.
+ * Last writer wins by wall clock: the higher (timestamp, version, source id) wins
+ * (`lww-clock`). The timestamp of a write is the `now_ms` given to `scuttle_gossip_set`.
  */
 #define SCUTTLE_RESOLVER_LWW_CLOCK 2
 
@@ -357,7 +432,7 @@ typedef struct ScuttleEvent {
 
 /**
  * A write won and is now the state of `key` (local writes included): `key`, `value` or
- * `deleted`, `version`, `source_id`, `timestamp_ms` and `from` are set.
+ * `deleted`, `version`, `source_id`, `timestamp_ms` and `local` are set.
  */
 #define SCUTTLE_EVENT_UPDATE 1
 
@@ -397,6 +472,16 @@ extern "C" {
 const char *scuttle_last_error(void);
 
 /**
+ * The system clock: milliseconds since the Unix epoch.
+ *
+ * scuttle itself never reads a clock; pass this (or any clock of your own) as `now_ms` to
+ * `scuttle_gossip_set()`, `scuttle_gossip_delete()` and `scuttle_gossip_handle_timeout()`.
+ *
+ * \return Milliseconds since 1970-01-01T00:00:00Z, or 0 if the system clock reads earlier.
+ */
+uint64_t scuttle_now_ms(void);
+
+/**
  * Creates a node with a built-in resolver.
  *
  * \param id The node's id (its source id): non-empty UTF-8, `id_len` bytes, copied.
@@ -404,8 +489,9 @@ const char *scuttle_last_error(void);
  * \param config The configuration, copied; NULL for the defaults (`scuttle_config_default()`).
  * \param out Where to write the new handle (NULL is written on failure).
  * \return `SCUTTLE_STATUS_OK`; `SCUTTLE_STATUS_INVALID_ARGUMENT` for a NULL `out`, an empty or
- * non-UTF-8 id, or a configuration that breaks a constraint (mtu 0, max_frame_size below 64,
- * an unknown resolver or sorter).
+ * non-UTF-8 id, or a configuration that breaks a constraint (a `version` other than
+ * `SCUTTLE_CONFIG_VERSION`, mtu 0, max_message_bytes below `SCUTTLE_MIN_MESSAGE_BYTES`, an
+ * unknown resolver or sorter).
  *
  * The caller owns the handle and releases it with `scuttle_gossip_free()`.
  *
@@ -432,8 +518,11 @@ enum ScuttleStatus scuttle_gossip_new(const uint8_t *id,
  * \return `SCUTTLE_STATUS_OK`, or `SCUTTLE_STATUS_INVALID_ARGUMENT` (as `scuttle_gossip_new`,
  * or a NULL `resolve`).
  *
- * If a panic unwinds out of the callback (a callback written in Rust), it is caught: the
- * update is refused and the call that ran the resolver returns `SCUTTLE_STATUS_PANIC`.
+ * When the callback returns an error (`SCUTTLE_DECISION_ERROR`), the call that ran it
+ * (`scuttle_gossip_set`, `scuttle_gossip_delete`, `scuttle_gossip_handle_frame`) returns
+ * `SCUTTLE_STATUS_CALLBACK_ERROR` and changes nothing. If a panic unwinds out of the callback
+ * (one written in Rust), it is caught in the same way and the call returns
+ * `SCUTTLE_STATUS_PANIC`; the handle stays usable.
  *
  * # Safety
  * As `scuttle_gossip_new`. `resolve` must be safe to call with `user_data` until the handle is
@@ -477,15 +566,20 @@ enum ScuttleStatus scuttle_gossip_id(const struct ScuttleGossip *gossip, struct 
  * Writes `key = value` on this node.
  *
  * \param gossip The node.
+ * \param now_ms The time of the write, in milliseconds since the Unix epoch on your clock
+ * (`scuttle_now_ms()` reads the system clock). It stamps the write (`timestamp_ms`, which
+ * `SCUTTLE_RESOLVER_LWW_CLOCK` compares) and starts a delete's tombstone grace period.
  * \param key The key, `key_len` bytes, copied (may be empty).
  * \param key_len Length of `key`.
  * \param value The value, `value_len` bytes, copied (may be empty).
  * \param value_len Length of `value`.
  * \param version_out Where to write the write's version; may be NULL.
- * \return `SCUTTLE_STATUS_OK`; `SCUTTLE_STATUS_REJECTED` if the resolver refused (nothing
- * changed, not even the version); `SCUTTLE_STATUS_INVALID_ARGUMENT` for a NULL pointer with a
- * non-zero length, or a key and value too large for one frame; `SCUTTLE_STATUS_BUSY`;
- * `SCUTTLE_STATUS_PANIC` if a resolver callback panicked; `SCUTTLE_STATUS_VERSION_OVERFLOW`.
+ * \return `SCUTTLE_STATUS_OK`; `SCUTTLE_STATUS_REJECTED` if the resolver refused;
+ * `SCUTTLE_STATUS_TOO_LARGE` if the key and value could never fit one message of
+ * `max_message_bytes`; `SCUTTLE_STATUS_CALLBACK_ERROR` or `SCUTTLE_STATUS_PANIC` if a resolver
+ * callback failed or panicked; `SCUTTLE_STATUS_VERSION_OVERFLOW`; in all these cases nothing
+ * changed, not even the version. `SCUTTLE_STATUS_INVALID_ARGUMENT` for a NULL pointer with a
+ * non-zero length; `SCUTTLE_STATUS_BUSY`.
  *
  * Queues an UPDATE event.
  *
@@ -494,6 +588,7 @@ enum ScuttleStatus scuttle_gossip_id(const struct ScuttleGossip *gossip, struct 
  * lengths in readable bytes; `version_out` must be NULL or writable.
  */
 enum ScuttleStatus scuttle_gossip_set(struct ScuttleGossip *gossip,
+                                      uint64_t now_ms,
                                       const uint8_t *key,
                                       size_t key_len,
                                       const uint8_t *value,
@@ -505,6 +600,8 @@ enum ScuttleStatus scuttle_gossip_set(struct ScuttleGossip *gossip,
  * over older writes still on their way).
  *
  * \param gossip The node.
+ * \param now_ms The time of the delete, in milliseconds since the Unix epoch on your clock;
+ * the tombstone is collected `tombstone_grace_ms` after it.
  * \param key The key, `key_len` bytes.
  * \param key_len Length of `key`.
  * \param version_out Where to write the delete's version; may be NULL.
@@ -516,6 +613,7 @@ enum ScuttleStatus scuttle_gossip_set(struct ScuttleGossip *gossip,
  * bytes; `version_out` must be NULL or writable.
  */
 enum ScuttleStatus scuttle_gossip_delete(struct ScuttleGossip *gossip,
+                                         uint64_t now_ms,
                                          const uint8_t *key,
                                          size_t key_len,
                                          uint64_t *version_out);
@@ -585,72 +683,55 @@ enum ScuttleStatus scuttle_gossip_keys(const struct ScuttleGossip *gossip,
 enum ScuttleStatus scuttle_gossip_version(const struct ScuttleGossip *gossip, uint64_t *out);
 
 /**
- * Starts an exchange with a peer: queues this node's digest for it. Then drain
- * `scuttle_gossip_poll_transmit()` and deliver the frames to the peer.
+ * Starts an exchange: gives the frame to send to one peer (a Syn carrying this node's digest,
+ * or only its hash when the last exchange found both sides equal).
+ *
+ * Send the frame to the peer of your choice, e.g. on a timer. The peer answers it with
+ * `scuttle_gossip_handle_frame()`, whose reply frame comes back here through
+ * `scuttle_gossip_handle_frame()` too, and so on until a call gives no reply. The node keeps
+ * no state per peer and per exchange: an exchange that is never finished costs nothing.
  *
  * \param gossip The node.
- * \param peer The peer's id: non-empty UTF-8, not this node's own id.
- * \param peer_len Length of `peer`.
- * \return `SCUTTLE_STATUS_OK`, `SCUTTLE_STATUS_INVALID_ARGUMENT`, `SCUTTLE_STATUS_BUSY`.
- *
- * Also collects expired tombstones first (which may queue a TOMBSTONES_COLLECTED event).
+ * \param frame_out Where to write the frame (zeroed first; release it with
+ * `scuttle_bytes_free()`): a 4-byte big-endian length, then that many bytes of CBOR.
+ * \return `SCUTTLE_STATUS_OK`; `SCUTTLE_STATUS_INVALID_ARGUMENT` for a NULL pointer;
+ * `SCUTTLE_STATUS_BUSY`.
  *
  * # Safety
- * `gossip` must be NULL or a live handle; `peer` must be NULL or point to `peer_len` readable
- * bytes.
+ * `gossip` must be NULL or a live handle; `frame_out` must be NULL or writable.
  */
-enum ScuttleStatus scuttle_gossip_gossip(struct ScuttleGossip *gossip,
-                                         const uint8_t *peer,
-                                         size_t peer_len);
+enum ScuttleStatus scuttle_gossip_start_exchange(struct ScuttleGossip *gossip,
+                                                 struct ScuttleBytes *frame_out);
 
 /**
- * Takes the next outgoing message, encoded as one frame: a 4-byte big-endian length, then
- * that many bytes of CBOR (`scuttle_core::FrameCodec`).
+ * Hands in one whole message received from a peer (one frame, length prefix included) and
+ * gives the reply to send back to that same peer.
  *
  * \param gossip The node.
- * \param peer_out Where to write the id of the peer to send it to (library-owned).
- * \param frame_out Where to write the frame (library-owned).
- * \return `SCUTTLE_STATUS_OK`; `SCUTTLE_STATUS_EMPTY` when nothing waits (both outputs
- * `{NULL, 0}`); `SCUTTLE_STATUS_ENCODE_ERROR` if the message does not fit in
- * `max_frame_size` (it is dropped; the next exchange retries); `SCUTTLE_STATUS_INVALID_ARGUMENT`
- * for a NULL pointer; `SCUTTLE_STATUS_BUSY`.
- *
- * Both outputs are zeroed first; release them with `scuttle_bytes_free()`. Drain this after
- * every `scuttle_gossip_gossip()` and `scuttle_gossip_handle_frame()` until it returns
- * `SCUTTLE_STATUS_EMPTY`.
- *
- * # Safety
- * `gossip` must be NULL or a live handle; `peer_out` and `frame_out` must be NULL or writable.
- */
-enum ScuttleStatus scuttle_gossip_poll_transmit(struct ScuttleGossip *gossip,
-                                                struct ScuttleBytes *peer_out,
-                                                struct ScuttleBytes *frame_out);
-
-/**
- * Hands in one frame received from a peer (exactly one whole frame, length prefix included).
- *
- * \param gossip The node.
- * \param peer The id of the peer that sent it: non-empty UTF-8.
- * \param peer_len Length of `peer`.
  * \param frame The frame, `frame_len` bytes, read during the call only.
  * \param frame_len Length of `frame`.
- * \return `SCUTTLE_STATUS_OK`; `SCUTTLE_STATUS_DECODE_ERROR` for a malformed, truncated,
- * oversize frame or one with trailing bytes; `SCUTTLE_STATUS_PROTOCOL_ERROR` for a
- * well-formed message that breaks the protocol (in both cases nothing changed);
- * `SCUTTLE_STATUS_INVALID_ARGUMENT`; `SCUTTLE_STATUS_BUSY`; `SCUTTLE_STATUS_PANIC` if a resolver
- * callback panicked.
+ * \param reply_out Where to write the reply frame, zeroed first: a frame to send back to the
+ * peer that sent `frame` (an answer to a Syn, or to a SynAck when this node has news for the
+ * peer), or `{NULL, 0}` when there is nothing to send (the exchange is over). Release it with
+ * `scuttle_bytes_free()` in both cases (harmless on `{NULL, 0}`).
+ * \return `SCUTTLE_STATUS_OK`; `SCUTTLE_STATUS_DECODE_ERROR` for a malformed, truncated or
+ * oversize frame (above `max_message_bytes`) or one with trailing bytes;
+ * `SCUTTLE_STATUS_PROTOCOL_ERROR` for a well-formed message that breaks the protocol;
+ * `SCUTTLE_STATUS_CALLBACK_ERROR` or `SCUTTLE_STATUS_PANIC` when a resolver callback failed or
+ * panicked. In all these cases the whole message was refused and nothing changed.
+ * `SCUTTLE_STATUS_INVALID_ARGUMENT` for a NULL pointer; `SCUTTLE_STATUS_BUSY`.
  *
- * Then drain `scuttle_gossip_poll_transmit()` (answers) and `scuttle_gossip_poll_event()`.
+ * Then drain `scuttle_gossip_poll_event()`: its UPDATE events with `local` false came in this
+ * frame.
  *
  * # Safety
- * `gossip` must be NULL or a live handle; `peer` and `frame` must be NULL or point to their
- * lengths in readable bytes.
+ * `gossip` must be NULL or a live handle; `frame` must be NULL or point to `frame_len`
+ * readable bytes; `reply_out` must be NULL or writable.
  */
 enum ScuttleStatus scuttle_gossip_handle_frame(struct ScuttleGossip *gossip,
-                                               const uint8_t *peer,
-                                               size_t peer_len,
                                                const uint8_t *frame,
-                                               size_t frame_len);
+                                               size_t frame_len,
+                                               struct ScuttleBytes *reply_out);
 
 /**
  * Takes the next event, oldest first.
@@ -667,50 +748,45 @@ enum ScuttleStatus scuttle_gossip_poll_event(struct ScuttleGossip *gossip,
                                              struct ScuttleEvent *out);
 
 /**
- * Drops what is pending for a peer (a half-received digest and unsent frames), for example
- * when its connection closes.
+ * Collects the tombstones whose grace period (`tombstone_grace_ms`) has passed at `now_ms`,
+ * and the superseded updates of their keys. Call it when `scuttle_gossip_poll_timeout()`'s
+ * time has come (calling it earlier, or more often, is harmless).
  *
  * \param gossip The node.
- * \param peer The peer's id: non-empty UTF-8.
- * \param peer_len Length of `peer`.
- * \return `SCUTTLE_STATUS_OK`, `SCUTTLE_STATUS_INVALID_ARGUMENT`, `SCUTTLE_STATUS_BUSY`.
- *
- * # Safety
- * `gossip` must be NULL or a live handle; `peer` must be NULL or point to `peer_len` readable
- * bytes.
- */
-enum ScuttleStatus scuttle_gossip_forget_peer(struct ScuttleGossip *gossip,
-                                              const uint8_t *peer,
-                                              size_t peer_len);
-
-/**
- * Sets the node's clock, which stamps local writes (for `SCUTTLE_RESOLVER_LWW_CLOCK`) and
- * decides when tombstones expire.
- *
- * \param gossip The node.
- * \param now_ms Milliseconds since the Unix epoch; 0 returns to the system clock (the default).
+ * \param now_ms The time, in milliseconds since the Unix epoch on your clock
+ * (`scuttle_now_ms()`).
+ * \param count_out Where to write how many tombstones were collected; may be NULL.
  * \return `SCUTTLE_STATUS_OK`, `SCUTTLE_STATUS_INVALID_ARGUMENT` for a NULL handle,
  * `SCUTTLE_STATUS_BUSY`.
  *
- * # Safety
- * `gossip` must be NULL or a live handle.
- */
-enum ScuttleStatus scuttle_gossip_set_time(struct ScuttleGossip *gossip, uint64_t now_ms);
-
-/**
- * Forgets tombstones older than the grace period (by the node's clock) now. `scuttle_gossip_gossip()`
- * also does this.
- *
- * \param gossip The node.
- * \param count_out Where to write how many were collected; may be NULL.
- * \return `SCUTTLE_STATUS_OK`, `SCUTTLE_STATUS_INVALID_ARGUMENT` for a NULL handle,
- * `SCUTTLE_STATUS_BUSY`.
+ * Queues a TOMBSTONES_COLLECTED event when it collected any.
  *
  * # Safety
  * `gossip` must be NULL or a live handle; `count_out` must be NULL or writable.
  */
-enum ScuttleStatus scuttle_gossip_collect_tombstones(struct ScuttleGossip *gossip,
-                                                     size_t *count_out);
+enum ScuttleStatus scuttle_gossip_handle_timeout(struct ScuttleGossip *gossip,
+                                                 uint64_t now_ms,
+                                                 size_t *count_out);
+
+/**
+ * When `scuttle_gossip_handle_timeout()` has work next: the time the oldest tombstone's grace
+ * period ends.
+ *
+ * \param gossip The node.
+ * \param when_out Where to write the time, in milliseconds since the Unix epoch (the clock of
+ * the `now_ms` given to `scuttle_gossip_delete()`); `UINT64_MAX` when nothing is scheduled.
+ * \return `SCUTTLE_STATUS_OK`; `SCUTTLE_STATUS_EMPTY` when nothing is scheduled (no
+ * tombstone, or tombstones kept forever); `SCUTTLE_STATUS_INVALID_ARGUMENT` for a NULL
+ * pointer; `SCUTTLE_STATUS_BUSY`.
+ *
+ * Ask again after every `scuttle_gossip_delete()` and `scuttle_gossip_handle_frame()`: both can
+ * add tombstones.
+ *
+ * # Safety
+ * `gossip` must be NULL or a live handle; `when_out` must be NULL or writable.
+ */
+enum ScuttleStatus scuttle_gossip_poll_timeout(const struct ScuttleGossip *gossip,
+                                               uint64_t *when_out);
 
 /**
  * Fills `*out` with the default configuration.

@@ -17,19 +17,22 @@ pub enum ScuttleStatus {
     Rejected = 1,
     /// The key is not in the map.
     NotFound = 2,
-    /// Nothing to poll: no message waits to be sent, or no event waits to be read.
+    /// Nothing to report: no event waits (`scuttle_gossip_poll_event`), or no timeout is
+    /// scheduled (`scuttle_gossip_poll_timeout`).
     Empty = 3,
     /// An argument is wrong: a NULL pointer, a length that does not fit, an id that is not
     /// UTF-8, a bad configuration, an index out of range.
     InvalidArgument = 4,
     /// A frame could not be decoded: malformed CBOR, a truncated frame, trailing bytes or a
-    /// frame larger than the configured maximum. The peer is at fault; nothing changed.
+    /// frame larger than `max_message_bytes`. The peer is at fault; nothing changed.
     DecodeError = 5,
     /// A well-formed message breaks the protocol (for example version 0). The peer is at
     /// fault; nothing changed.
     ProtocolError = 6,
-    /// A panic was caught inside the library (a bug, or a panicking resolver callback). It did
-    /// not cross the boundary; the handle may refuse further calls with this status.
+    /// A panic was caught inside the library (a bug, or a panicking resolver callback written
+    /// in Rust). It did not cross the boundary. A panic in a resolver callback changes nothing
+    /// and leaves the handle usable; any other panic makes the handle refuse further calls
+    /// with this status.
     Panic = 7,
     /// `scuttle_gossip_get`: the key was deleted. The entry holds the tombstone's version and
     /// source (no value).
@@ -37,11 +40,20 @@ pub enum ScuttleStatus {
     /// The handle is in use by another call: a resolver callback called back into its own
     /// handle, or two threads used one handle at the same time.
     Busy = 9,
-    /// An outgoing message could not be encoded (larger than the maximum frame size). It was
-    /// dropped; the next exchange sends its news again.
+    /// A message built by the node could not be encoded. The core never builds a message
+    /// above `max_message_bytes`, so this means a bug. No frame is handed out; in
+    /// `scuttle_gossip_handle_frame` the incoming message was still applied, and a later
+    /// exchange sends again what the lost reply carried.
     EncodeError = 10,
     /// The node's version counter is exhausted (a peer announced version 2^64 - 1).
     VersionOverflow = 11,
+    /// A local write could never fit one message of `max_message_bytes` bytes (its key and
+    /// value are too large). Nothing changed; later writes are not affected.
+    TooLarge = 12,
+    /// The resolver callback reported an error (it returned neither
+    /// `SCUTTLE_DECISION_REFUSE` nor `SCUTTLE_DECISION_ACCEPT`). The whole call was refused and
+    /// nothing changed.
+    CallbackError = 13,
 }
 
 /// A failed call: the status to return and the message for `scuttle_last_error`.

@@ -2,32 +2,32 @@
 
 use std::cell::UnsafeCell;
 use std::ffi::c_void;
+use std::panic::catch_unwind;
 use std::slice;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use scuttle_core::codec::to_cbor;
 use scuttle_core::{
-    Clock, Config, DecodeError, DynResolver, DynSorter, FrameCodec, Gossip, LastWriterWins,
-    LastWriterWinsClock, Message, NodeId, ScuttleBreadth, ScuttleDepth, SetError,
-    StrictlyOrderedValues, SystemClock, Update,
+    Config, DynResolver, DynSorter, FrameCodec, Gossip, Message, NodeId, ReceiveError, SetError,
 };
 
 use crate::error::{ffi_call, ffi_void, set_last_error, Failure, FfiResult, ScuttleStatus};
-use crate::resolver::{CResolver, ScuttleResolveFn};
+use crate::resolver::{CResolver, CallbackError, ScuttleResolveFn};
 use crate::types::{
-    ScuttleBytes, ScuttleConfig, ScuttleEntry, ScuttleEvent, ScuttleKeys, SCUTTLE_RESOLVER_LWW,
-    SCUTTLE_RESOLVER_LWW_CLOCK, SCUTTLE_RESOLVER_STRICT, SCUTTLE_SORTER_BREADTH,
-    SCUTTLE_SORTER_DEPTH,
+    resolver_kind, sorter_kind, ScuttleBytes, ScuttleConfig, ScuttleEntry, ScuttleEvent,
+    ScuttleKeys, SCUTTLE_CONFIG_VERSION,
 };
 
 /// The core node the handle wraps: byte-string keys and values, resolver and sorter chosen at
-/// run time.
+/// run time. A C resolver fails with [`CallbackError`]; the built-ins never fail.
 ///
 /// cbindgen:ignore
-type ByteGossip =
-    Gossip<Vec<u8>, Vec<u8>, DynResolver<Vec<u8>, Vec<u8>>, DynSorter<Vec<u8>, Vec<u8>>>;
+type ByteGossip = Gossip<
+    Vec<u8>,
+    Vec<u8>,
+    DynResolver<Vec<u8>, Vec<u8>, CallbackError>,
+    DynSorter<Vec<u8>, Vec<u8>>,
+>;
 
 /// A node of the replicated map: an opaque handle made by `scuttle_gossip_new()` or
 /// `scuttle_gossip_new_with_resolver()` and released by `scuttle_gossip_free()`.
@@ -44,23 +44,8 @@ pub struct ScuttleGossip {
 
 struct Node {
     gossip: ByteGossip,
+    /// Frames of at most `max_message_bytes` body bytes, both ways.
     codec: FrameCodec,
-    /// Milliseconds since the epoch set by `scuttle_gossip_set_time`; 0 = the system clock.
-    time: Arc<AtomicU64>,
-    /// Where a C resolver reports a caught panic.
-    resolver_panic: Option<Arc<Mutex<Option<String>>>>,
-}
-
-/// The handle's clock: a time set by the application, or the system clock.
-struct HandleClock(Arc<AtomicU64>);
-
-impl Clock for HandleClock {
-    fn now_millis(&self) -> u64 {
-        match self.0.load(Ordering::SeqCst) {
-            0 => SystemClock.now_millis(),
-            set => set,
-        }
-    }
 }
 
 /// Releases the busy flag when a call ends, and poisons the handle if it ends in a panic.
@@ -75,8 +60,7 @@ impl Drop for BusyGuard<'_> {
     }
 }
 
-/// Runs `f` on the node behind `handle`, refusing NULL, busy and poisoned handles, and turning a
-/// panic caught inside a C resolver into `SCUTTLE_STATUS_PANIC`.
+/// Runs `f` on the node behind `handle`, refusing NULL, busy and poisoned handles.
 ///
 /// # Safety
 /// `handle` must be NULL or a live handle.
@@ -106,16 +90,7 @@ unsafe fn with_node<T>(
     }
     // SAFETY: the busy flag, just taken, gives this call the only access to the node.
     let node = unsafe { &mut *handle.node.get() };
-    let out = f(node);
-    if let Some(slot) = &node.resolver_panic {
-        if let Some(message) = slot.lock().ok().and_then(|mut m| m.take()) {
-            return Err(Failure::new(
-                ScuttleStatus::Panic,
-                format!("panic in the resolver callback (contained, update refused): {message}"),
-            ));
-        }
-    }
-    out
+    f(node)
 }
 
 /// Runs `f` while holding the handle, for tests that simulate a bug inside a call.
@@ -196,44 +171,26 @@ unsafe fn write_optional<T>(out: *mut T, value: T) {
 }
 
 fn core_config(c: &ScuttleConfig) -> Result<Config, Failure> {
+    if c.version != SCUTTLE_CONFIG_VERSION {
+        return Err(Failure::invalid(format!(
+            "invalid config: version {} but this library reads version {SCUTTLE_CONFIG_VERSION} \
+             (fill the config with scuttle_config_default())",
+            c.version
+        )));
+    }
     let grace = match c.tombstone_grace_ms {
         0 => None,
         ms => Some(Duration::from_millis(ms)),
     };
     let config = Config::default()
         .with_mtu(c.mtu)
+        .with_max_message_bytes(c.max_message_bytes)
         .with_max_history(c.max_history)
-        .with_tombstone_grace(grace)
-        .with_max_frame_size(c.max_frame_size);
+        .with_tombstone_grace(grace);
     config
         .validate()
         .map_err(|e| Failure::invalid(format!("invalid config: {e}")))?;
     Ok(config)
-}
-
-fn builtin_resolver(kind: u32) -> Result<DynResolver<Vec<u8>, Vec<u8>>, Failure> {
-    Ok(match kind {
-        SCUTTLE_RESOLVER_LWW => Box::new(LastWriterWins),
-        SCUTTLE_RESOLVER_STRICT => Box::new(StrictlyOrderedValues),
-        SCUTTLE_RESOLVER_LWW_CLOCK => Box::new(LastWriterWinsClock),
-        other => {
-            return Err(Failure::invalid(format!(
-                "invalid config: unknown resolver {other}"
-            )))
-        }
-    })
-}
-
-fn builtin_sorter(kind: u32) -> Result<DynSorter<Vec<u8>, Vec<u8>>, Failure> {
-    Ok(match kind {
-        SCUTTLE_SORTER_BREADTH => Box::new(ScuttleBreadth),
-        SCUTTLE_SORTER_DEPTH => Box::new(ScuttleDepth),
-        other => {
-            return Err(Failure::invalid(format!(
-                "invalid config: unknown sorter {other}"
-            )))
-        }
-    })
 }
 
 /// The shared body of both constructors.
@@ -257,32 +214,112 @@ unsafe fn new_handle(
     // SAFETY: the caller guarantees `config` is NULL or readable.
     let c = unsafe { config.as_ref() }.copied().unwrap_or_default();
     let core = core_config(&c)?;
-    let sorter = builtin_sorter(c.sorter)?;
-    let (resolver, resolver_panic): (DynResolver<Vec<u8>, Vec<u8>>, _) = match custom {
-        Some(r) => {
-            let slot = Arc::clone(&r.panicked);
-            (Box::new(r), Some(slot))
-        }
-        None => (builtin_resolver(c.resolver)?, None),
+    let sorter = sorter_kind(c.sorter)
+        .ok_or_else(|| {
+            Failure::invalid(format!(
+                "invalid config: unknown sorter {} (expected SCUTTLE_SORTER_BREADTH or \
+                 SCUTTLE_SORTER_DEPTH)",
+                c.sorter
+            ))
+        })?
+        .boxed();
+    let resolver: DynResolver<Vec<u8>, Vec<u8>, CallbackError> = match custom {
+        Some(r) => Box::new(r),
+        None => resolver_kind(c.resolver)
+            .ok_or_else(|| {
+                Failure::invalid(format!(
+                    "invalid config: unknown resolver {} (expected SCUTTLE_RESOLVER_LWW, \
+                     SCUTTLE_RESOLVER_STRICT or SCUTTLE_RESOLVER_LWW_CLOCK)",
+                    c.resolver
+                ))
+            })?
+            .boxed(),
     };
-    let time = Arc::new(AtomicU64::new(0));
-    let codec = FrameCodec::new(core.max_frame_size);
+    let codec = FrameCodec::new(core.max_message_bytes);
     let gossip = Gossip::new(id, core, resolver, sorter)
-        .map_err(|e| Failure::invalid(format!("invalid config: {e}")))?
-        .with_clock(HandleClock(Arc::clone(&time)));
+        .map_err(|e| Failure::invalid(format!("invalid config: {e}")))?;
     let handle = Box::new(ScuttleGossip {
         busy: AtomicBool::new(false),
         poisoned: AtomicBool::new(false),
-        node: UnsafeCell::new(Node {
-            gossip,
-            codec,
-            time,
-            resolver_panic,
-        }),
+        node: UnsafeCell::new(Node { gossip, codec }),
     });
     // SAFETY: checked non-NULL above.
     unsafe { out.write(Box::into_raw(handle)) };
     Ok(())
+}
+
+/// The failure of a refused call whose resolver callback failed.
+fn callback_failure(e: CallbackError) -> Failure {
+    let status = match e {
+        CallbackError::Failed(_) => ScuttleStatus::CallbackError,
+        CallbackError::Panicked(_) => ScuttleStatus::Panic,
+    };
+    Failure::new(status, format!("{e}; nothing changed"))
+}
+
+fn set_failure(e: SetError<CallbackError>) -> Failure {
+    match e {
+        SetError::Rejected => Failure::new(
+            ScuttleStatus::Rejected,
+            "the resolver rejected the write; nothing changed",
+        ),
+        SetError::VersionOverflow => Failure::new(
+            ScuttleStatus::VersionOverflow,
+            "version counter overflow; nothing changed",
+        ),
+        SetError::TooLarge { len, max } => Failure::new(
+            ScuttleStatus::TooLarge,
+            format!(
+                "the write is too large: it needs a message of {len} bytes, above \
+                 max_message_bytes = {max}; nothing changed"
+            ),
+        ),
+        SetError::Policy(e) => callback_failure(e),
+        other => Failure::new(ScuttleStatus::Rejected, format!("{other}; nothing changed")),
+    }
+}
+
+fn receive_failure(e: ReceiveError<CallbackError>) -> Failure {
+    match e {
+        ReceiveError::Protocol(p) => Failure::new(
+            ScuttleStatus::ProtocolError,
+            format!("invalid message: {p}; nothing changed"),
+        ),
+        ReceiveError::Policy(e) => callback_failure(e),
+        ReceiveError::Sort(e) => Failure::new(
+            ScuttleStatus::CallbackError,
+            format!("{e}; nothing changed"),
+        ),
+        other => Failure::new(
+            ScuttleStatus::ProtocolError,
+            format!("message refused: {other}; nothing changed"),
+        ),
+    }
+}
+
+/// Encodes a message into one frame handed to the caller.
+fn frame_of(node: &Node, msg: &Message<Vec<u8>, Vec<u8>>) -> Result<ScuttleBytes, Failure> {
+    let mut frame = Vec::new();
+    node.codec
+        .encode(msg, &mut frame)
+        .map_err(|e| Failure::new(ScuttleStatus::EncodeError, e.to_string()))?;
+    Ok(ScuttleBytes::from_vec(frame))
+}
+
+/// The system clock: milliseconds since the Unix epoch.
+///
+/// scuttle itself never reads a clock; pass this (or any clock of your own) as `now_ms` to
+/// `scuttle_gossip_set()`, `scuttle_gossip_delete()` and `scuttle_gossip_handle_timeout()`.
+///
+/// \return Milliseconds since 1970-01-01T00:00:00Z, or 0 if the system clock reads earlier.
+#[no_mangle]
+pub extern "C" fn scuttle_now_ms() -> u64 {
+    catch_unwind(|| {
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+    })
+    .unwrap_or(0)
 }
 
 /// Creates a node with a built-in resolver.
@@ -292,8 +329,9 @@ unsafe fn new_handle(
 /// \param config The configuration, copied; NULL for the defaults (`scuttle_config_default()`).
 /// \param out Where to write the new handle (NULL is written on failure).
 /// \return `SCUTTLE_STATUS_OK`; `SCUTTLE_STATUS_INVALID_ARGUMENT` for a NULL `out`, an empty or
-/// non-UTF-8 id, or a configuration that breaks a constraint (mtu 0, max_frame_size below 64,
-/// an unknown resolver or sorter).
+/// non-UTF-8 id, or a configuration that breaks a constraint (a `version` other than
+/// `SCUTTLE_CONFIG_VERSION`, mtu 0, max_message_bytes below `SCUTTLE_MIN_MESSAGE_BYTES`, an
+/// unknown resolver or sorter).
 ///
 /// The caller owns the handle and releases it with `scuttle_gossip_free()`.
 ///
@@ -324,8 +362,11 @@ pub unsafe extern "C" fn scuttle_gossip_new(
 /// \return `SCUTTLE_STATUS_OK`, or `SCUTTLE_STATUS_INVALID_ARGUMENT` (as `scuttle_gossip_new`,
 /// or a NULL `resolve`).
 ///
-/// If a panic unwinds out of the callback (a callback written in Rust), it is caught: the
-/// update is refused and the call that ran the resolver returns `SCUTTLE_STATUS_PANIC`.
+/// When the callback returns an error (`SCUTTLE_DECISION_ERROR`), the call that ran it
+/// (`scuttle_gossip_set`, `scuttle_gossip_delete`, `scuttle_gossip_handle_frame`) returns
+/// `SCUTTLE_STATUS_CALLBACK_ERROR` and changes nothing. If a panic unwinds out of the callback
+/// (one written in Rust), it is caught in the same way and the call returns
+/// `SCUTTLE_STATUS_PANIC`; the handle stays usable.
 ///
 /// # Safety
 /// As `scuttle_gossip_new`. `resolve` must be safe to call with `user_data` until the handle is
@@ -404,62 +445,23 @@ pub unsafe extern "C" fn scuttle_gossip_id(
     })
 }
 
-/// Conservatively decides whether a write of `key`/`value` by `source` could exceed the frame
-/// size once encoded, and if the cheap bound says maybe, encodes the worst case to be sure.
-fn check_fits(node: &Node, key: &[u8], value: Option<&[u8]>) -> FfiResult {
-    let max = node.codec.max_frame_size();
-    let id = node.gossip.id();
-    let raw = key.len() + value.map_or(0, <[u8]>::len);
-    // Each byte of a Vec<u8> takes at most 2 CBOR bytes; the fixed fields fit in 160.
-    if raw.saturating_mul(2) + id.as_str().len() + 160 <= max {
-        return Ok(());
-    }
-    let worst: Message<Vec<u8>, Vec<u8>> = Message::Update {
-        update: Update {
-            key: key.to_vec(),
-            value: value.map(<[u8]>::to_vec),
-            source_id: id.clone(),
-            version: u64::MAX,
-            timestamp: u64::MAX,
-        },
-        prev: Some(u64::MAX - 1),
-    };
-    let len = to_cbor(&worst)
-        .map_err(|e| Failure::new(ScuttleStatus::EncodeError, e.to_string()))?
-        .len();
-    if len > max {
-        return Err(Failure::invalid(format!(
-            "key and value encode to {len} bytes, more than max_frame_size ({max})"
-        )));
-    }
-    Ok(())
-}
-
-fn set_failure(e: SetError) -> Failure {
-    match e {
-        SetError::Rejected => Failure::new(
-            ScuttleStatus::Rejected,
-            "the resolver rejected the write; nothing changed",
-        ),
-        SetError::VersionOverflow => {
-            Failure::new(ScuttleStatus::VersionOverflow, "version counter overflow")
-        }
-        other => Failure::new(ScuttleStatus::Rejected, other.to_string()),
-    }
-}
-
 /// Writes `key = value` on this node.
 ///
 /// \param gossip The node.
+/// \param now_ms The time of the write, in milliseconds since the Unix epoch on your clock
+/// (`scuttle_now_ms()` reads the system clock). It stamps the write (`timestamp_ms`, which
+/// `SCUTTLE_RESOLVER_LWW_CLOCK` compares) and starts a delete's tombstone grace period.
 /// \param key The key, `key_len` bytes, copied (may be empty).
 /// \param key_len Length of `key`.
 /// \param value The value, `value_len` bytes, copied (may be empty).
 /// \param value_len Length of `value`.
 /// \param version_out Where to write the write's version; may be NULL.
-/// \return `SCUTTLE_STATUS_OK`; `SCUTTLE_STATUS_REJECTED` if the resolver refused (nothing
-/// changed, not even the version); `SCUTTLE_STATUS_INVALID_ARGUMENT` for a NULL pointer with a
-/// non-zero length, or a key and value too large for one frame; `SCUTTLE_STATUS_BUSY`;
-/// `SCUTTLE_STATUS_PANIC` if a resolver callback panicked; `SCUTTLE_STATUS_VERSION_OVERFLOW`.
+/// \return `SCUTTLE_STATUS_OK`; `SCUTTLE_STATUS_REJECTED` if the resolver refused;
+/// `SCUTTLE_STATUS_TOO_LARGE` if the key and value could never fit one message of
+/// `max_message_bytes`; `SCUTTLE_STATUS_CALLBACK_ERROR` or `SCUTTLE_STATUS_PANIC` if a resolver
+/// callback failed or panicked; `SCUTTLE_STATUS_VERSION_OVERFLOW`; in all these cases nothing
+/// changed, not even the version. `SCUTTLE_STATUS_INVALID_ARGUMENT` for a NULL pointer with a
+/// non-zero length; `SCUTTLE_STATUS_BUSY`.
 ///
 /// Queues an UPDATE event.
 ///
@@ -469,6 +471,7 @@ fn set_failure(e: SetError) -> Failure {
 #[no_mangle]
 pub unsafe extern "C" fn scuttle_gossip_set(
     gossip: *mut ScuttleGossip,
+    now_ms: u64,
     key: *const u8,
     key_len: usize,
     value: *const u8,
@@ -483,9 +486,8 @@ pub unsafe extern "C" fn scuttle_gossip_set(
         // SAFETY: forwarded from the caller.
         let version = unsafe {
             with_node(gossip, |n| {
-                check_fits(n, key, Some(value))?;
                 n.gossip
-                    .set(key.to_vec(), value.to_vec())
+                    .set(now_ms, key.to_vec(), value.to_vec())
                     .map_err(set_failure)
             })
         }?;
@@ -499,6 +501,8 @@ pub unsafe extern "C" fn scuttle_gossip_set(
 /// over older writes still on their way).
 ///
 /// \param gossip The node.
+/// \param now_ms The time of the delete, in milliseconds since the Unix epoch on your clock;
+/// the tombstone is collected `tombstone_grace_ms` after it.
 /// \param key The key, `key_len` bytes.
 /// \param key_len Length of `key`.
 /// \param version_out Where to write the delete's version; may be NULL.
@@ -511,6 +515,7 @@ pub unsafe extern "C" fn scuttle_gossip_set(
 #[no_mangle]
 pub unsafe extern "C" fn scuttle_gossip_delete(
     gossip: *mut ScuttleGossip,
+    now_ms: u64,
     key: *const u8,
     key_len: usize,
     version_out: *mut u64,
@@ -521,8 +526,7 @@ pub unsafe extern "C" fn scuttle_gossip_delete(
         // SAFETY: forwarded from the caller.
         let version = unsafe {
             with_node(gossip, |n| {
-                check_fits(n, key, None)?;
-                n.gossip.delete(key.to_vec()).map_err(set_failure)
+                n.gossip.delete(now_ms, key.to_vec()).map_err(set_failure)
             })
         }?;
         // SAFETY: forwarded from the caller.
@@ -660,154 +664,94 @@ pub unsafe extern "C" fn scuttle_gossip_version(
     })
 }
 
-/// Starts an exchange with a peer: queues this node's digest for it. Then drain
-/// `scuttle_gossip_poll_transmit()` and deliver the frames to the peer.
+/// Starts an exchange: gives the frame to send to one peer (a Syn carrying this node's digest,
+/// or only its hash when the last exchange found both sides equal).
+///
+/// Send the frame to the peer of your choice, e.g. on a timer. The peer answers it with
+/// `scuttle_gossip_handle_frame()`, whose reply frame comes back here through
+/// `scuttle_gossip_handle_frame()` too, and so on until a call gives no reply. The node keeps
+/// no state per peer and per exchange: an exchange that is never finished costs nothing.
 ///
 /// \param gossip The node.
-/// \param peer The peer's id: non-empty UTF-8, not this node's own id.
-/// \param peer_len Length of `peer`.
-/// \return `SCUTTLE_STATUS_OK`, `SCUTTLE_STATUS_INVALID_ARGUMENT`, `SCUTTLE_STATUS_BUSY`.
-///
-/// Also collects expired tombstones first (which may queue a TOMBSTONES_COLLECTED event).
-///
-/// # Safety
-/// `gossip` must be NULL or a live handle; `peer` must be NULL or point to `peer_len` readable
-/// bytes.
-#[no_mangle]
-pub unsafe extern "C" fn scuttle_gossip_gossip(
-    gossip: *mut ScuttleGossip,
-    peer: *const u8,
-    peer_len: usize,
-) -> ScuttleStatus {
-    ffi_call(|| {
-        // SAFETY: forwarded from the caller.
-        let peer = unsafe { node_id_arg(peer, peer_len, "peer") }?;
-        // SAFETY: forwarded from the caller.
-        unsafe {
-            with_node(gossip, |n| {
-                if &peer == n.gossip.id() {
-                    return Err(Failure::invalid("a node cannot gossip with itself"));
-                }
-                n.gossip.gossip(&peer);
-                Ok(())
-            })
-        }
-    })
-}
-
-/// Takes the next outgoing message, encoded as one frame: a 4-byte big-endian length, then
-/// that many bytes of CBOR (`scuttle_core::FrameCodec`).
-///
-/// \param gossip The node.
-/// \param peer_out Where to write the id of the peer to send it to (library-owned).
-/// \param frame_out Where to write the frame (library-owned).
-/// \return `SCUTTLE_STATUS_OK`; `SCUTTLE_STATUS_EMPTY` when nothing waits (both outputs
-/// `{NULL, 0}`); `SCUTTLE_STATUS_ENCODE_ERROR` if the message does not fit in
-/// `max_frame_size` (it is dropped; the next exchange retries); `SCUTTLE_STATUS_INVALID_ARGUMENT`
-/// for a NULL pointer; `SCUTTLE_STATUS_BUSY`.
-///
-/// Both outputs are zeroed first; release them with `scuttle_bytes_free()`. Drain this after
-/// every `scuttle_gossip_gossip()` and `scuttle_gossip_handle_frame()` until it returns
-/// `SCUTTLE_STATUS_EMPTY`.
+/// \param frame_out Where to write the frame (zeroed first; release it with
+/// `scuttle_bytes_free()`): a 4-byte big-endian length, then that many bytes of CBOR.
+/// \return `SCUTTLE_STATUS_OK`; `SCUTTLE_STATUS_INVALID_ARGUMENT` for a NULL pointer;
+/// `SCUTTLE_STATUS_BUSY`.
 ///
 /// # Safety
-/// `gossip` must be NULL or a live handle; `peer_out` and `frame_out` must be NULL or writable.
+/// `gossip` must be NULL or a live handle; `frame_out` must be NULL or writable.
 #[no_mangle]
-pub unsafe extern "C" fn scuttle_gossip_poll_transmit(
+pub unsafe extern "C" fn scuttle_gossip_start_exchange(
     gossip: *mut ScuttleGossip,
-    peer_out: *mut ScuttleBytes,
     frame_out: *mut ScuttleBytes,
 ) -> ScuttleStatus {
     ffi_call(|| {
-        // Zero both outputs before any check, so the caller can always free them.
-        // SAFETY: the caller guarantees each is NULL or writable.
-        unsafe {
-            write_optional(peer_out, ScuttleBytes::empty());
-            write_optional(frame_out, ScuttleBytes::empty());
-        }
-        if peer_out.is_null() || frame_out.is_null() {
-            return Err(Failure::invalid("peer_out or frame_out is NULL"));
-        }
         // SAFETY: forwarded from the caller.
-        let (peer, frame) = unsafe {
-            with_node(gossip, |n| {
-                let (peer, msg) = n.gossip.poll_transmit().ok_or_else(|| {
-                    Failure::new(ScuttleStatus::Empty, "no message waits to be sent")
-                })?;
-                let mut frame = Vec::new();
-                n.codec.encode(&msg, &mut frame).map_err(|e| {
-                    Failure::new(
-                        ScuttleStatus::EncodeError,
-                        format!("message for {peer} dropped: {e}"),
-                    )
-                })?;
-                Ok((peer, frame))
-            })
-        }?;
-        // SAFETY: both checked non-NULL by the first writes.
-        unsafe {
-            peer_out.write(ScuttleBytes::copy(peer.as_str().as_bytes()));
-            frame_out.write(ScuttleBytes::copy(&frame));
-        }
+        unsafe { write_out(frame_out, ScuttleBytes::empty(), "frame_out") }?;
+        // SAFETY: forwarded from the caller.
+        let frame = unsafe { with_node(gossip, |n| frame_of(n, &n.gossip.start_exchange())) }?;
+        // SAFETY: checked non-NULL by the first write.
+        unsafe { frame_out.write(frame) };
         Ok(())
     })
 }
 
-/// Hands in one frame received from a peer (exactly one whole frame, length prefix included).
+/// Hands in one whole message received from a peer (one frame, length prefix included) and
+/// gives the reply to send back to that same peer.
 ///
 /// \param gossip The node.
-/// \param peer The id of the peer that sent it: non-empty UTF-8.
-/// \param peer_len Length of `peer`.
 /// \param frame The frame, `frame_len` bytes, read during the call only.
 /// \param frame_len Length of `frame`.
-/// \return `SCUTTLE_STATUS_OK`; `SCUTTLE_STATUS_DECODE_ERROR` for a malformed, truncated,
-/// oversize frame or one with trailing bytes; `SCUTTLE_STATUS_PROTOCOL_ERROR` for a
-/// well-formed message that breaks the protocol (in both cases nothing changed);
-/// `SCUTTLE_STATUS_INVALID_ARGUMENT`; `SCUTTLE_STATUS_BUSY`; `SCUTTLE_STATUS_PANIC` if a resolver
-/// callback panicked.
+/// \param reply_out Where to write the reply frame, zeroed first: a frame to send back to the
+/// peer that sent `frame` (an answer to a Syn, or to a SynAck when this node has news for the
+/// peer), or `{NULL, 0}` when there is nothing to send (the exchange is over). Release it with
+/// `scuttle_bytes_free()` in both cases (harmless on `{NULL, 0}`).
+/// \return `SCUTTLE_STATUS_OK`; `SCUTTLE_STATUS_DECODE_ERROR` for a malformed, truncated or
+/// oversize frame (above `max_message_bytes`) or one with trailing bytes;
+/// `SCUTTLE_STATUS_PROTOCOL_ERROR` for a well-formed message that breaks the protocol;
+/// `SCUTTLE_STATUS_CALLBACK_ERROR` or `SCUTTLE_STATUS_PANIC` when a resolver callback failed or
+/// panicked. In all these cases the whole message was refused and nothing changed.
+/// `SCUTTLE_STATUS_INVALID_ARGUMENT` for a NULL pointer; `SCUTTLE_STATUS_BUSY`.
 ///
-/// Then drain `scuttle_gossip_poll_transmit()` (answers) and `scuttle_gossip_poll_event()`.
+/// Then drain `scuttle_gossip_poll_event()`: its UPDATE events with `local` false came in this
+/// frame.
 ///
 /// # Safety
-/// `gossip` must be NULL or a live handle; `peer` and `frame` must be NULL or point to their
-/// lengths in readable bytes.
+/// `gossip` must be NULL or a live handle; `frame` must be NULL or point to `frame_len`
+/// readable bytes; `reply_out` must be NULL or writable.
 #[no_mangle]
 pub unsafe extern "C" fn scuttle_gossip_handle_frame(
     gossip: *mut ScuttleGossip,
-    peer: *const u8,
-    peer_len: usize,
     frame: *const u8,
     frame_len: usize,
+    reply_out: *mut ScuttleBytes,
 ) -> ScuttleStatus {
     ffi_call(|| {
         // SAFETY: forwarded from the caller.
-        let peer = unsafe { node_id_arg(peer, peer_len, "peer") }?;
+        unsafe { write_out(reply_out, ScuttleBytes::empty(), "reply_out") }?;
         // SAFETY: forwarded from the caller.
         let frame = unsafe { bytes_arg(frame, frame_len, "frame") }?;
         // SAFETY: forwarded from the caller.
-        unsafe {
+        let reply = unsafe {
             with_node(gossip, |n| {
                 let msg = n
                     .codec
                     .decode_frame::<Vec<u8>, Vec<u8>>(frame)
-                    .map_err(|e| match e {
-                        DecodeError::Invalid(p) => Failure::new(
-                            ScuttleStatus::ProtocolError,
-                            format!("invalid message from {peer}: {p}"),
-                        ),
-                        other => Failure::new(
+                    .map_err(|e| {
+                        Failure::new(
                             ScuttleStatus::DecodeError,
-                            format!("bad frame from {peer}: {other}"),
-                        ),
+                            format!("bad frame: {e}; nothing changed"),
+                        )
                     })?;
-                n.gossip.receive(&peer, msg).map_err(|e| {
-                    Failure::new(
-                        ScuttleStatus::ProtocolError,
-                        format!("invalid message from {peer}: {e}"),
-                    )
-                })
+                match n.gossip.handle_message(msg).map_err(receive_failure)? {
+                    Some(reply) => frame_of(n, &reply),
+                    None => Ok(ScuttleBytes::empty()),
+                }
             })
-        }
+        }?;
+        // SAFETY: checked non-NULL by the first write.
+        unsafe { reply_out.write(reply) };
+        Ok(())
     })
 }
 
@@ -843,82 +787,65 @@ pub unsafe extern "C" fn scuttle_gossip_poll_event(
     })
 }
 
-/// Drops what is pending for a peer (a half-received digest and unsent frames), for example
-/// when its connection closes.
+/// Collects the tombstones whose grace period (`tombstone_grace_ms`) has passed at `now_ms`,
+/// and the superseded updates of their keys. Call it when `scuttle_gossip_poll_timeout()`'s
+/// time has come (calling it earlier, or more often, is harmless).
 ///
 /// \param gossip The node.
-/// \param peer The peer's id: non-empty UTF-8.
-/// \param peer_len Length of `peer`.
-/// \return `SCUTTLE_STATUS_OK`, `SCUTTLE_STATUS_INVALID_ARGUMENT`, `SCUTTLE_STATUS_BUSY`.
-///
-/// # Safety
-/// `gossip` must be NULL or a live handle; `peer` must be NULL or point to `peer_len` readable
-/// bytes.
-#[no_mangle]
-pub unsafe extern "C" fn scuttle_gossip_forget_peer(
-    gossip: *mut ScuttleGossip,
-    peer: *const u8,
-    peer_len: usize,
-) -> ScuttleStatus {
-    ffi_call(|| {
-        // SAFETY: forwarded from the caller.
-        let peer = unsafe { node_id_arg(peer, peer_len, "peer") }?;
-        // SAFETY: forwarded from the caller.
-        unsafe {
-            with_node(gossip, |n| {
-                n.gossip.forget_peer(&peer);
-                Ok(())
-            })
-        }
-    })
-}
-
-/// Sets the node's clock, which stamps local writes (for `SCUTTLE_RESOLVER_LWW_CLOCK`) and
-/// decides when tombstones expire.
-///
-/// \param gossip The node.
-/// \param now_ms Milliseconds since the Unix epoch; 0 returns to the system clock (the default).
+/// \param now_ms The time, in milliseconds since the Unix epoch on your clock
+/// (`scuttle_now_ms()`).
+/// \param count_out Where to write how many tombstones were collected; may be NULL.
 /// \return `SCUTTLE_STATUS_OK`, `SCUTTLE_STATUS_INVALID_ARGUMENT` for a NULL handle,
 /// `SCUTTLE_STATUS_BUSY`.
 ///
-/// # Safety
-/// `gossip` must be NULL or a live handle.
-#[no_mangle]
-pub unsafe extern "C" fn scuttle_gossip_set_time(
-    gossip: *mut ScuttleGossip,
-    now_ms: u64,
-) -> ScuttleStatus {
-    ffi_call(|| {
-        // SAFETY: forwarded from the caller.
-        unsafe {
-            with_node(gossip, |n| {
-                n.time.store(now_ms, Ordering::SeqCst);
-                Ok(())
-            })
-        }
-    })
-}
-
-/// Forgets tombstones older than the grace period (by the node's clock) now. `scuttle_gossip_gossip()`
-/// also does this.
-///
-/// \param gossip The node.
-/// \param count_out Where to write how many were collected; may be NULL.
-/// \return `SCUTTLE_STATUS_OK`, `SCUTTLE_STATUS_INVALID_ARGUMENT` for a NULL handle,
-/// `SCUTTLE_STATUS_BUSY`.
+/// Queues a TOMBSTONES_COLLECTED event when it collected any.
 ///
 /// # Safety
 /// `gossip` must be NULL or a live handle; `count_out` must be NULL or writable.
 #[no_mangle]
-pub unsafe extern "C" fn scuttle_gossip_collect_tombstones(
+pub unsafe extern "C" fn scuttle_gossip_handle_timeout(
     gossip: *mut ScuttleGossip,
+    now_ms: u64,
     count_out: *mut usize,
 ) -> ScuttleStatus {
     ffi_call(|| {
         // SAFETY: forwarded from the caller.
-        let count = unsafe { with_node(gossip, |n| Ok(n.gossip.collect_tombstones())) }?;
+        let count = unsafe { with_node(gossip, |n| Ok(n.gossip.handle_timeout(now_ms))) }?;
         // SAFETY: forwarded from the caller.
         unsafe { write_optional(count_out, count) };
+        Ok(())
+    })
+}
+
+/// When `scuttle_gossip_handle_timeout()` has work next: the time the oldest tombstone's grace
+/// period ends.
+///
+/// \param gossip The node.
+/// \param when_out Where to write the time, in milliseconds since the Unix epoch (the clock of
+/// the `now_ms` given to `scuttle_gossip_delete()`); `UINT64_MAX` when nothing is scheduled.
+/// \return `SCUTTLE_STATUS_OK`; `SCUTTLE_STATUS_EMPTY` when nothing is scheduled (no
+/// tombstone, or tombstones kept forever); `SCUTTLE_STATUS_INVALID_ARGUMENT` for a NULL
+/// pointer; `SCUTTLE_STATUS_BUSY`.
+///
+/// Ask again after every `scuttle_gossip_delete()` and `scuttle_gossip_handle_frame()`: both can
+/// add tombstones.
+///
+/// # Safety
+/// `gossip` must be NULL or a live handle; `when_out` must be NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn scuttle_gossip_poll_timeout(
+    gossip: *const ScuttleGossip,
+    when_out: *mut u64,
+) -> ScuttleStatus {
+    ffi_call(|| {
+        // SAFETY: forwarded from the caller.
+        unsafe { write_out(when_out, u64::MAX, "when_out") }?;
+        // SAFETY: forwarded from the caller.
+        let when = unsafe { with_node(gossip, |n| Ok(n.gossip.poll_timeout())) }?;
+        let when =
+            when.ok_or_else(|| Failure::new(ScuttleStatus::Empty, "no timeout scheduled"))?;
+        // SAFETY: checked non-NULL by the first write.
+        unsafe { when_out.write(when) };
         Ok(())
     })
 }

@@ -5,15 +5,19 @@
 //! source by cbindgen (`cbindgen.toml`), and `docs/c.md` tells how to build, link and use it.
 //!
 //! The bindings wrap one sans-IO [`scuttle_core::Gossip`] node with byte-string keys and values
-//! (`Gossip<Vec<u8>, Vec<u8>, DynResolver, DynSorter>`) behind an opaque `ScuttleGossip *`
-//! handle. The application moves frames between nodes itself:
+//! (`Gossip<Vec<u8>, Vec<u8>, DynResolver<.., CallbackError>, DynSorter>`) behind an opaque
+//! `ScuttleGossip *` handle. The application moves frames between nodes itself, one frame per
+//! protocol message:
 //!
 //! 1. `scuttle_gossip_new()` (or `scuttle_gossip_new_with_resolver()` for a C resolver);
-//! 2. `scuttle_gossip_set()`, `scuttle_gossip_delete()`, `scuttle_gossip_get()`, ...;
-//! 3. `scuttle_gossip_gossip(peer)` to start an exchange, `scuttle_gossip_handle_frame(peer,
-//!    frame)` for every frame received;
-//! 4. after each of those, drain `scuttle_gossip_poll_transmit()` (frames to send) and
-//!    `scuttle_gossip_poll_event()` (what changed);
+//! 2. `scuttle_gossip_set(now_ms, ..)`, `scuttle_gossip_delete(now_ms, ..)`,
+//!    `scuttle_gossip_get()`, ... (`scuttle_now_ms()` reads the system clock; the library never
+//!    reads a clock by itself);
+//! 3. `scuttle_gossip_start_exchange()` gives the frame that opens an exchange with a peer;
+//!    `scuttle_gossip_handle_frame()` takes each frame a peer sends and gives the reply frame
+//!    to send back to it (none when the exchange is over);
+//! 4. after each call, drain `scuttle_gossip_poll_event()` (what changed), and call
+//!    `scuttle_gossip_handle_timeout(now_ms)` when `scuttle_gossip_poll_timeout()` says;
 //! 5. `scuttle_gossip_free()`.
 //!
 //! Rules that hold for every call:
@@ -24,8 +28,9 @@
 //!   crashes.
 //! * **No panic crosses the boundary.** Every entry point runs under `catch_unwind`; a panic
 //!   becomes `SCUTTLE_STATUS_PANIC`. A panic in the middle of a call on a handle poisons it
-//!   (later calls return `SCUTTLE_STATUS_PANIC`), except a panic inside a resolver callback, which
-//!   only refuses the update being resolved.
+//!   (later calls return `SCUTTLE_STATUS_PANIC`), except a panic inside a resolver callback:
+//!   like a callback error, it makes the core refuse the whole call (decide, then commit), so
+//!   nothing changed and the handle stays usable.
 //! * **Ownership.** Inputs are borrowed for the duration of the call and copied. Outputs
 //!   (`ScuttleBytes`, `ScuttleEntry`, `ScuttleEvent`, `ScuttleKeys *`, `ScuttleGossip *`) belong
 //!   to the caller, who releases each with its own `*_free` function; every free function
@@ -45,25 +50,36 @@ mod tests;
 
 pub use error::{scuttle_last_error, ScuttleStatus};
 pub use gossip::{
-    scuttle_gossip_collect_tombstones, scuttle_gossip_delete, scuttle_gossip_forget_peer,
-    scuttle_gossip_free, scuttle_gossip_get, scuttle_gossip_gossip, scuttle_gossip_handle_frame,
-    scuttle_gossip_id, scuttle_gossip_keys, scuttle_gossip_len, scuttle_gossip_new,
-    scuttle_gossip_new_with_resolver, scuttle_gossip_poll_event, scuttle_gossip_poll_transmit,
-    scuttle_gossip_set, scuttle_gossip_set_time, scuttle_gossip_version, ScuttleGossip,
+    scuttle_gossip_delete, scuttle_gossip_free, scuttle_gossip_get, scuttle_gossip_handle_frame,
+    scuttle_gossip_handle_timeout, scuttle_gossip_id, scuttle_gossip_keys, scuttle_gossip_len,
+    scuttle_gossip_new, scuttle_gossip_new_with_resolver, scuttle_gossip_poll_event,
+    scuttle_gossip_poll_timeout, scuttle_gossip_set, scuttle_gossip_start_exchange,
+    scuttle_gossip_version, scuttle_now_ms, ScuttleGossip,
 };
-pub use resolver::{ScuttleEntryView, ScuttleResolveFn};
+pub use resolver::{
+    ScuttleDecision, ScuttleEntryView, ScuttleResolveFn, SCUTTLE_DECISION_ACCEPT,
+    SCUTTLE_DECISION_ERROR, SCUTTLE_DECISION_REFUSE,
+};
 pub use types::{
     scuttle_bytes_free, scuttle_config_default, scuttle_entry_free, scuttle_event_free,
     scuttle_keys_free, scuttle_keys_get, scuttle_keys_len, ScuttleBytes, ScuttleConfig,
     ScuttleEntry, ScuttleEvent, ScuttleEventKind, ScuttleKeys, ScuttleResolverKind,
-    ScuttleSorterKind, SCUTTLE_EVENT_COMPACTION, SCUTTLE_EVENT_FORGOTTEN, SCUTTLE_EVENT_OTHER,
-    SCUTTLE_EVENT_TOMBSTONES_COLLECTED, SCUTTLE_EVENT_UPDATE, SCUTTLE_RESOLVER_LWW,
-    SCUTTLE_RESOLVER_LWW_CLOCK, SCUTTLE_RESOLVER_STRICT, SCUTTLE_SORTER_BREADTH,
-    SCUTTLE_SORTER_DEPTH,
+    ScuttleSorterKind, SCUTTLE_CONFIG_VERSION, SCUTTLE_EVENT_COMPACTION, SCUTTLE_EVENT_FORGOTTEN,
+    SCUTTLE_EVENT_OTHER, SCUTTLE_EVENT_TOMBSTONES_COLLECTED, SCUTTLE_EVENT_UPDATE,
+    SCUTTLE_RESOLVER_LWW, SCUTTLE_RESOLVER_LWW_CLOCK, SCUTTLE_RESOLVER_STRICT,
+    SCUTTLE_SORTER_BREADTH, SCUTTLE_SORTER_DEPTH,
 };
 
 /// The wire protocol version the frames follow (`scuttle_core::PROTOCOL_VERSION`).
-pub const SCUTTLE_PROTOCOL_VERSION: u32 = 1;
+pub const SCUTTLE_PROTOCOL_VERSION: u32 = 2;
 
-/// Bytes of the big-endian length prefix before each CBOR frame.
+/// Bytes of the big-endian length prefix before each CBOR frame body.
 pub const SCUTTLE_FRAME_PREFIX_LEN: usize = 4;
+
+/// The smallest `ScuttleConfig.max_message_bytes` accepted.
+pub const SCUTTLE_MIN_MESSAGE_BYTES: usize = 64;
+
+// The constants above are the core's, checked at compile time.
+const _: () = assert!(SCUTTLE_PROTOCOL_VERSION == scuttle_core::PROTOCOL_VERSION);
+const _: () = assert!(SCUTTLE_FRAME_PREFIX_LEN == scuttle_core::codec::LENGTH_PREFIX);
+const _: () = assert!(SCUTTLE_MIN_MESSAGE_BYTES == scuttle_core::MIN_MESSAGE_BYTES);

@@ -3,7 +3,6 @@
 use std::ffi::c_void;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::ptr;
-use std::sync::{Arc, Mutex};
 
 use scuttle_core::{Entry, Resolver, Update};
 
@@ -41,24 +40,45 @@ pub struct ScuttleEntryView {
     pub local: bool,
 }
 
-/// A resolver callback: returns true when `incoming` should replace `current`.
+/// What a resolver callback answers (`ScuttleResolveFn`'s return value).
+///
+/// `SCUTTLE_DECISION_REFUSE` (0) and `SCUTTLE_DECISION_ACCEPT` (1) are decisions; every other
+/// value (use `SCUTTLE_DECISION_ERROR`) means the callback could not decide. Because 0 and 1 are
+/// `false` and `true`, a callback may also `return incoming->version > current->version;`.
+pub type ScuttleDecision = u32;
+
+/// The incoming update loses: the current entry stays.
+pub const SCUTTLE_DECISION_REFUSE: ScuttleDecision = 0;
+/// The incoming update wins and replaces the current entry.
+pub const SCUTTLE_DECISION_ACCEPT: ScuttleDecision = 1;
+/// The callback could not decide. The whole call that asked (`scuttle_gossip_set`,
+/// `scuttle_gossip_delete` or `scuttle_gossip_handle_frame`) fails with
+/// `SCUTTLE_STATUS_CALLBACK_ERROR` and changes nothing. Any value other than 0 and 1 counts as
+/// an error; it is quoted in `scuttle_last_error()`.
+pub const SCUTTLE_DECISION_ERROR: ScuttleDecision = 2;
+
+/// A resolver callback: decides whether `incoming` replaces `current`.
 ///
 /// `current` is NULL when the key is unknown. The callback runs inside `scuttle_gossip_set`,
 /// `scuttle_gossip_delete` and `scuttle_gossip_handle_frame`, on the calling thread, with the
 /// handle locked: it must not call any `scuttle_*` function on the same handle (such a call
-/// returns `SCUTTLE_STATUS_BUSY`).
+/// returns `SCUTTLE_STATUS_BUSY`). A message is decided in full before anything changes, so the
+/// callback may be asked about several updates of one message and none of them be applied
+/// (when a later one fails); keep it free of side effects that assume its answer is applied.
 ///
 /// For replicas to converge, the callback must be a **total order on updates** per key: break
 /// ties with (version, source_id), which are unique. "Accept if the value is greater" alone
 /// is not enough: two equal values from two sources are then tied for good.
 ///
-/// A callback written in C++ must not let an exception escape: the process would abort.
+/// Return `SCUTTLE_DECISION_ACCEPT`, `SCUTTLE_DECISION_REFUSE`, or `SCUTTLE_DECISION_ERROR`
+/// to fail the whole call without changing anything. A callback written in C++ must not let an
+/// exception escape: the process would abort.
 pub type ScuttleResolveFn = Option<
     unsafe extern "C-unwind" fn(
         user_data: *mut c_void,
         current: *const ScuttleEntryView,
         incoming: *const ScuttleEntryView,
-    ) -> bool,
+    ) -> ScuttleDecision,
 >;
 
 /// What a non-NULL [`ScuttleResolveFn`] points at.
@@ -66,7 +86,7 @@ type ResolveFn = unsafe extern "C-unwind" fn(
     *mut c_void,
     *const ScuttleEntryView,
     *const ScuttleEntryView,
-) -> bool;
+) -> ScuttleDecision;
 
 /// A readable, non-NULL pointer for empty byte strings (a promoted, `'static` constant).
 ///
@@ -96,13 +116,37 @@ fn view(key: &[u8], value: Option<&[u8]>, version: u64, source: &str, ts: u64) -
     }
 }
 
-/// Adapts a C callback to the core's [`Resolver`]. A panic while calling it (in the adapter, or
-/// unwinding out of a callback written in Rust) is caught: the update is refused and the
-/// panic's message is left in `panicked` for the entry point to report.
+/// Why a C resolver could not decide: the core then refuses the whole call and changes
+/// nothing.
+#[derive(Debug)]
+pub(crate) enum CallbackError {
+    /// The callback returned this value, neither REFUSE nor ACCEPT.
+    Failed(ScuttleDecision),
+    /// A panic unwound out of the callback (one written in Rust); its message.
+    Panicked(String),
+}
+
+impl std::fmt::Display for CallbackError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            CallbackError::Failed(code) => {
+                write!(f, "the resolver callback returned {code} (an error)")
+            }
+            CallbackError::Panicked(message) => {
+                write!(f, "the resolver callback panicked (contained): {message}")
+            }
+        }
+    }
+}
+
+impl std::error::Error for CallbackError {}
+
+/// Adapts a C callback to the core's fallible [`Resolver`]. A panic while calling it (in the
+/// adapter, or unwinding out of a callback written in Rust) is caught and becomes an error, so
+/// the core refuses the call and changes nothing.
 pub(crate) struct CResolver {
     func: ResolveFn,
     user_data: *mut c_void,
-    pub(crate) panicked: Arc<Mutex<Option<String>>>,
 }
 
 // SAFETY: the resolver only ever runs on the thread that holds the handle's busy flag, one call
@@ -112,11 +156,7 @@ unsafe impl Send for CResolver {}
 
 impl CResolver {
     pub(crate) fn new(func: ResolveFn, user_data: *mut c_void) -> Self {
-        CResolver {
-            func,
-            user_data,
-            panicked: Arc::new(Mutex::new(None)),
-        }
+        CResolver { func, user_data }
     }
 
     fn call(
@@ -124,7 +164,7 @@ impl CResolver {
         current: Option<&Entry<Vec<u8>>>,
         update: &Update<Vec<u8>, Vec<u8>>,
         local: bool,
-    ) -> bool {
+    ) -> Result<bool, CallbackError> {
         let outcome = catch_unwind(AssertUnwindSafe(|| {
             let current_view = current.map(|c| {
                 view(
@@ -150,18 +190,23 @@ impl CResolver {
             // until it returns.
             unsafe { (self.func)(self.user_data, current_ptr, &incoming) }
         }));
-        outcome.unwrap_or_else(|payload| {
-            let message = panic_message(&*payload);
-            if let Ok(mut slot) = self.panicked.lock() {
-                slot.get_or_insert(message);
-            }
-            false
-        })
+        match outcome {
+            Ok(SCUTTLE_DECISION_REFUSE) => Ok(false),
+            Ok(SCUTTLE_DECISION_ACCEPT) => Ok(true),
+            Ok(code) => Err(CallbackError::Failed(code)),
+            Err(payload) => Err(CallbackError::Panicked(panic_message(&*payload))),
+        }
     }
 }
 
 impl Resolver<Vec<u8>, Vec<u8>> for CResolver {
-    fn accept(&self, current: Option<&Entry<Vec<u8>>>, update: &Update<Vec<u8>, Vec<u8>>) -> bool {
+    type Error = CallbackError;
+
+    fn accept(
+        &self,
+        current: Option<&Entry<Vec<u8>>>,
+        update: &Update<Vec<u8>, Vec<u8>>,
+    ) -> Result<bool, CallbackError> {
         self.call(current, update, false)
     }
 
@@ -169,7 +214,7 @@ impl Resolver<Vec<u8>, Vec<u8>> for CResolver {
         &self,
         current: Option<&Entry<Vec<u8>>>,
         update: &Update<Vec<u8>, Vec<u8>>,
-    ) -> bool {
+    ) -> Result<bool, CallbackError> {
         self.call(current, update, true)
     }
 }

@@ -3,9 +3,12 @@
 use std::ffi::{c_void, CStr};
 use std::ptr;
 
-use scuttle_core::{FrameCodec, Message, NodeId, Update};
+use scuttle_core::{Digest, FrameCodec, Message, News, NodeId, Run, Update};
 
 use crate::*;
+
+/// A fixed clock value for writes, so tests never read the system clock.
+const NOW: u64 = 1_700_000_000_000;
 
 fn last_error() -> String {
     // SAFETY: `scuttle_last_error` never returns NULL and the string is valid until the next call.
@@ -34,12 +37,13 @@ fn node(id: &str) -> *mut ScuttleGossip {
     node_with(id, &config())
 }
 
-fn set(g: *mut ScuttleGossip, key: &str, value: &str) -> Result<u64, ScuttleStatus> {
+fn set_at(g: *mut ScuttleGossip, now: u64, key: &[u8], value: &[u8]) -> Result<u64, ScuttleStatus> {
     let mut version = 0;
     // SAFETY: live handle, valid slices and out-pointer.
     let s = unsafe {
         scuttle_gossip_set(
             g,
+            now,
             key.as_ptr(),
             key.len(),
             value.as_ptr(),
@@ -54,8 +58,24 @@ fn set(g: *mut ScuttleGossip, key: &str, value: &str) -> Result<u64, ScuttleStat
     }
 }
 
+fn set(g: *mut ScuttleGossip, key: &str, value: &str) -> Result<u64, ScuttleStatus> {
+    set_at(g, NOW, key.as_bytes(), value.as_bytes())
+}
+
+fn delete_at(g: *mut ScuttleGossip, now: u64, key: &str) -> Result<u64, ScuttleStatus> {
+    let mut version = 0;
+    // SAFETY: live handle, valid key and out-pointer.
+    let s = unsafe { scuttle_gossip_delete(g, now, key.as_ptr(), key.len(), &mut version) };
+    if s == ScuttleStatus::Ok {
+        Ok(version)
+    } else {
+        Err(s)
+    }
+}
+
 fn bytes(b: &ScuttleBytes) -> Vec<u8> {
     if b.ptr.is_null() {
+        assert_eq!(b.len, 0);
         return Vec::new();
     }
     // SAFETY: a library-made buffer of `len` bytes plus a NUL.
@@ -126,71 +146,55 @@ fn keys(g: *mut ScuttleGossip) -> Vec<Vec<u8>> {
     out
 }
 
-/// Collects every frame `from` wants to send: (peer, frame).
-fn drain(from: *mut ScuttleGossip) -> Vec<(String, Vec<u8>)> {
-    let mut out = Vec::new();
-    loop {
-        let mut peer = ScuttleBytes::empty();
-        let mut frame = ScuttleBytes::empty();
-        // SAFETY: live handle, valid out-pointers.
-        let s = unsafe { scuttle_gossip_poll_transmit(from, &mut peer, &mut frame) };
-        if s == ScuttleStatus::Empty {
-            assert!(peer.ptr.is_null() && frame.ptr.is_null());
-            return out;
-        }
-        assert_eq!(s, ScuttleStatus::Ok, "{}", last_error());
-        out.push((String::from_utf8(bytes(&peer)).unwrap(), bytes(&frame)));
-        // SAFETY: library-made buffers.
-        unsafe {
-            scuttle_bytes_free(&mut peer);
-            scuttle_bytes_free(&mut frame);
-        }
+/// The frame that opens an exchange.
+fn start(g: *mut ScuttleGossip) -> Vec<u8> {
+    let mut frame = ScuttleBytes::empty();
+    // SAFETY: live handle, valid out-pointer.
+    let s = unsafe { scuttle_gossip_start_exchange(g, &mut frame) };
+    assert_eq!(s, ScuttleStatus::Ok, "{}", last_error());
+    let out = bytes(&frame);
+    // SAFETY: library-made buffer.
+    unsafe { scuttle_bytes_free(&mut frame) };
+    out
+}
+
+/// Hands `frame` to `to`: (status, reply frame if any).
+fn handle(to: *mut ScuttleGossip, frame: &[u8]) -> (ScuttleStatus, Option<Vec<u8>>) {
+    let mut reply = ScuttleBytes {
+        ptr: ptr::dangling_mut(),
+        len: 99,
+    };
+    // SAFETY: live handle, valid slice and out-pointer.
+    let s = unsafe { scuttle_gossip_handle_frame(to, frame.as_ptr(), frame.len(), &mut reply) };
+    let out = (!reply.ptr.is_null()).then(|| bytes(&reply));
+    if s != ScuttleStatus::Ok {
+        assert!(out.is_none(), "a failed call gives no reply");
     }
+    // SAFETY: library-made buffer, or `{NULL, 0}`.
+    unsafe { scuttle_bytes_free(&mut reply) };
+    (s, out)
 }
 
-fn handle(to: *mut ScuttleGossip, from: &str, frame: &[u8]) -> ScuttleStatus {
-    // SAFETY: live handle, valid slices.
-    unsafe {
-        scuttle_gossip_handle_frame(to, from.as_ptr(), from.len(), frame.as_ptr(), frame.len())
+/// Hands `frame` to `to`, which must accept it; returns its reply.
+fn deliver(to: *mut ScuttleGossip, frame: &[u8]) -> Option<Vec<u8>> {
+    let (s, reply) = handle(to, frame);
+    assert_eq!(s, ScuttleStatus::Ok, "{}", last_error());
+    reply
+}
+
+/// One whole exchange started by `a` with `b`; returns the frames it took.
+fn exchange(a: *mut ScuttleGossip, b: *mut ScuttleGossip) -> Vec<Vec<u8>> {
+    let mut frames = vec![start(a)];
+    let to = [b, a];
+    while let Some(reply) = deliver(to[(frames.len() + 1) % 2], frames.last().expect("a frame")) {
+        frames.push(reply);
+        assert!(frames.len() <= 3, "an exchange is at most three frames");
     }
+    frames
 }
 
-/// Runs exchanges between named nodes until nobody has anything to send.
-fn run(nodes: &[(&str, *mut ScuttleGossip)]) -> usize {
-    let mut delivered = 0;
-    loop {
-        let mut idle = true;
-        for (name, g) in nodes {
-            for (peer, frame) in drain(*g) {
-                let target = nodes
-                    .iter()
-                    .find(|(n, _)| *n == peer)
-                    .expect("known peer")
-                    .1;
-                assert_eq!(
-                    handle(target, name, &frame),
-                    ScuttleStatus::Ok,
-                    "{}",
-                    last_error()
-                );
-                delivered += 1;
-                idle = false;
-            }
-        }
-        if idle {
-            return delivered;
-        }
-        assert!(delivered < 10_000, "the exchange never settles");
-    }
-}
-
-fn gossip(g: *mut ScuttleGossip, peer: &str) -> ScuttleStatus {
-    // SAFETY: live handle, valid slice.
-    unsafe { scuttle_gossip_gossip(g, peer.as_ptr(), peer.len()) }
-}
-
-/// (kind, key, value, deleted, version, source, from) of an event.
-type Ev = (u32, Vec<u8>, Vec<u8>, bool, u64, String, String);
+/// (kind, key, value, deleted, version, source, local) of an event.
+type Ev = (u32, Vec<u8>, Vec<u8>, bool, u64, String, bool);
 
 fn events(g: *mut ScuttleGossip) -> Vec<Ev> {
     let mut out = Vec::new();
@@ -209,7 +213,7 @@ fn events(g: *mut ScuttleGossip) -> Vec<Ev> {
             ev.deleted,
             ev.version,
             String::from_utf8(bytes(&ev.source_id)).unwrap(),
-            String::from_utf8(bytes(&ev.from)).unwrap(),
+            ev.local,
         ));
         // SAFETY: library-made event.
         unsafe { scuttle_event_free(&mut ev) };
@@ -221,20 +225,57 @@ fn free(g: *mut ScuttleGossip) {
     unsafe { scuttle_gossip_free(g) };
 }
 
+/// One frame holding `msg`, as a peer would send it.
+fn frame_of(msg: &Message<Vec<u8>, Vec<u8>>) -> Vec<u8> {
+    let mut frame = Vec::new();
+    FrameCodec::default().encode(msg, &mut frame).unwrap();
+    frame
+}
+
+/// An Ack carrying one update of `key` from `source` at `version` (without `prev`).
+fn ack(source: &str, key: &[u8], version: u64) -> Message<Vec<u8>, Vec<u8>> {
+    Message::Ack {
+        news: News::Updates(vec![Run {
+            source: NodeId::from(source),
+            prev: None,
+            updates: vec![Update {
+                key: key.to_vec(),
+                value: Some(Vec::new()),
+                source_id: NodeId::from(source),
+                version,
+                timestamp: 0,
+            }],
+            through: None,
+        }]),
+    }
+}
+
 #[test]
 fn protocol_constants_match_the_core() {
     assert_eq!(SCUTTLE_PROTOCOL_VERSION, scuttle_core::PROTOCOL_VERSION);
+    assert_eq!(SCUTTLE_PROTOCOL_VERSION, 2);
     assert_eq!(SCUTTLE_FRAME_PREFIX_LEN, scuttle_core::codec::LENGTH_PREFIX);
+    assert_eq!(SCUTTLE_MIN_MESSAGE_BYTES, scuttle_core::MIN_MESSAGE_BYTES);
     assert_eq!(ScuttleStatus::Ok as i32, 0);
+    assert_eq!(ScuttleStatus::TooLarge as i32, 12);
+    assert_eq!(ScuttleStatus::CallbackError as i32, 13);
+}
+
+#[test]
+fn now_ms_reads_the_system_clock() {
+    // 2020-09-13 in milliseconds: any working clock reads later.
+    assert!(scuttle_now_ms() > 1_600_000_000_000);
 }
 
 #[test]
 fn config_default_matches_the_core() {
     let c = config();
     let core = scuttle_core::Config::default();
+    assert_eq!(c.version, SCUTTLE_CONFIG_VERSION);
     assert_eq!(c.mtu, core.mtu);
     assert_eq!(c.max_history, core.max_history);
-    assert_eq!(c.max_frame_size, core.max_frame_size);
+    assert_eq!(c.max_message_bytes, core.max_message_bytes);
+    assert_eq!(c.max_message_bytes, 1 << 20);
     assert_eq!(c.tombstone_grace_ms, 3_600_000);
     assert_eq!(c.resolver, SCUTTLE_RESOLVER_LWW);
     assert_eq!(c.sorter, SCUTTLE_SORTER_BREADTH);
@@ -253,17 +294,18 @@ fn new_refuses_bad_arguments_and_writes_null() {
     let cases: Vec<(&[u8], ScuttleConfig, &str)> = vec![
         (b"", c, "empty"),
         (b"\xff\xfe", c, "UTF-8"),
+        (b"a", ScuttleConfig { version: 1, ..c }, "version 1"),
         (b"a", ScuttleConfig { mtu: 0, ..c }, "mtu"),
         (
             b"a",
             ScuttleConfig {
-                max_frame_size: 10,
+                max_message_bytes: 63,
                 ..c
             },
-            "max_frame_size",
+            "max_message_bytes",
         ),
-        (b"a", ScuttleConfig { resolver: 99, ..c }, "resolver"),
-        (b"a", ScuttleConfig { sorter: 7, ..c }, "sorter"),
+        (b"a", ScuttleConfig { resolver: 99, ..c }, "resolver 99"),
+        (b"a", ScuttleConfig { sorter: 7, ..c }, "sorter 7"),
     ];
     for (id, cfg, needle) in cases {
         // SAFETY: valid pointers; the arguments are wrong on purpose.
@@ -288,7 +330,16 @@ fn new_refuses_bad_arguments_and_writes_null() {
             ScuttleStatus::InvalidArgument
         );
         assert!(last_error().contains("too large"));
-        // A NULL config means the defaults.
+        // The smallest message size is accepted; a NULL config means the defaults.
+        let small = ScuttleConfig {
+            max_message_bytes: SCUTTLE_MIN_MESSAGE_BYTES,
+            ..c
+        };
+        assert_eq!(
+            scuttle_gossip_new(b"a".as_ptr(), 1, &small, &mut g),
+            ScuttleStatus::Ok
+        );
+        scuttle_gossip_free(g);
         assert_eq!(
             scuttle_gossip_new(b"a".as_ptr(), 1, ptr::null(), &mut g),
             ScuttleStatus::Ok
@@ -317,13 +368,7 @@ fn set_get_delete_len_keys_version() {
     assert_eq!(get(g, "nope").0, ScuttleStatus::NotFound);
     assert_eq!(keys(g), vec![b"".to_vec(), b"k0".to_vec(), b"k1".to_vec()]);
 
-    let mut v = 0;
-    // SAFETY: live handle, valid key and out-pointer.
-    assert_eq!(
-        unsafe { scuttle_gossip_delete(g, b"k1".as_ptr(), 2, &mut v) },
-        ScuttleStatus::Ok
-    );
-    assert_eq!(v, 4);
+    assert_eq!(delete_at(g, NOW + 1, "k1"), Ok(4));
     let (s, value, ver, src) = get(g, "k1");
     assert_eq!(
         (s, value, ver, src.as_str()),
@@ -334,16 +379,28 @@ fn set_get_delete_len_keys_version() {
     // Deleting an unknown key writes a tombstone too; version_out may be NULL.
     // SAFETY: live handle, valid key.
     assert_eq!(
-        unsafe { scuttle_gossip_delete(g, b"zz".as_ptr(), 2, ptr::null_mut()) },
+        unsafe { scuttle_gossip_delete(g, NOW, b"zz".as_ptr(), 2, ptr::null_mut()) },
         ScuttleStatus::Ok
     );
     assert_eq!(version(g), 5);
+
+    // The write's time is the `now_ms` given.
+    let mut e = ScuttleEntry::empty();
+    // SAFETY: live handle, valid key and out-pointer.
+    unsafe {
+        assert_eq!(
+            scuttle_gossip_get(g, b"k1".as_ptr(), 2, &mut e),
+            ScuttleStatus::Deleted
+        );
+        assert_eq!(e.timestamp_ms, NOW + 1);
+        scuttle_entry_free(&mut e);
+    }
 
     let evs = events(g);
     assert_eq!(evs.len(), 5);
     assert!(evs
         .iter()
-        .all(|e| e.0 == SCUTTLE_EVENT_UPDATE && e.5 == "a" && e.6.is_empty()));
+        .all(|e| e.0 == SCUTTLE_EVENT_UPDATE && e.5 == "a" && e.6));
     assert_eq!(evs[0].1, b"k1");
     assert_eq!(evs[0].2, b"v1");
     assert!(evs[3].3, "the delete is marked deleted");
@@ -384,11 +441,11 @@ fn null_handles_and_outputs_are_refused() {
     // SAFETY: every call gets a NULL where a pointer is required; that is the error under test.
     let statuses = unsafe {
         [
-            scuttle_gossip_set(null, k.as_ptr(), 1, k.as_ptr(), 1, &mut v),
-            scuttle_gossip_set(g, ptr::null(), 1, k.as_ptr(), 1, &mut v),
-            scuttle_gossip_set(g, k.as_ptr(), 1, ptr::null(), 1, &mut v),
-            scuttle_gossip_delete(null, k.as_ptr(), 1, &mut v),
-            scuttle_gossip_delete(g, ptr::null(), 5, &mut v),
+            scuttle_gossip_set(null, NOW, k.as_ptr(), 1, k.as_ptr(), 1, &mut v),
+            scuttle_gossip_set(g, NOW, ptr::null(), 1, k.as_ptr(), 1, &mut v),
+            scuttle_gossip_set(g, NOW, k.as_ptr(), 1, ptr::null(), 1, &mut v),
+            scuttle_gossip_delete(null, NOW, k.as_ptr(), 1, &mut v),
+            scuttle_gossip_delete(g, NOW, ptr::null(), 5, &mut v),
             scuttle_gossip_get(null, k.as_ptr(), 1, &mut e),
             scuttle_gossip_get(g, k.as_ptr(), 1, ptr::null_mut()),
             scuttle_gossip_get(g, ptr::null(), 1, &mut e),
@@ -398,23 +455,16 @@ fn null_handles_and_outputs_are_refused() {
             scuttle_gossip_version(g, ptr::null_mut()),
             scuttle_gossip_keys(null, &mut list),
             scuttle_gossip_keys(g, ptr::null_mut()),
-            scuttle_gossip_gossip(null, k.as_ptr(), 1),
-            scuttle_gossip_gossip(g, ptr::null(), 1),
-            scuttle_gossip_gossip(g, k.as_ptr(), 0),
-            scuttle_gossip_gossip(g, b"a".as_ptr(), 1),
-            scuttle_gossip_poll_transmit(null, &mut b, &mut b),
-            scuttle_gossip_poll_transmit(g, ptr::null_mut(), &mut b),
-            scuttle_gossip_poll_transmit(g, &mut b, ptr::null_mut()),
-            scuttle_gossip_handle_frame(null, k.as_ptr(), 1, k.as_ptr(), 1),
-            scuttle_gossip_handle_frame(g, ptr::null(), 1, k.as_ptr(), 1),
-            scuttle_gossip_handle_frame(g, k.as_ptr(), 1, ptr::null(), 1),
-            scuttle_gossip_handle_frame(g, b"\xff".as_ptr(), 1, k.as_ptr(), 1),
+            scuttle_gossip_start_exchange(null, &mut b),
+            scuttle_gossip_start_exchange(g, ptr::null_mut()),
+            scuttle_gossip_handle_frame(null, k.as_ptr(), 1, &mut b),
+            scuttle_gossip_handle_frame(g, ptr::null(), 1, &mut b),
+            scuttle_gossip_handle_frame(g, k.as_ptr(), 1, ptr::null_mut()),
             scuttle_gossip_poll_event(null, &mut ev),
             scuttle_gossip_poll_event(g, ptr::null_mut()),
-            scuttle_gossip_forget_peer(null, k.as_ptr(), 1),
-            scuttle_gossip_forget_peer(g, ptr::null(), 1),
-            scuttle_gossip_set_time(null, 5),
-            scuttle_gossip_collect_tombstones(null, &mut n),
+            scuttle_gossip_handle_timeout(null, NOW, &mut n),
+            scuttle_gossip_poll_timeout(null, &mut v),
+            scuttle_gossip_poll_timeout(g, ptr::null_mut()),
             scuttle_gossip_id(null, &mut b),
             scuttle_keys_len(ptr::null(), &mut n),
             scuttle_keys_get(ptr::null(), 0, &mut ptr::null(), &mut n),
@@ -424,8 +474,10 @@ fn null_handles_and_outputs_are_refused() {
         assert_eq!(*s, ScuttleStatus::InvalidArgument, "call #{i}");
     }
     assert!(list.is_null());
+    assert!(b.ptr.is_null());
     // Nothing changed.
     assert_eq!(version(g), 0);
+    assert!(events(g).is_empty());
     // SAFETY: the free functions accept NULL.
     unsafe {
         scuttle_entry_free(ptr::null_mut());
@@ -471,23 +523,22 @@ fn keys_get_checks_index_and_outputs() {
 }
 
 #[test]
-fn two_nodes_converge_over_frames_with_events() {
+fn two_nodes_converge_in_one_exchange_with_events() {
     let a = node("a");
     let b = node("b");
     set(a, "ka", "from a").unwrap();
     set(a, "gone", "soon").unwrap();
-    // SAFETY: live handle, valid key.
-    unsafe { scuttle_gossip_delete(a, b"gone".as_ptr(), 4, ptr::null_mut()) };
+    delete_at(a, NOW, "gone").unwrap();
     set(b, "kb", "from b").unwrap();
     events(a);
     events(b);
 
-    assert_eq!(gossip(a, "b"), ScuttleStatus::Ok);
-    let delivered = run(&[("a", a), ("b", b)]);
-    assert!(
-        delivered >= 4,
-        "digest, done, news and replies: {delivered}"
-    );
+    let frames = exchange(a, b);
+    assert_eq!(frames.len(), 3, "Syn, SynAck, Ack");
+    for f in &frames {
+        let body = u32::from_be_bytes(f[..4].try_into().unwrap()) as usize;
+        assert_eq!(body + SCUTTLE_FRAME_PREFIX_LEN, f.len(), "one whole frame");
+    }
     for g in [a, b] {
         assert_eq!(keys(g), vec![b"ka".to_vec(), b"kb".to_vec()]);
         assert_eq!(get(g, "ka").1, b"from a");
@@ -504,17 +555,32 @@ fn two_nodes_converge_over_frames_with_events() {
             ka[0].2.as_slice(),
             ka[0].4,
             ka[0].5.as_str(),
-            ka[0].6.as_str()
+            ka[0].6
         ),
-        (SCUTTLE_EVENT_UPDATE, &b"from a"[..], 1, "a", "a")
+        (SCUTTLE_EVENT_UPDATE, &b"from a"[..], 1, "a", false)
     );
-    // History still holds the superseded set of "gone", so b sees it, then the tombstone.
     let gone: Vec<_> = evs.iter().filter(|e| e.1 == b"gone").collect();
     let last = gone.last().unwrap();
     assert!(last.3 && last.4 == 3 && last.2.is_empty());
     let evs = events(a);
     assert_eq!(evs.len(), 1);
-    assert_eq!((evs[0].1.as_slice(), evs[0].6.as_str()), (&b"kb"[..], "b"));
+    assert_eq!((evs[0].1.as_slice(), evs[0].6), (&b"kb"[..], false));
+
+    // Nothing new: an exchange ends after the SynAck, and soon opens with a digest hash only.
+    assert_eq!(exchange(a, b).len(), 2);
+    let idle = exchange(a, b);
+    assert_eq!(idle.len(), 2);
+    let syn: Message<Vec<u8>, Vec<u8>> = FrameCodec::default().decode_frame(&idle[0]).unwrap();
+    assert!(
+        matches!(
+            syn,
+            Message::Syn {
+                digest: Digest::Hash(_)
+            }
+        ),
+        "{syn:?}"
+    );
+    assert!(events(a).is_empty() && events(b).is_empty());
     free(a);
     free(b);
 }
@@ -527,22 +593,19 @@ fn three_nodes_with_depth_sorter_and_small_mtu_converge() {
         ..config()
     };
     let nodes = [
-        ("n1", node_with("n1", &c)),
-        ("n2", node_with("n2", &c)),
-        ("n3", node_with("n3", &c)),
+        node_with("n1", &c),
+        node_with("n2", &c),
+        node_with("n3", &c),
     ];
-    for (i, (_, g)) in nodes.iter().enumerate() {
+    for (i, g) in nodes.iter().enumerate() {
         for j in 0..3 {
             set(*g, &format!("k{i}{j}"), &format!("v{i}{j}")).unwrap();
         }
     }
     for round in 0..30 {
-        let (_, from) = nodes[round % 3];
-        let (to, _) = nodes[(round + 1) % 3];
-        assert_eq!(gossip(from, to), ScuttleStatus::Ok);
-        run(&nodes);
+        exchange(nodes[round % 3], nodes[(round + 1) % 3]);
     }
-    for (_, g) in nodes {
+    for g in nodes {
         assert_eq!(len(g), 9);
         assert_eq!(get(g, "k21").1, b"v21");
         free(g);
@@ -550,16 +613,11 @@ fn three_nodes_with_depth_sorter_and_small_mtu_converge() {
 }
 
 #[test]
-fn malformed_frames_are_decode_errors() {
+fn malformed_frames_are_decode_errors_and_change_nothing() {
     let g = node("a");
-    let codec = FrameCodec::default();
-    let mut good = Vec::new();
-    codec
-        .encode(
-            &Message::<Vec<u8>, Vec<u8>>::DigestDone { reply: false },
-            &mut good,
-        )
-        .unwrap();
+    let b = node("b");
+    let good = start(b);
+    free(b);
     let mut trailing = good.clone();
     trailing.push(0);
     let oversize = [0x7f, 0xff, 0xff, 0xff, 0xa0];
@@ -574,46 +632,63 @@ fn malformed_frames_are_decode_errors() {
     ];
     for (frame, needle) in cases {
         assert_eq!(
-            handle(g, "b", frame),
-            ScuttleStatus::DecodeError,
+            handle(g, frame),
+            (ScuttleStatus::DecodeError, None),
             "{needle}"
         );
         assert!(last_error().contains(needle), "{needle}: {}", last_error());
     }
-    // Nothing was queued: the bad frames changed nothing.
-    assert!(drain(g).is_empty());
-    assert_eq!(handle(g, "b", &good), ScuttleStatus::Ok);
+    // A NULL frame of length 0 is an empty frame.
+    let mut reply = ScuttleBytes::empty();
+    // SAFETY: live handle, NULL with length 0, valid out-pointer.
     assert_eq!(
-        drain(g).len(),
-        1,
-        "an empty digest is answered by a reply DigestDone"
+        unsafe { scuttle_gossip_handle_frame(g, ptr::null(), 0, &mut reply) },
+        ScuttleStatus::DecodeError
     );
+    assert_eq!(handle(g, &good).0, ScuttleStatus::Ok);
+    assert!(events(g).is_empty());
+    assert_eq!(version(g), 0);
+    free(g);
+}
+
+#[test]
+fn frames_above_max_message_bytes_are_refused() {
+    let c = ScuttleConfig {
+        max_message_bytes: 64,
+        ..config()
+    };
+    let g = node_with("a", &c);
+    // 70 bytes of key: a well-formed message over the 64-byte limit.
+    let frame = frame_of(&ack("x", &[1; 70], 1));
+    assert_eq!(handle(g, &frame).0, ScuttleStatus::DecodeError);
+    assert!(last_error().contains("exceeds"), "{}", last_error());
+    let fits = frame_of(&ack("x", &[1; 4], 1));
+    assert_eq!(handle(g, &fits), (ScuttleStatus::Ok, None));
+    assert_eq!(len(g), 1);
     free(g);
 }
 
 #[test]
 fn version_zero_is_a_protocol_error() {
     let g = node("a");
-    // {"key": [], "value": [], "source_id": "x", "version": 0}, hand-encoded.
-    let body: &[u8] = &[
-        0xa4, 0x63, b'k', b'e', b'y', 0x80, 0x65, b'v', b'a', b'l', b'u', b'e', 0x80, 0x69, b's',
-        b'o', b'u', b'r', b'c', b'e', b'_', b'i', b'd', 0x61, b'x', 0x67, b'v', b'e', b'r', b's',
-        b'i', b'o', b'n', 0x00,
-    ];
-    let mut frame = (body.len() as u32).to_be_bytes().to_vec();
-    frame.extend_from_slice(body);
-    assert_eq!(handle(g, "x", &frame), ScuttleStatus::ProtocolError);
+    let (s, reply) = handle(g, &frame_of(&ack("x", b"", 0)));
+    assert_eq!((s, reply), (ScuttleStatus::ProtocolError, None));
     assert!(last_error().contains("version"), "{}", last_error());
-    // The same bytes with version 1 are accepted.
-    *frame.last_mut().unwrap() = 1;
+    assert_eq!(version(g), 0);
+    // The same update at version 1 is accepted; an Ack has no reply.
     assert_eq!(
-        handle(g, "x", &frame),
-        ScuttleStatus::Ok,
-        "{}",
-        last_error()
+        handle(g, &frame_of(&ack("x", b"", 1))),
+        (ScuttleStatus::Ok, None)
     );
-    assert_eq!(get(g, "").1, b"");
+    assert_eq!(get(g, "").2, 1);
     assert_eq!(version(g), 1);
+    // A peer announcing the last version exhausts the counter.
+    assert_eq!(
+        handle(g, &frame_of(&ack("x", b"k", u64::MAX))),
+        (ScuttleStatus::Ok, None)
+    );
+    assert_eq!(set(g, "k", "v"), Err(ScuttleStatus::VersionOverflow));
+    assert!(last_error().contains("overflow"));
     free(g);
 }
 
@@ -629,33 +704,23 @@ fn strict_resolver_rejects_and_changes_nothing() {
     assert!(last_error().contains("rejected"));
     assert_eq!(set(g, "n", "5"), Err(ScuttleStatus::Rejected));
     assert_eq!(version(g), 1, "a rejected write does not move the version");
-    // SAFETY: live handle, valid key.
-    assert_eq!(
-        unsafe { scuttle_gossip_delete(g, b"n".as_ptr(), 1, ptr::null_mut()) },
-        ScuttleStatus::Rejected
-    );
+    assert_eq!(delete_at(g, NOW, "n"), Err(ScuttleStatus::Rejected));
     assert_eq!(set(g, "n", "6"), Ok(2));
     free(g);
 }
 
 #[test]
-fn lww_clock_uses_the_handle_clock() {
+fn lww_clock_orders_by_the_now_given() {
     let c = ScuttleConfig {
         resolver: SCUTTLE_RESOLVER_LWW_CLOCK,
         ..config()
     };
     let a = node_with("a", &c);
     let b = node_with("b", &c);
-    // SAFETY: live handles.
-    unsafe {
-        assert_eq!(scuttle_gossip_set_time(a, 2_000), ScuttleStatus::Ok);
-        assert_eq!(scuttle_gossip_set_time(b, 1_000), ScuttleStatus::Ok);
-    }
-    set(a, "k", "a wrote at 2000").unwrap();
-    set(b, "k", "b wrote at 1000").unwrap();
-    set(b, "k", "b again at 1000").unwrap(); // version 2 beats a's version 1 under plain LWW
-    gossip(a, "b");
-    run(&[("a", a), ("b", b)]);
+    set_at(a, 2_000, b"k", b"a wrote at 2000").unwrap();
+    set_at(b, 1_000, b"k", b"b wrote at 1000").unwrap();
+    set_at(b, 1_000, b"k", b"b again at 1000").unwrap(); // version 2 beats a's 1 under plain LWW
+    exchange(a, b);
     for g in [a, b] {
         assert_eq!(
             get(g, "k").1,
@@ -674,34 +739,42 @@ fn lww_clock_uses_the_handle_clock() {
     free(b);
 }
 
+fn poll_timeout(g: *mut ScuttleGossip) -> (ScuttleStatus, u64) {
+    let mut when = 7;
+    // SAFETY: live handle and out-pointer.
+    let s = unsafe { scuttle_gossip_poll_timeout(g, &mut when) };
+    (s, when)
+}
+
+fn handle_timeout(g: *mut ScuttleGossip, now: u64) -> usize {
+    let mut n = 99;
+    // SAFETY: live handle and out-pointer.
+    let s = unsafe { scuttle_gossip_handle_timeout(g, now, &mut n) };
+    assert_eq!(s, ScuttleStatus::Ok);
+    n
+}
+
 #[test]
-fn tombstones_are_collected_after_the_grace_period() {
+fn tombstones_are_collected_when_poll_timeout_says() {
     let c = ScuttleConfig {
         tombstone_grace_ms: 100,
         ..config()
     };
     let g = node_with("a", &c);
-    // SAFETY: live handle throughout.
-    unsafe {
-        scuttle_gossip_set_time(g, 1_000);
-        scuttle_gossip_delete(g, b"k".as_ptr(), 1, ptr::null_mut());
-        let mut n = 99;
-        assert_eq!(
-            scuttle_gossip_collect_tombstones(g, &mut n),
-            ScuttleStatus::Ok
-        );
-        assert_eq!(n, 0);
-        scuttle_gossip_set_time(g, 1_100);
-        assert_eq!(
-            scuttle_gossip_collect_tombstones(g, &mut n),
-            ScuttleStatus::Ok
-        );
-        assert_eq!(n, 1);
-        assert_eq!(
-            scuttle_gossip_collect_tombstones(g, ptr::null_mut()),
-            ScuttleStatus::Ok
-        );
-    }
+    assert_eq!(poll_timeout(g), (ScuttleStatus::Empty, u64::MAX));
+    set_at(g, 900, b"k", b"v").unwrap();
+    assert_eq!(poll_timeout(g), (ScuttleStatus::Empty, u64::MAX));
+    delete_at(g, 1_000, "k").unwrap();
+    assert_eq!(poll_timeout(g), (ScuttleStatus::Ok, 1_100));
+    assert_eq!(handle_timeout(g, 1_099), 0);
+    assert_eq!(get(g, "k").0, ScuttleStatus::Deleted);
+    assert_eq!(handle_timeout(g, 1_100), 1);
+    assert_eq!(poll_timeout(g), (ScuttleStatus::Empty, u64::MAX));
+    // SAFETY: live handle; the count is optional.
+    assert_eq!(
+        unsafe { scuttle_gossip_handle_timeout(g, 5_000, ptr::null_mut()) },
+        ScuttleStatus::Ok
+    );
     assert_eq!(get(g, "k").0, ScuttleStatus::NotFound);
     let evs = events(g);
     assert_eq!(evs.last().unwrap().0, SCUTTLE_EVENT_TOMBSTONES_COLLECTED);
@@ -715,15 +788,10 @@ fn tombstones_are_collected_after_the_grace_period() {
             ..config()
         },
     );
-    // SAFETY: live handle throughout.
-    unsafe {
-        scuttle_gossip_set_time(forever, 1);
-        scuttle_gossip_delete(forever, b"k".as_ptr(), 1, ptr::null_mut());
-        scuttle_gossip_set_time(forever, u64::MAX);
-        let mut n = 99;
-        scuttle_gossip_collect_tombstones(forever, &mut n);
-        assert_eq!(n, 0);
-    }
+    delete_at(forever, 1, "k").unwrap();
+    assert_eq!(poll_timeout(forever), (ScuttleStatus::Empty, u64::MAX));
+    assert_eq!(handle_timeout(forever, u64::MAX), 0);
+    assert_eq!(get(forever, "k").0, ScuttleStatus::Deleted);
     free(forever);
 }
 
@@ -754,94 +822,72 @@ fn compaction_events_are_reported() {
 }
 
 #[test]
-fn writes_too_large_for_a_frame_are_refused() {
+fn an_oversize_write_is_too_large_and_later_writes_still_reach_the_peer() {
     let c = ScuttleConfig {
-        max_frame_size: 200,
+        max_message_bytes: 200,
         ..config()
     };
-    let g = node_with("a", &c);
-    let big = "x".repeat(300);
-    assert_eq!(set(g, "k", &big), Err(ScuttleStatus::InvalidArgument));
-    assert!(last_error().contains("max_frame_size"), "{}", last_error());
-    assert_eq!(set(g, &big, ""), Err(ScuttleStatus::InvalidArgument));
-    // Past the cheap bound (2 bytes per byte) the exact size decides: 30 bytes fit in 200.
-    assert_eq!(set(g, "k", &"x".repeat(30)), Ok(1));
-    assert_eq!(version(g), 1);
-    free(g);
+    let a = node_with("a", &c);
+    let b = node_with("b", &c);
+    let big = vec![b'x'; 300];
+    assert_eq!(set_at(a, NOW, b"k", &big), Err(ScuttleStatus::TooLarge));
+    let message = last_error();
+    assert!(
+        message.contains("max_message_bytes = 200") && message.contains("nothing changed"),
+        "{message}"
+    );
+    assert_eq!(set_at(a, NOW, &big, b""), Err(ScuttleStatus::TooLarge));
+    assert_eq!(
+        delete_at(a, NOW, std::str::from_utf8(&big).unwrap()),
+        Err(ScuttleStatus::TooLarge)
+    );
+    assert_eq!(version(a), 0, "a refused write changes nothing");
+    assert_eq!(len(a), 0);
+    assert!(events(a).is_empty());
+    // A write after it still goes through and reaches the peer.
+    assert_eq!(set(a, "after", "small"), Ok(1));
+    exchange(a, b);
+    assert_eq!(get(b, "after").1, b"small");
+    assert_eq!(get(b, "k").0, ScuttleStatus::NotFound);
+    free(a);
+    free(b);
 }
 
 #[test]
-fn a_message_that_does_not_fit_is_an_encode_error() {
-    // x accepts frames up to 64 bytes. A hand-made update without `prev` fits; when x relays it
-    // to z, it adds `prev` and `timestamp` and no longer fits.
-    let small = ScuttleConfig {
-        max_frame_size: 64,
-        ..config()
-    };
-    let x = node_with("x", &small);
-    let z = node("z");
-    let codec = FrameCodec::new(64);
-    let key_len = (1..64)
-        .find(|&l| {
-            let relayed: Message<Vec<u8>, Vec<u8>> = Message::Update {
-                update: Update {
-                    key: vec![1; l],
-                    value: Some(vec![]),
-                    source_id: NodeId::from("y"),
-                    version: 1,
-                    timestamp: 0,
-                },
-                prev: Some(0),
-            };
-            scuttle_core::codec::to_cbor(&relayed).unwrap().len() > 64
-        })
-        .unwrap();
-    let msg: Message<Vec<u8>, Vec<u8>> = Message::Update {
-        update: Update {
-            key: vec![1; key_len],
-            value: Some(vec![]),
-            source_id: NodeId::from("y"),
-            version: 1,
-            timestamp: 0,
-        },
-        prev: None,
-    };
-    let mut frame = Vec::new();
-    codec.encode(&msg, &mut frame).unwrap();
+fn a_c_node_and_a_rust_core_node_exchange_frames() {
+    let c_node = node("c");
+    set(c_node, "from-c", "1").unwrap();
+    let mut rust: scuttle_core::Gossip<Vec<u8>, Vec<u8>> = scuttle_core::Gossip::with_defaults("r");
+    rust.set(NOW, b"from-rust".to_vec(), b"2".to_vec()).unwrap();
+    let codec = FrameCodec::default();
+    // The Rust node starts; the C node answers.
+    let syn = frame_of(&rust.start_exchange());
+    let syn_ack = deliver(c_node, &syn).expect("a Syn is answered");
+    let msg = codec.decode_frame(&syn_ack).unwrap();
+    let ack = rust.handle_message(msg).unwrap().expect("news for c");
+    assert_eq!(deliver(c_node, &frame_of(&ack)), None);
+    assert_eq!(get(c_node, "from-rust").1, b"2");
     assert_eq!(
-        handle(x, "y", &frame),
-        ScuttleStatus::Ok,
-        "{}",
-        last_error()
+        rust.value(&b"from-c"[..]).map(Vec::as_slice),
+        Some(&b"1"[..])
     );
-    gossip(z, "x");
-    for (_, f) in drain(z) {
-        assert_eq!(handle(x, "z", &f), ScuttleStatus::Ok);
-    }
-    let mut peer = ScuttleBytes::empty();
-    let mut out = ScuttleBytes::empty();
-    // SAFETY: live handle and valid out-pointers.
-    let s = unsafe { scuttle_gossip_poll_transmit(x, &mut peer, &mut out) };
-    assert_eq!(s, ScuttleStatus::EncodeError);
-    assert!(last_error().contains("dropped"), "{}", last_error());
-    assert!(peer.ptr.is_null() && out.ptr.is_null());
-    // The rest of the queue (x's digest) still goes out.
-    assert!(!drain(x).is_empty());
-    free(x);
-    free(z);
-}
-
-#[test]
-fn forget_peer_drops_queued_frames() {
-    let g = node("a");
-    gossip(g, "b");
-    // SAFETY: live handle, valid peer.
+    // The C node starts.
+    set(c_node, "again", "3").unwrap();
+    let syn = start(c_node);
+    let syn_ack = rust
+        .handle_message(codec.decode_frame(&syn).unwrap())
+        .unwrap()
+        .expect("a Syn is answered");
+    let ack = deliver(c_node, &frame_of(&syn_ack)).expect("c has news");
+    assert!(rust
+        .handle_message(codec.decode_frame(&ack).unwrap())
+        .unwrap()
+        .is_none());
     assert_eq!(
-        unsafe { scuttle_gossip_forget_peer(g, b"b".as_ptr(), 1) },
-        ScuttleStatus::Ok
+        rust.value(&b"again"[..]).map(Vec::as_slice),
+        Some(&b"3"[..])
     );
-    assert!(drain(g).is_empty());
-    free(g);
+    free(c_node);
 }
 
 // ------------------------------------------------------------------ custom resolvers
@@ -852,16 +898,19 @@ struct Calls {
     locals: usize,
     with_current: usize,
     last_key: Vec<u8>,
+    /// A key whose update the callback fails on (returns `fail_code`).
+    fail_on: Option<Vec<u8>>,
+    fail_code: ScuttleDecision,
     reentrant_status: Option<ScuttleStatus>,
     handle: usize,
 }
 
-/// Last writer wins, in "C", counting its calls.
+/// Last writer wins, in "C", counting its calls; fails on `fail_on`.
 unsafe extern "C-unwind" fn counting_lww(
     user_data: *mut c_void,
     current: *const ScuttleEntryView,
     incoming: *const ScuttleEntryView,
-) -> bool {
+) -> ScuttleDecision {
     // SAFETY: the test passes a `Calls`; the views are valid during the call.
     let (calls, incoming) = unsafe { (&mut *user_data.cast::<Calls>(), &*incoming) };
     calls.calls += 1;
@@ -870,8 +919,11 @@ unsafe extern "C-unwind" fn counting_lww(
     }
     // SAFETY: the key pointer is valid for key_len bytes.
     calls.last_key = unsafe { std::slice::from_raw_parts(incoming.key, incoming.key_len) }.to_vec();
+    if calls.fail_on.as_ref() == Some(&calls.last_key) {
+        return calls.fail_code;
+    }
     // SAFETY: NULL or a valid view.
-    match unsafe { current.as_ref() } {
+    let accept = match unsafe { current.as_ref() } {
         None => true,
         Some(c) => {
             calls.with_current += 1;
@@ -884,22 +936,23 @@ unsafe extern "C-unwind" fn counting_lww(
             };
             (incoming.version, is) > (c.version, cs)
         }
-    }
+    };
+    ScuttleDecision::from(accept)
 }
 
 unsafe extern "C-unwind" fn never(
     _: *mut c_void,
     _: *const ScuttleEntryView,
     _: *const ScuttleEntryView,
-) -> bool {
-    false
+) -> ScuttleDecision {
+    SCUTTLE_DECISION_REFUSE
 }
 
 unsafe extern "C-unwind" fn panicking(
     _: *mut c_void,
     _: *const ScuttleEntryView,
     _: *const ScuttleEntryView,
-) -> bool {
+) -> ScuttleDecision {
     panic!("resolver exploded")
 }
 
@@ -908,7 +961,7 @@ unsafe extern "C-unwind" fn reentrant(
     user_data: *mut c_void,
     _: *const ScuttleEntryView,
     _: *const ScuttleEntryView,
-) -> bool {
+) -> ScuttleDecision {
     // SAFETY: the test passes a `Calls` holding the handle's address.
     let calls = unsafe { &mut *user_data.cast::<Calls>() };
     let mut n = 0;
@@ -917,7 +970,7 @@ unsafe extern "C-unwind" fn reentrant(
         Some(unsafe { scuttle_gossip_len(calls.handle as *const ScuttleGossip, &mut n) });
     // SAFETY: freeing a busy handle must be refused, not done.
     unsafe { scuttle_gossip_free(calls.handle as *mut ScuttleGossip) };
-    true
+    SCUTTLE_DECISION_ACCEPT
 }
 
 fn custom(
@@ -946,8 +999,7 @@ fn custom_resolver_sees_current_and_incoming() {
     set(b, "k", "b").unwrap();
     set(b, "k", "b2").unwrap();
     set(b, "k", "b3").unwrap();
-    gossip(b, "a");
-    run(&[("a", a), ("b", b)]);
+    exchange(b, a);
     assert!(calls.calls >= 3);
     assert_eq!(calls.locals, 2, "remote updates are not local");
     assert_eq!(get(a, "k").1, b"b3", "version 3 from b wins on a");
@@ -977,7 +1029,50 @@ fn custom_resolver_must_not_be_null() {
 }
 
 #[test]
-fn a_panic_in_the_resolver_is_contained() {
+fn a_failing_callback_refuses_the_whole_call_and_changes_nothing() {
+    let mut calls = Calls {
+        fail_on: Some(b"k2".to_vec()),
+        fail_code: SCUTTLE_DECISION_ERROR,
+        ..Calls::default()
+    };
+    let (s, a) = custom("a", Some(counting_lww), (&mut calls as *mut Calls).cast());
+    assert_eq!(s, ScuttleStatus::Ok);
+    // A local write.
+    assert_eq!(set(a, "k2", "v"), Err(ScuttleStatus::CallbackError));
+    assert!(
+        last_error().contains("returned 2") && last_error().contains("nothing changed"),
+        "{}",
+        last_error()
+    );
+    assert_eq!((version(a), len(a)), (0, 0));
+    assert!(events(a).is_empty());
+
+    // A message whose second update fails: its first update is not applied either.
+    let b = node("b");
+    for k in ["k1", "k2", "k3"] {
+        set(b, k, "from b").unwrap();
+    }
+    let syn = start(a);
+    let syn_ack = deliver(b, &syn).expect("a Syn is answered");
+    assert_eq!(handle(a, &syn_ack), (ScuttleStatus::CallbackError, None));
+    assert!(calls.calls >= 2, "the callback was asked");
+    assert_eq!((version(a), len(a)), (0, 0));
+    assert!(events(a).is_empty());
+    // Any value other than ACCEPT and REFUSE is an error.
+    calls.fail_code = 77;
+    assert_eq!(handle(a, &syn_ack), (ScuttleStatus::CallbackError, None));
+    assert!(last_error().contains("returned 77"), "{}", last_error());
+    // Once the callback decides, the same message goes through.
+    calls.fail_on = None;
+    assert_eq!(handle(a, &syn_ack).0, ScuttleStatus::Ok);
+    assert_eq!((version(a), len(a)), (3, 3));
+    assert_eq!(events(a).len(), 3);
+    free(a);
+    free(b);
+}
+
+#[test]
+fn a_panic_in_the_resolver_is_contained_and_changes_nothing() {
     let (s, a) = custom("a", Some(panicking), ptr::null_mut());
     assert_eq!(s, ScuttleStatus::Ok);
     assert_eq!(set(a, "k", "v"), Err(ScuttleStatus::Panic));
@@ -986,25 +1081,20 @@ fn a_panic_in_the_resolver_is_contained() {
         "{}",
         last_error()
     );
-    // The update was refused and the handle still works.
+    // The write was refused and the handle still works.
     assert_eq!(len(a), 0);
     assert_eq!(version(a), 0);
-    // Remote updates too: the frame is handled, the update refused, PANIC reported.
+    // Remote updates too: the whole message is refused, PANIC reported, nothing changed.
     let b = node("b");
     set(b, "k", "from b").unwrap();
-    gossip(a, "b");
-    let mut statuses = Vec::new();
-    for _ in 0..4 {
-        for (_, f) in drain(a) {
-            statuses.push(handle(b, "a", &f));
-        }
-        for (_, f) in drain(b) {
-            statuses.push(handle(a, "b", &f));
-        }
-    }
-    assert!(statuses.contains(&ScuttleStatus::Panic), "{statuses:?}");
+    let syn_ack = deliver(b, &start(a)).expect("a Syn is answered");
+    assert_eq!(handle(a, &syn_ack), (ScuttleStatus::Panic, None));
+    assert!(last_error().contains("nothing changed"), "{}", last_error());
     assert_eq!(get(a, "k").0, ScuttleStatus::NotFound);
-    assert_eq!(version(a), 1, "the clock still moved past the update");
+    assert_eq!(version(a), 0, "not even the version moved");
+    assert!(events(a).is_empty());
+    // Not poisoned: a message without news still works.
+    assert!(deliver(a, &start(b)).is_some());
     free(a);
     free(b);
 }
@@ -1064,41 +1154,7 @@ fn handles_move_between_threads() {
     free(g as *mut ScuttleGossip);
 }
 
-// ------------------------------------------------------------------ interop and robustness
-
-#[test]
-fn a_c_node_and_a_rust_core_node_exchange_frames() {
-    let c_node = node("c");
-    set(c_node, "from-c", "1").unwrap();
-    let mut rust: scuttle_core::Gossip<Vec<u8>, Vec<u8>> = scuttle_core::Gossip::with_defaults("r");
-    rust.set(b"from-rust".to_vec(), b"2".to_vec()).unwrap();
-    let codec = FrameCodec::default();
-    rust.gossip(&NodeId::from("c"));
-    for _ in 0..5 {
-        while let Some((to, msg)) = rust.poll_transmit() {
-            assert_eq!(to.as_str(), "c");
-            let mut frame = Vec::new();
-            codec.encode(&msg, &mut frame).unwrap();
-            assert_eq!(
-                handle(c_node, "r", &frame),
-                ScuttleStatus::Ok,
-                "{}",
-                last_error()
-            );
-        }
-        for (to, frame) in drain(c_node) {
-            assert_eq!(to, "r");
-            let msg = codec.decode_frame(&frame).unwrap();
-            rust.receive(&NodeId::from("c"), msg).unwrap();
-        }
-    }
-    assert_eq!(get(c_node, "from-rust").1, b"2");
-    assert_eq!(
-        rust.value(&b"from-c"[..]).map(Vec::as_slice),
-        Some(&b"1"[..])
-    );
-    free(c_node);
-}
+// ------------------------------------------------------------------ robustness
 
 /// A small deterministic generator, so the robustness test needs no extra crate.
 struct Lcg(u64);
@@ -1115,30 +1171,22 @@ impl Lcg {
 
 #[test]
 fn random_and_mutated_frames_never_panic() {
-    // Real frames to mutate: a whole exchange between two nodes.
+    // Real frames to mutate: whole exchanges between two nodes, with news both ways.
     let a = node("a");
     let b = node("b");
     for i in 0..5 {
         set(a, &format!("k{i}"), &format!("v{i}")).unwrap();
+        set(b, &format!("b{i}"), &format!("w{i}")).unwrap();
     }
-    // SAFETY: live handle, valid key.
-    unsafe { scuttle_gossip_delete(a, b"k0".as_ptr(), 2, ptr::null_mut()) };
-    gossip(b, "a");
-    let mut samples = Vec::new();
-    for _ in 0..4 {
-        for (_, f) in drain(b) {
-            handle(a, "b", &f);
-            samples.push(f);
-        }
-        for (_, f) in drain(a) {
-            handle(b, "a", &f);
-            samples.push(f);
-        }
-    }
-    assert!(samples.len() >= 6);
+    delete_at(a, NOW, "k0").unwrap();
+    let mut samples = exchange(b, a);
+    samples.extend(exchange(a, b));
+    samples.extend(exchange(a, b));
+    assert!(samples.len() >= 5);
 
     let target = node("t");
     let mut rng = Lcg(7);
+    let mut accepted = 0;
     for round in 0..3_000 {
         let mut frame = if round % 3 == 0 {
             let len = (rng.next() % 40) as usize;
@@ -1160,7 +1208,7 @@ fn random_and_mutated_frames_never_panic() {
                 }
             }
         }
-        let s = handle(target, "a", &frame);
+        let (s, _) = handle(target, &frame);
         assert!(
             matches!(
                 s,
@@ -1169,7 +1217,9 @@ fn random_and_mutated_frames_never_panic() {
             "round {round}: {s:?} {}",
             last_error()
         );
+        accepted += usize::from(s == ScuttleStatus::Ok);
     }
+    assert!(accepted > 0, "some mutated frames are still valid messages");
     // The target is still a working node (a random update may have announced the last
     // version, which only exhausts the counter).
     let s = set(target, "still", "alive");
@@ -1177,7 +1227,7 @@ fn random_and_mutated_frames_never_panic() {
         matches!(s, Ok(_) | Err(ScuttleStatus::VersionOverflow)),
         "{s:?}"
     );
-    drain(target);
+    exchange(target, a);
     free(a);
     free(b);
     free(target);

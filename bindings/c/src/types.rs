@@ -2,7 +2,7 @@
 
 use std::ptr;
 
-use scuttle_core::{Entry, NodeId};
+use scuttle_core::{Entry, ResolverKind, SorterKind};
 
 use crate::error::{ffi_call, ffi_void, Failure, ScuttleStatus};
 
@@ -46,15 +46,28 @@ impl ScuttleBytes {
         ScuttleBytes { ptr, len }
     }
 
+    /// Hands a vector over as a library-owned buffer (with a trailing NUL), without copying
+    /// its bytes when it has room for the NUL.
+    pub(crate) fn from_vec(mut bytes: Vec<u8>) -> ScuttleBytes {
+        if bytes.is_empty() {
+            return ScuttleBytes::empty();
+        }
+        let len = bytes.len();
+        bytes.push(0);
+        let ptr = Box::into_raw(bytes.into_boxed_slice()).cast::<u8>();
+        ScuttleBytes { ptr, len }
+    }
+
     /// Releases the buffer and leaves `{NULL, 0}`.
     ///
     /// # Safety
-    /// `self` must be `{NULL, _}` or come from [`ScuttleBytes::copy`] unchanged.
+    /// `self` must be `{NULL, _}` or come from [`ScuttleBytes::copy`] or
+    /// [`ScuttleBytes::from_vec`] unchanged.
     pub(crate) unsafe fn release(&mut self) {
         if !self.ptr.is_null() {
             let slice = ptr::slice_from_raw_parts_mut(self.ptr, self.len + 1);
             // SAFETY: the caller guarantees this is the boxed slice of `len + 1` bytes made by
-            // `copy` and not yet released.
+            // `copy` or `from_vec` and not yet released.
             drop(unsafe { Box::from_raw(slice) });
         }
         *self = ScuttleBytes::empty();
@@ -64,16 +77,18 @@ impl ScuttleBytes {
 /// Which built-in resolver decides between two updates of one key (`ScuttleConfig.resolver`).
 pub type ScuttleResolverKind = u32;
 
-/// Last writer wins: the higher (version, source id) wins.
+/// Last writer wins: the higher (version, source id) wins (`lww`).
 pub const SCUTTLE_RESOLVER_LWW: ScuttleResolverKind = 0;
 /// Values only grow: the higher (value, version, source id) wins, values compared as bytes
 /// (memcmp order, a shorter prefix first); a local write must be strictly greater than the
-/// current value, and deleting a key that holds a value is refused.
+/// current value, and deleting a key that holds a value is refused (`strict`).
 pub const SCUTTLE_RESOLVER_STRICT: ScuttleResolverKind = 1;
-/// Last writer wins by wall clock: the higher (timestamp, version, source id) wins.
+/// Last writer wins by wall clock: the higher (timestamp, version, source id) wins
+/// (`lww-clock`). The timestamp of a write is the `now_ms` given to `scuttle_gossip_set`.
 pub const SCUTTLE_RESOLVER_LWW_CLOCK: ScuttleResolverKind = 2;
 
-/// Which news goes first when `mtu` cuts an exchange short (`ScuttleConfig.sorter`).
+/// Which news goes first when `mtu` or `max_message_bytes` cuts an exchange short
+/// (`ScuttleConfig.sorter`).
 pub type ScuttleSorterKind = u32;
 
 /// scuttle-breadth: ascending version, ties by source id (every source makes progress).
@@ -81,38 +96,73 @@ pub const SCUTTLE_SORTER_BREADTH: ScuttleSorterKind = 0;
 /// scuttle-depth: sources with the most outstanding news first.
 pub const SCUTTLE_SORTER_DEPTH: ScuttleSorterKind = 1;
 
+/// The core's built-in resolver for a `SCUTTLE_RESOLVER_*` constant.
+pub(crate) fn resolver_kind(kind: ScuttleResolverKind) -> Option<ResolverKind> {
+    match kind {
+        SCUTTLE_RESOLVER_LWW => Some(ResolverKind::LastWriterWins),
+        SCUTTLE_RESOLVER_STRICT => Some(ResolverKind::StrictlyOrderedValues),
+        SCUTTLE_RESOLVER_LWW_CLOCK => Some(ResolverKind::LastWriterWinsClock),
+        _ => None,
+    }
+}
+
+/// The core's built-in sorter for a `SCUTTLE_SORTER_*` constant.
+pub(crate) fn sorter_kind(kind: ScuttleSorterKind) -> Option<SorterKind> {
+    match kind {
+        SCUTTLE_SORTER_BREADTH => Some(SorterKind::Breadth),
+        SCUTTLE_SORTER_DEPTH => Some(SorterKind::Depth),
+        _ => None,
+    }
+}
+
+/// The layout version of `ScuttleConfig` this library reads. `scuttle_config_default()` writes
+/// it into `ScuttleConfig.version`; `scuttle_gossip_new()` refuses any other value, so a program
+/// built against another layout fails cleanly instead of misreading fields.
+pub const SCUTTLE_CONFIG_VERSION: u32 = 2;
+
 /// The configuration of a node. Fill it with `scuttle_config_default()`, then change fields.
+///
+/// Layout version 2 (`SCUTTLE_CONFIG_VERSION`), for protocol v2: `max_frame_size` became
+/// `max_message_bytes`, and `version` was added as the first field.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ScuttleConfig {
-    /// Most updates sent per exchange (flow control); at least 1. Default 10.
-    pub mtu: usize,
-    /// Superseded updates kept for replay before compaction drops the oldest. Default 10.
-    pub max_history: usize,
+    /// `SCUTTLE_CONFIG_VERSION`, written by `scuttle_config_default()`; leave it as it is.
+    pub version: u32,
     /// A `SCUTTLE_RESOLVER_*` constant (ignored by `scuttle_gossip_new_with_resolver`).
     /// Default `SCUTTLE_RESOLVER_LWW`.
     pub resolver: ScuttleResolverKind,
     /// A `SCUTTLE_SORTER_*` constant. Default `SCUTTLE_SORTER_BREADTH`.
     pub sorter: ScuttleSorterKind,
-    /// How long a tombstone is kept before it is collected, in milliseconds; 0 keeps tombstones
-    /// forever. Default 3600000 (one hour).
+    /// Most updates one message carries (flow control); at least 1. Default 10.
+    pub mtu: usize,
+    /// Most bytes of one message (its CBOR body, without the 4-byte length prefix), news and
+    /// digest included; at least `SCUTTLE_MIN_MESSAGE_BYTES`. The node never builds a larger
+    /// message, refuses a local write that could never fit one (`SCUTTLE_STATUS_TOO_LARGE`),
+    /// and refuses larger incoming frames (`SCUTTLE_STATUS_DECODE_ERROR`): give every node of
+    /// a cluster the same value. Default 1048576 (1 MiB).
+    pub max_message_bytes: usize,
+    /// Superseded updates kept for replay before compaction drops the oldest. Default 10.
+    pub max_history: usize,
+    /// How long a tombstone is kept before `scuttle_gossip_handle_timeout()` collects it, in
+    /// milliseconds after the delete's `now_ms`; 0 keeps tombstones forever. Default 3600000
+    /// (one hour).
     pub tombstone_grace_ms: u64,
-    /// Largest frame body accepted or produced, in bytes; at least 64. Default 4 MiB.
-    pub max_frame_size: usize,
 }
 
 impl Default for ScuttleConfig {
     fn default() -> Self {
         let core = scuttle_core::Config::default();
         ScuttleConfig {
-            mtu: core.mtu,
-            max_history: core.max_history,
+            version: SCUTTLE_CONFIG_VERSION,
             resolver: SCUTTLE_RESOLVER_LWW,
             sorter: SCUTTLE_SORTER_BREADTH,
+            mtu: core.mtu,
+            max_message_bytes: core.max_message_bytes,
+            max_history: core.max_history,
             tombstone_grace_ms: core
                 .tombstone_grace
                 .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX)),
-            max_frame_size: core.max_frame_size,
         }
     }
 }
@@ -184,7 +234,7 @@ impl ScuttleEntry {
 pub type ScuttleEventKind = u32;
 
 /// A write won and is now the state of `key` (local writes included): `key`, `value` or
-/// `deleted`, `version`, `source_id`, `timestamp_ms` and `from` are set.
+/// `deleted`, `version`, `source_id`, `timestamp_ms` and `local` are set.
 pub const SCUTTLE_EVENT_UPDATE: ScuttleEventKind = 1;
 /// Compaction dropped `count` superseded updates; `history_len` updates remain.
 pub const SCUTTLE_EVENT_COMPACTION: ScuttleEventKind = 2;
@@ -216,8 +266,10 @@ pub struct ScuttleEvent {
     pub source_id: ScuttleBytes,
     /// The writer's timestamp in milliseconds since the Unix epoch (UPDATE).
     pub timestamp_ms: u64,
-    /// The peer that delivered the update, or `{NULL, 0}` for a local write (UPDATE).
-    pub from: ScuttleBytes,
+    /// Whether a local `scuttle_gossip_set`/`scuttle_gossip_delete` made the update (UPDATE).
+    /// When false, it came in the frame just given to `scuttle_gossip_handle_frame`: the
+    /// application knows which peer sent that frame.
+    pub local: bool,
     /// Updates dropped (COMPACTION) or tombstones collected (TOMBSTONES_COLLECTED).
     pub count: usize,
     /// Updates left in history (COMPACTION).
@@ -234,7 +286,7 @@ impl ScuttleEvent {
             version: 0,
             source_id: ScuttleBytes::empty(),
             timestamp_ms: 0,
-            from: ScuttleBytes::empty(),
+            local: false,
             count: 0,
             history_len: 0,
         }
@@ -243,7 +295,7 @@ impl ScuttleEvent {
     pub(crate) fn copy(event: &scuttle_core::Event<Vec<u8>, Vec<u8>>) -> ScuttleEvent {
         use scuttle_core::Event;
         match event {
-            Event::Update { key, entry, from } => ScuttleEvent {
+            Event::Update { key, entry, local } => ScuttleEvent {
                 kind: SCUTTLE_EVENT_UPDATE,
                 key: ScuttleBytes::copy(key),
                 value: entry
@@ -254,11 +306,7 @@ impl ScuttleEvent {
                 version: entry.version,
                 source_id: ScuttleBytes::copy(entry.source_id.as_str().as_bytes()),
                 timestamp_ms: entry.timestamp,
-                from: from
-                    .as_ref()
-                    .map_or_else(ScuttleBytes::empty, |p: &NodeId| {
-                        ScuttleBytes::copy(p.as_str().as_bytes())
-                    }),
+                local: *local,
                 ..ScuttleEvent::empty()
             },
             Event::Compaction {
@@ -350,7 +398,6 @@ pub unsafe extern "C" fn scuttle_event_free(event: *mut ScuttleEvent) {
                 event.key.release();
                 event.value.release();
                 event.source_id.release();
-                event.from.release();
             }
             *event = ScuttleEvent::empty();
         }

@@ -2,9 +2,10 @@
  * test_scuttle.c: tests of the scuttle C API, in plain C with a small runner.
  *
  * Every call of scuttle.h and each of its error paths is exercised here, except
- * SCUTTLE_STATUS_PANIC, which C code cannot provoke (a C callback cannot panic); the Rust unit
- * tests of the crate cover it. Run by scripts/test-c.sh, normally and under valgrind. The last
- * line is "N passed, M failed"; the exit status is 0 only when M is 0.
+ * SCUTTLE_STATUS_PANIC, which C code cannot provoke (a C callback cannot panic; the Rust unit
+ * tests of the crate cover it), and SCUTTLE_STATUS_ENCODE_ERROR, which only a bug could cause.
+ * Run by scripts/test-c.sh, normally and under valgrind. The last line is "N passed, M
+ * failed"; the exit status is 0 only when M is 0.
  */
 #include <pthread.h>
 #include <stdio.h>
@@ -43,6 +44,9 @@ static int tests_failed_here;
 
 /* ------------------------------------------------------------------ helpers */
 
+/* A fixed clock value for writes, so the tests never depend on the system clock. */
+#define NOW 1700000000000ull
+
 static ScuttleConfig default_config(void) {
   ScuttleConfig c;
   if (scuttle_config_default(&c) != SCUTTLE_OK) {
@@ -66,7 +70,7 @@ static ScuttleGossip *node(const char *id) {
 }
 
 static ScuttleStatus set(ScuttleGossip *g, const char *key, const char *value) {
-  return scuttle_gossip_set(g, S(key), S(value), NULL);
+  return scuttle_gossip_set(g, NOW, S(key), S(value), NULL);
 }
 
 /* 1 if `key` holds exactly `value`. */
@@ -90,38 +94,29 @@ static uint64_t version_of(ScuttleGossip *g) {
   return v;
 }
 
-typedef struct Named {
-  const char *name;
-  ScuttleGossip *g;
-} Named;
-
-/* Delivers frames between nodes until none is left; returns the number delivered. */
-static size_t run(Named *nodes, size_t n) {
-  size_t delivered = 0;
-  for (int guard = 0; guard < 10000; guard++) {
-    int idle = 1;
-    for (size_t i = 0; i < n; i++) {
-      ScuttleBytes peer, frame;
-      while (scuttle_gossip_poll_transmit(nodes[i].g, &peer, &frame) == SCUTTLE_OK) {
-        for (size_t j = 0; j < n; j++) {
-          if (strlen(nodes[j].name) == peer.len && memcmp(nodes[j].name, peer.ptr, peer.len) == 0) {
-            EXPECT_STATUS(
-                scuttle_gossip_handle_frame(nodes[j].g, S(nodes[i].name), frame.ptr, frame.len),
-                SCUTTLE_OK);
-          }
-        }
-        scuttle_bytes_free(&peer);
-        scuttle_bytes_free(&frame);
-        delivered++;
-        idle = 0;
-      }
+/* One whole exchange started by `a` with `b`: a's Syn to b, b's reply to a, a's reply to b,
+ * until a call gives no reply. Returns the number of frames (2 or 3). */
+static size_t exchange(ScuttleGossip *a, ScuttleGossip *b) {
+  ScuttleGossip *to[2] = {b, a};
+  ScuttleBytes frame, reply;
+  size_t frames = 1;
+  EXPECT_STATUS(scuttle_gossip_start_exchange(a, &frame), SCUTTLE_OK);
+  for (;;) {
+    EXPECT_STATUS(scuttle_gossip_handle_frame(to[(frames + 1) % 2], frame.ptr, frame.len, &reply),
+                  SCUTTLE_OK);
+    scuttle_bytes_free(&frame);
+    if (reply.ptr == NULL) {
+      EXPECT(reply.len == 0);
+      return frames;
     }
-    if (idle) {
-      return delivered;
+    frame = reply;
+    frames++;
+    if (frames > 3) {
+      EXPECT(!"an exchange is at most three frames");
+      scuttle_bytes_free(&frame);
+      return frames;
     }
   }
-  EXPECT(!"the exchange never settles");
-  return delivered;
 }
 
 /* Drops every queued event; returns how many of `kind` there were. */
@@ -137,41 +132,43 @@ static size_t drain_events(ScuttleGossip *g, ScuttleEventKind kind) {
   return count;
 }
 
-/* Builds one frame holding {"key": [key_len bytes of 1], "value": [], "source_id": source,
- * "version": <version_cbor>} into `out` (at least 128 bytes); returns its length. */
-static size_t update_frame(uint8_t *out, size_t key_len, const char *source,
-                           const uint8_t *version_cbor, size_t version_cbor_len) {
-  uint8_t body[120];
+/* Builds one frame holding an Ack with one update, as a peer would send it:
+ *   [2, [0, [source, null, [key (key_len bytes of 1), <version>, 0, []]]]]
+ * (a run without `prev`, so the version delta is the version itself), into `out` (at least
+ * key_len * 2 + 64 bytes); returns the frame's length. See the CBOR table in
+ * crates/scuttle-core/src/wire.rs. */
+static size_t ack_frame(uint8_t *out, size_t key_len, const char *source,
+                        const uint8_t *version_cbor, size_t version_cbor_len) {
+  uint8_t *body = out + SCUTTLE_FRAME_PREFIX_LEN;
   size_t n = 0;
-  body[n++] = 0xa4; /* map of 4 */
-  body[n++] = 0x63;
-  memcpy(body + n, "key", 3);
-  n += 3;
-  body[n++] = (uint8_t)(0x80 | key_len); /* array, key_len <= 23 */
-  for (size_t i = 0; i < key_len; i++) {
-    body[n++] = 1;
-  }
-  body[n++] = 0x65;
-  memcpy(body + n, "value", 5);
-  n += 5;
-  body[n++] = 0x80;
-  body[n++] = 0x69;
-  memcpy(body + n, "source_id", 9);
-  n += 9;
+  body[n++] = 0x82; /* message: array of 2 */
+  body[n++] = 0x02; /* Ack */
+  body[n++] = 0x82; /* news: array of 2 */
+  body[n++] = 0x00; /* updates */
+  body[n++] = 0x83; /* run: array of 3 */
   body[n++] = (uint8_t)(0x60 | strlen(source)); /* text, < 24 bytes */
   memcpy(body + n, source, strlen(source));
   n += strlen(source);
-  body[n++] = 0x67;
-  memcpy(body + n, "version", 7);
-  n += 7;
+  body[n++] = 0xf6; /* prev: null */
+  body[n++] = 0x84; /* item: array of 4 */
+  if (key_len < 24) {
+    body[n++] = (uint8_t)(0x80 | key_len);
+  } else {
+    body[n++] = 0x98; /* array, length in one byte (key_len < 256) */
+    body[n++] = (uint8_t)key_len;
+  }
+  for (size_t i = 0; i < key_len; i++) {
+    body[n++] = 1;
+  }
   memcpy(body + n, version_cbor, version_cbor_len);
   n += version_cbor_len;
-  out[0] = 0;
-  out[1] = 0;
+  body[n++] = 0x00; /* timestamp 0 */
+  body[n++] = 0x80; /* value: empty array */
+  out[0] = (uint8_t)(n >> 24);
+  out[1] = (uint8_t)(n >> 16);
   out[2] = (uint8_t)(n >> 8);
   out[3] = (uint8_t)n;
-  memcpy(out + 4, body, n);
-  return n + 4;
+  return n + SCUTTLE_FRAME_PREFIX_LEN;
 }
 
 /* ------------------------------------------------------------------ tests */
@@ -180,12 +177,14 @@ static void test_config_default(void) {
   ScuttleConfig c;
   memset(&c, 0xab, sizeof c);
   EXPECT_STATUS(scuttle_config_default(&c), SCUTTLE_OK);
+  EXPECT(c.version == SCUTTLE_CONFIG_VERSION);
   EXPECT(c.mtu == 10);
   EXPECT(c.max_history == 10);
   EXPECT(c.resolver == SCUTTLE_RESOLVER_LWW);
   EXPECT(c.sorter == SCUTTLE_SORTER_BREADTH);
   EXPECT(c.tombstone_grace_ms == 3600000);
-  EXPECT(c.max_frame_size == 4 * 1024 * 1024);
+  EXPECT(c.max_message_bytes == 1024 * 1024);
+  EXPECT(SCUTTLE_PROTOCOL_VERSION == 2);
   EXPECT_STATUS(scuttle_config_default(NULL), SCUTTLE_STATUS_INVALID_ARGUMENT);
   EXPECT_ERROR_MENTIONS("NULL");
 }
@@ -201,6 +200,10 @@ static void test_new_and_free(void) {
   g = NULL;
   EXPECT_STATUS(scuttle_gossip_new(S("a"), NULL, &g), SCUTTLE_OK);
   EXPECT(g != NULL);
+  scuttle_gossip_free(g);
+  /* The smallest message size. */
+  c.max_message_bytes = SCUTTLE_MIN_MESSAGE_BYTES;
+  EXPECT_STATUS(scuttle_gossip_new(S("a"), &c, &g), SCUTTLE_OK);
   scuttle_gossip_free(g);
   scuttle_gossip_free(NULL);
   EXPECT(SCUTTLE_OK == 0 && SCUTTLE_STATUS_OK == 0);
@@ -227,13 +230,17 @@ static void test_new_errors(void) {
   EXPECT_ERROR_MENTIONS("too large");
 
   c = good;
+  c.version = 1;
+  EXPECT_STATUS(scuttle_gossip_new(S("a"), &c, &g), SCUTTLE_STATUS_INVALID_ARGUMENT);
+  EXPECT_ERROR_MENTIONS("scuttle_config_default");
+  c = good;
   c.mtu = 0;
   EXPECT_STATUS(scuttle_gossip_new(S("a"), &c, &g), SCUTTLE_STATUS_INVALID_ARGUMENT);
   EXPECT_ERROR_MENTIONS("mtu");
   c = good;
-  c.max_frame_size = 63;
+  c.max_message_bytes = SCUTTLE_MIN_MESSAGE_BYTES - 1;
   EXPECT_STATUS(scuttle_gossip_new(S("a"), &c, &g), SCUTTLE_STATUS_INVALID_ARGUMENT);
-  EXPECT_ERROR_MENTIONS("max_frame_size");
+  EXPECT_ERROR_MENTIONS("max_message_bytes");
   c = good;
   c.resolver = 42;
   EXPECT_STATUS(scuttle_gossip_new(S("a"), &c, &g), SCUTTLE_STATUS_INVALID_ARGUMENT);
@@ -256,6 +263,11 @@ static void test_last_error(void) {
   EXPECT(scuttle_last_error() != NULL && strcmp(scuttle_last_error(), "") == 0);
 }
 
+static void test_now_ms(void) {
+  /* 2020-09-13 in milliseconds: any working system clock reads later. */
+  EXPECT(scuttle_now_ms() > 1600000000000ull);
+}
+
 static void test_set_get_delete(void) {
   ScuttleGossip *g = node("a");
   uint64_t v = 0;
@@ -263,11 +275,11 @@ static void test_set_get_delete(void) {
 
   EXPECT(version_of(g) == 0);
   EXPECT(len_of(g) == 0);
-  EXPECT_STATUS(scuttle_gossip_set(g, S("k"), S("v1"), &v), SCUTTLE_OK);
+  EXPECT_STATUS(scuttle_gossip_set(g, NOW, S("k"), S("v1"), &v), SCUTTLE_OK);
   EXPECT(v == 1);
-  EXPECT_STATUS(scuttle_gossip_set(g, S("k"), S("v2"), &v), SCUTTLE_OK);
+  EXPECT_STATUS(scuttle_gossip_set(g, NOW + 5, S("k"), S("v2"), &v), SCUTTLE_OK);
   EXPECT(v == 2);
-  EXPECT_STATUS(scuttle_gossip_set(g, NULL, 0, NULL, 0, &v), SCUTTLE_OK); /* empty key, empty value */
+  EXPECT_STATUS(scuttle_gossip_set(g, NOW, NULL, 0, NULL, 0, &v), SCUTTLE_OK); /* empty key, empty value */
   EXPECT(v == 3);
 
   EXPECT_STATUS(scuttle_gossip_get(g, S("k"), &e), SCUTTLE_OK);
@@ -276,7 +288,7 @@ static void test_set_get_delete(void) {
   EXPECT(!e.deleted);
   EXPECT(e.version == 2);
   EXPECT(e.source_id.len == 1 && strcmp((const char *)e.source_id.ptr, "a") == 0);
-  EXPECT(e.timestamp_ms > 0); /* the system clock */
+  EXPECT(e.timestamp_ms == NOW + 5); /* the now_ms given */
   scuttle_entry_free(&e);
   EXPECT(e.value.ptr == NULL && e.source_id.ptr == NULL);
   scuttle_entry_free(&e); /* harmless twice */
@@ -290,14 +302,15 @@ static void test_set_get_delete(void) {
   scuttle_entry_free(&e);
 
   EXPECT(len_of(g) == 2);
-  EXPECT_STATUS(scuttle_gossip_delete(g, S("k"), &v), SCUTTLE_OK);
+  EXPECT_STATUS(scuttle_gossip_delete(g, NOW + 9, S("k"), &v), SCUTTLE_OK);
   EXPECT(v == 4);
   EXPECT_STATUS(scuttle_gossip_get(g, S("k"), &e), SCUTTLE_STATUS_DELETED);
   EXPECT(e.deleted && e.version == 4 && e.value.ptr == NULL && e.source_id.len == 1);
+  EXPECT(e.timestamp_ms == NOW + 9);
   scuttle_entry_free(&e);
   EXPECT(len_of(g) == 1);
   /* Deleting an unknown key writes a tombstone; version_out may be NULL. */
-  EXPECT_STATUS(scuttle_gossip_delete(g, S("never-set"), NULL), SCUTTLE_OK);
+  EXPECT_STATUS(scuttle_gossip_delete(g, NOW, S("never-set"), NULL), SCUTTLE_OK);
   EXPECT(version_of(g) == 5);
   EXPECT(len_of(g) == 1);
   scuttle_gossip_free(g);
@@ -307,22 +320,23 @@ static void test_argument_errors(void) {
   ScuttleGossip *g = node("a");
   ScuttleEntry e;
   ScuttleEvent ev;
-  ScuttleBytes b1, b2;
+  ScuttleBytes b1;
   ScuttleKeys *keys = NULL;
   size_t n = 0;
   uint64_t v = 0;
   const uint8_t *k = (const uint8_t *)"k";
 
-  EXPECT_STATUS(scuttle_gossip_set(NULL, k, 1, k, 1, &v), SCUTTLE_STATUS_INVALID_ARGUMENT);
+  EXPECT_STATUS(scuttle_gossip_set(NULL, NOW, k, 1, k, 1, &v), SCUTTLE_STATUS_INVALID_ARGUMENT);
   EXPECT_ERROR_MENTIONS("gossip is NULL");
-  EXPECT_STATUS(scuttle_gossip_set(g, NULL, 1, k, 1, &v), SCUTTLE_STATUS_INVALID_ARGUMENT);
+  EXPECT_STATUS(scuttle_gossip_set(g, NOW, NULL, 1, k, 1, &v), SCUTTLE_STATUS_INVALID_ARGUMENT);
   EXPECT_ERROR_MENTIONS("key is NULL");
-  EXPECT_STATUS(scuttle_gossip_set(g, k, 1, NULL, 2, &v), SCUTTLE_STATUS_INVALID_ARGUMENT);
+  EXPECT_STATUS(scuttle_gossip_set(g, NOW, k, 1, NULL, 2, &v), SCUTTLE_STATUS_INVALID_ARGUMENT);
   EXPECT_ERROR_MENTIONS("value is NULL");
-  EXPECT_STATUS(scuttle_gossip_set(g, k, SIZE_MAX, k, 1, &v), SCUTTLE_STATUS_INVALID_ARGUMENT);
+  EXPECT_STATUS(scuttle_gossip_set(g, NOW, k, SIZE_MAX, k, 1, &v),
+                SCUTTLE_STATUS_INVALID_ARGUMENT);
   EXPECT_ERROR_MENTIONS("too large");
-  EXPECT_STATUS(scuttle_gossip_delete(NULL, k, 1, &v), SCUTTLE_STATUS_INVALID_ARGUMENT);
-  EXPECT_STATUS(scuttle_gossip_delete(g, NULL, 1, &v), SCUTTLE_STATUS_INVALID_ARGUMENT);
+  EXPECT_STATUS(scuttle_gossip_delete(NULL, NOW, k, 1, &v), SCUTTLE_STATUS_INVALID_ARGUMENT);
+  EXPECT_STATUS(scuttle_gossip_delete(g, NOW, NULL, 1, &v), SCUTTLE_STATUS_INVALID_ARGUMENT);
   EXPECT_STATUS(scuttle_gossip_get(NULL, k, 1, &e), SCUTTLE_STATUS_INVALID_ARGUMENT);
   EXPECT_STATUS(scuttle_gossip_get(g, k, 1, NULL), SCUTTLE_STATUS_INVALID_ARGUMENT);
   EXPECT_STATUS(scuttle_gossip_get(g, NULL, 1, &e), SCUTTLE_STATUS_INVALID_ARGUMENT);
@@ -335,29 +349,23 @@ static void test_argument_errors(void) {
   EXPECT_STATUS(scuttle_gossip_keys(g, NULL), SCUTTLE_STATUS_INVALID_ARGUMENT);
   EXPECT_STATUS(scuttle_gossip_id(NULL, &b1), SCUTTLE_STATUS_INVALID_ARGUMENT);
   EXPECT_STATUS(scuttle_gossip_id(g, NULL), SCUTTLE_STATUS_INVALID_ARGUMENT);
-  EXPECT_STATUS(scuttle_gossip_gossip(NULL, S("b")), SCUTTLE_STATUS_INVALID_ARGUMENT);
-  EXPECT_STATUS(scuttle_gossip_gossip(g, NULL, 1), SCUTTLE_STATUS_INVALID_ARGUMENT);
-  EXPECT_STATUS(scuttle_gossip_gossip(g, (const uint8_t *)"", 0), SCUTTLE_STATUS_INVALID_ARGUMENT);
-  EXPECT_STATUS(scuttle_gossip_gossip(g, (const uint8_t *)"\xc3", 1),
-                SCUTTLE_STATUS_INVALID_ARGUMENT);
-  EXPECT_ERROR_MENTIONS("UTF-8");
-  EXPECT_STATUS(scuttle_gossip_gossip(g, S("a")), SCUTTLE_STATUS_INVALID_ARGUMENT);
-  EXPECT_ERROR_MENTIONS("itself");
-  EXPECT_STATUS(scuttle_gossip_poll_transmit(NULL, &b1, &b2), SCUTTLE_STATUS_INVALID_ARGUMENT);
-  b2.ptr = (uint8_t *)k; /* garbage: outputs are zeroed even when the call fails */
-  EXPECT_STATUS(scuttle_gossip_poll_transmit(g, NULL, &b2), SCUTTLE_STATUS_INVALID_ARGUMENT);
-  EXPECT(b2.ptr == NULL && b2.len == 0);
-  EXPECT_STATUS(scuttle_gossip_poll_transmit(g, &b1, NULL), SCUTTLE_STATUS_INVALID_ARGUMENT);
-  EXPECT(b1.ptr == NULL);
-  EXPECT_STATUS(scuttle_gossip_handle_frame(NULL, S("b"), k, 1), SCUTTLE_STATUS_INVALID_ARGUMENT);
-  EXPECT_STATUS(scuttle_gossip_handle_frame(g, NULL, 1, k, 1), SCUTTLE_STATUS_INVALID_ARGUMENT);
-  EXPECT_STATUS(scuttle_gossip_handle_frame(g, S("b"), NULL, 1), SCUTTLE_STATUS_INVALID_ARGUMENT);
+  b1.ptr = (uint8_t *)k; /* garbage: outputs are zeroed even when the call fails */
+  EXPECT_STATUS(scuttle_gossip_start_exchange(NULL, &b1), SCUTTLE_STATUS_INVALID_ARGUMENT);
+  EXPECT(b1.ptr == NULL && b1.len == 0);
+  EXPECT_STATUS(scuttle_gossip_start_exchange(g, NULL), SCUTTLE_STATUS_INVALID_ARGUMENT);
+  EXPECT_ERROR_MENTIONS("frame_out is NULL");
+  b1.ptr = (uint8_t *)k;
+  EXPECT_STATUS(scuttle_gossip_handle_frame(NULL, k, 1, &b1), SCUTTLE_STATUS_INVALID_ARGUMENT);
+  EXPECT(b1.ptr == NULL && b1.len == 0);
+  EXPECT_STATUS(scuttle_gossip_handle_frame(g, NULL, 1, &b1), SCUTTLE_STATUS_INVALID_ARGUMENT);
+  EXPECT_ERROR_MENTIONS("frame is NULL");
+  EXPECT_STATUS(scuttle_gossip_handle_frame(g, k, 1, NULL), SCUTTLE_STATUS_INVALID_ARGUMENT);
+  EXPECT_ERROR_MENTIONS("reply_out is NULL");
   EXPECT_STATUS(scuttle_gossip_poll_event(NULL, &ev), SCUTTLE_STATUS_INVALID_ARGUMENT);
   EXPECT_STATUS(scuttle_gossip_poll_event(g, NULL), SCUTTLE_STATUS_INVALID_ARGUMENT);
-  EXPECT_STATUS(scuttle_gossip_forget_peer(NULL, S("b")), SCUTTLE_STATUS_INVALID_ARGUMENT);
-  EXPECT_STATUS(scuttle_gossip_forget_peer(g, NULL, 1), SCUTTLE_STATUS_INVALID_ARGUMENT);
-  EXPECT_STATUS(scuttle_gossip_set_time(NULL, 1), SCUTTLE_STATUS_INVALID_ARGUMENT);
-  EXPECT_STATUS(scuttle_gossip_collect_tombstones(NULL, &n), SCUTTLE_STATUS_INVALID_ARGUMENT);
+  EXPECT_STATUS(scuttle_gossip_handle_timeout(NULL, NOW, &n), SCUTTLE_STATUS_INVALID_ARGUMENT);
+  EXPECT_STATUS(scuttle_gossip_poll_timeout(NULL, &v), SCUTTLE_STATUS_INVALID_ARGUMENT);
+  EXPECT_STATUS(scuttle_gossip_poll_timeout(g, NULL), SCUTTLE_STATUS_INVALID_ARGUMENT);
   EXPECT_STATUS(scuttle_keys_len(NULL, &n), SCUTTLE_STATUS_INVALID_ARGUMENT);
   EXPECT_STATUS(scuttle_keys_get(NULL, 0, &k, &n), SCUTTLE_STATUS_INVALID_ARGUMENT);
   /* Nothing changed. */
@@ -398,7 +406,7 @@ static void test_keys(void) {
   EXPECT_STATUS(set(g, "b", "2"), SCUTTLE_OK);
   EXPECT_STATUS(set(g, "a", "1"), SCUTTLE_OK);
   EXPECT_STATUS(set(g, "c", "3"), SCUTTLE_OK);
-  EXPECT_STATUS(scuttle_gossip_delete(g, S("c"), NULL), SCUTTLE_OK);
+  EXPECT_STATUS(scuttle_gossip_delete(g, NOW, S("c"), NULL), SCUTTLE_OK);
   EXPECT_STATUS(scuttle_gossip_keys(g, &keys), SCUTTLE_OK);
   EXPECT_STATUS(scuttle_keys_len(keys, &n), SCUTTLE_OK);
   EXPECT(n == 2); /* sorted, live keys only */
@@ -419,13 +427,13 @@ static void test_keys(void) {
 
 static void test_poll_empty(void) {
   ScuttleGossip *g = node("a");
-  ScuttleBytes peer, frame;
   ScuttleEvent ev;
-  EXPECT_STATUS(scuttle_gossip_poll_transmit(g, &peer, &frame), SCUTTLE_STATUS_EMPTY);
-  EXPECT(peer.ptr == NULL && frame.ptr == NULL);
+  uint64_t when = 0;
   EXPECT_STATUS(scuttle_gossip_poll_event(g, &ev), SCUTTLE_STATUS_EMPTY);
   EXPECT(ev.kind == SCUTTLE_EVENT_OTHER && ev.key.ptr == NULL);
   scuttle_event_free(&ev);
+  EXPECT_STATUS(scuttle_gossip_poll_timeout(g, &when), SCUTTLE_STATUS_EMPTY);
+  EXPECT(when == UINT64_MAX);
   scuttle_gossip_free(g);
 }
 
@@ -433,203 +441,217 @@ static void test_events_of_local_writes(void) {
   ScuttleGossip *g = node("a");
   ScuttleEvent ev;
   EXPECT_STATUS(set(g, "k", "v"), SCUTTLE_OK);
-  EXPECT_STATUS(scuttle_gossip_delete(g, S("k"), NULL), SCUTTLE_OK);
+  EXPECT_STATUS(scuttle_gossip_delete(g, NOW, S("k"), NULL), SCUTTLE_OK);
   EXPECT_STATUS(scuttle_gossip_poll_event(g, &ev), SCUTTLE_OK);
   EXPECT(ev.kind == SCUTTLE_EVENT_UPDATE);
   EXPECT(ev.key.len == 1 && ev.key.ptr[0] == 'k');
   EXPECT(ev.value.len == 1 && ev.value.ptr[0] == 'v');
-  EXPECT(!ev.deleted && ev.version == 1);
+  EXPECT(!ev.deleted && ev.version == 1 && ev.timestamp_ms == NOW);
   EXPECT(ev.source_id.len == 1 && ev.source_id.ptr[0] == 'a');
-  EXPECT(ev.from.ptr == NULL); /* a local write */
+  EXPECT(ev.local); /* a local write */
   scuttle_event_free(&ev);
   EXPECT(ev.key.ptr == NULL && ev.value.ptr == NULL && ev.source_id.ptr == NULL);
   EXPECT_STATUS(scuttle_gossip_poll_event(g, &ev), SCUTTLE_OK);
   EXPECT(ev.kind == SCUTTLE_EVENT_UPDATE && ev.deleted && ev.version == 2 && ev.value.ptr == NULL);
+  EXPECT(ev.local);
   scuttle_event_free(&ev);
   EXPECT_STATUS(scuttle_gossip_poll_event(g, &ev), SCUTTLE_STATUS_EMPTY);
   scuttle_gossip_free(g);
 }
 
 static void test_two_nodes_converge(void) {
-  Named nodes[2] = {{"a", node("a")}, {"b", node("b")}};
+  ScuttleGossip *a = node("a"), *b = node("b");
+  ScuttleGossip *both[2] = {a, b};
   ScuttleEvent ev;
+  ScuttleBytes syn, syn_ack, ack, none;
   size_t from_a = 0;
 
-  EXPECT_STATUS(set(nodes[0].g, "ka", "1"), SCUTTLE_OK);
-  EXPECT_STATUS(set(nodes[0].g, "shared", "from a"), SCUTTLE_OK);
-  EXPECT_STATUS(set(nodes[1].g, "kb", "2"), SCUTTLE_OK);
-  EXPECT_STATUS(set(nodes[1].g, "shared", "from b"), SCUTTLE_OK); /* version 2 vs 2: "b" wins */
-  EXPECT_STATUS(scuttle_gossip_delete(nodes[1].g, S("kb"), NULL), SCUTTLE_OK);
-  drain_events(nodes[0].g, SCUTTLE_EVENT_UPDATE);
-  drain_events(nodes[1].g, SCUTTLE_EVENT_UPDATE);
+  EXPECT_STATUS(set(a, "ka", "1"), SCUTTLE_OK);
+  EXPECT_STATUS(set(a, "shared", "from a"), SCUTTLE_OK);
+  EXPECT_STATUS(set(b, "kb", "2"), SCUTTLE_OK);
+  EXPECT_STATUS(set(b, "shared", "from b"), SCUTTLE_OK); /* version 2 vs 2: "b" wins */
+  EXPECT_STATUS(scuttle_gossip_delete(b, NOW, S("kb"), NULL), SCUTTLE_OK);
+  drain_events(a, SCUTTLE_EVENT_UPDATE);
+  drain_events(b, SCUTTLE_EVENT_UPDATE);
 
-  EXPECT_STATUS(scuttle_gossip_gossip(nodes[0].g, S("b")), SCUTTLE_OK);
-  EXPECT(run(nodes, 2) >= 6);
+  /* One exchange, one call per message: Syn, SynAck, Ack. */
+  EXPECT_STATUS(scuttle_gossip_start_exchange(a, &syn), SCUTTLE_OK);
+  EXPECT(syn.len > SCUTTLE_FRAME_PREFIX_LEN);
+  EXPECT(((size_t)syn.ptr[0] << 24 | (size_t)syn.ptr[1] << 16 | (size_t)syn.ptr[2] << 8 |
+          syn.ptr[3]) == syn.len - SCUTTLE_FRAME_PREFIX_LEN); /* the length prefix */
+  EXPECT_STATUS(scuttle_gossip_handle_frame(b, syn.ptr, syn.len, &syn_ack), SCUTTLE_OK);
+  EXPECT(syn_ack.ptr != NULL); /* a Syn is always answered */
+  EXPECT_STATUS(scuttle_gossip_handle_frame(a, syn_ack.ptr, syn_ack.len, &ack), SCUTTLE_OK);
+  EXPECT(ack.ptr != NULL); /* a has news for b */
+  EXPECT_STATUS(scuttle_gossip_handle_frame(b, ack.ptr, ack.len, &none), SCUTTLE_OK);
+  EXPECT(none.ptr == NULL && none.len == 0); /* the exchange is over */
+  scuttle_bytes_free(&syn);
+  scuttle_bytes_free(&syn_ack);
+  scuttle_bytes_free(&ack);
+  scuttle_bytes_free(&none);
+
   for (int i = 0; i < 2; i++) {
     ScuttleEntry e;
-    EXPECT(has(nodes[i].g, "ka", "1"));
-    EXPECT(has(nodes[i].g, "shared", "from b"));
-    EXPECT_STATUS(scuttle_gossip_get(nodes[i].g, S("kb"), &e), SCUTTLE_STATUS_DELETED);
+    EXPECT(has(both[i], "ka", "1"));
+    EXPECT(has(both[i], "shared", "from b"));
+    EXPECT_STATUS(scuttle_gossip_get(both[i], S("kb"), &e), SCUTTLE_STATUS_DELETED);
     scuttle_entry_free(&e);
-    EXPECT(len_of(nodes[i].g) == 2);
-    EXPECT(version_of(nodes[i].g) == 3);
+    EXPECT(len_of(both[i]) == 2);
+    EXPECT(version_of(both[i]) == 3);
   }
-  /* b's events name the source and the peer that delivered. */
-  while (scuttle_gossip_poll_event(nodes[1].g, &ev) == SCUTTLE_OK) {
+  /* b's events name the source and say they came from the peer (the last frame's sender). */
+  while (scuttle_gossip_poll_event(b, &ev) == SCUTTLE_OK) {
     if (ev.kind == SCUTTLE_EVENT_UPDATE) {
-      EXPECT(ev.from.len == 1 && ev.from.ptr[0] == 'a');
+      EXPECT(!ev.local);
       EXPECT(ev.source_id.len == 1 && ev.source_id.ptr[0] == 'a');
       from_a++;
     }
     scuttle_event_free(&ev);
   }
   EXPECT(from_a == 1); /* only ka won on b */
-  scuttle_gossip_free(nodes[0].g);
-  scuttle_gossip_free(nodes[1].g);
+  /* kb set then deleted (history replays the superseded write), shared from b */
+  EXPECT(drain_events(a, SCUTTLE_EVENT_UPDATE) == 3);
+
+  /* Nothing new: the exchange ends after the SynAck. */
+  EXPECT(exchange(a, b) == 2);
+  EXPECT(exchange(b, a) == 2);
+  EXPECT(drain_events(a, SCUTTLE_EVENT_UPDATE) == 0);
+  scuttle_gossip_free(a);
+  scuttle_gossip_free(b);
 }
 
 static void test_three_nodes_depth_mtu_1(void) {
   ScuttleConfig c = default_config();
   c.mtu = 1;
   c.sorter = SCUTTLE_SORTER_DEPTH;
-  Named nodes[3] = {{"n1", node_with("n1", &c)}, {"n2", node_with("n2", &c)},
-                    {"n3", node_with("n3", &c)}};
+  ScuttleGossip *nodes[3] = {node_with("n1", &c), node_with("n2", &c), node_with("n3", &c)};
   char key[8], value[8];
   for (int i = 0; i < 3; i++) {
     for (int j = 0; j < 3; j++) {
       snprintf(key, sizeof key, "k%d%d", i, j);
       snprintf(value, sizeof value, "v%d%d", i, j);
-      EXPECT_STATUS(set(nodes[i].g, key, value), SCUTTLE_OK);
+      EXPECT_STATUS(set(nodes[i], key, value), SCUTTLE_OK);
     }
   }
   for (int round = 0; round < 30; round++) {
-    Named *from = &nodes[round % 3], *to = &nodes[(round + 1) % 3];
-    EXPECT_STATUS(scuttle_gossip_gossip(from->g, S(to->name)), SCUTTLE_OK);
-    run(nodes, 3);
+    exchange(nodes[round % 3], nodes[(round + 1) % 3]);
   }
   for (int i = 0; i < 3; i++) {
-    EXPECT(len_of(nodes[i].g) == 9);
-    EXPECT(has(nodes[i].g, "k21", "v21"));
-    EXPECT(has(nodes[i].g, "k02", "v02"));
-    scuttle_gossip_free(nodes[i].g);
+    EXPECT(len_of(nodes[i]) == 9);
+    EXPECT(has(nodes[i], "k21", "v21"));
+    EXPECT(has(nodes[i], "k02", "v02"));
+    scuttle_gossip_free(nodes[i]);
   }
 }
 
 static void test_decode_errors(void) {
+  ScuttleConfig small = default_config();
   ScuttleGossip *g = node("a");
   ScuttleGossip *b = node("b");
-  ScuttleBytes peer, frame;
-  uint8_t buf[64];
+  ScuttleGossip *s;
+  ScuttleBytes frame, reply;
+  uint8_t buf[600];
+  static const uint8_t one[] = {0x01};
   static const uint8_t oversize[] = {0x7f, 0xff, 0xff, 0xff, 0xa0};
   static const uint8_t garbage[] = {0, 0, 0, 3, 0xff, 0xff, 0xff};
+  size_t n;
 
-  /* A real frame: b's DigestDone for a. */
-  EXPECT_STATUS(scuttle_gossip_gossip(b, S("a")), SCUTTLE_OK);
-  EXPECT_STATUS(scuttle_gossip_poll_transmit(b, &peer, &frame), SCUTTLE_OK);
+  /* A real frame: b's Syn. */
+  EXPECT_STATUS(set(b, "k", "v"), SCUTTLE_OK);
+  EXPECT_STATUS(scuttle_gossip_start_exchange(b, &frame), SCUTTLE_OK);
   EXPECT(frame.len > 4 && frame.len < sizeof buf - 1);
-  EXPECT(((size_t)frame.ptr[2] << 8 | frame.ptr[3]) == frame.len - 4); /* the length prefix */
 
-  EXPECT_STATUS(scuttle_gossip_handle_frame(g, S("b"), NULL, 0), SCUTTLE_STATUS_DECODE_ERROR);
+  EXPECT_STATUS(scuttle_gossip_handle_frame(g, NULL, 0, &reply), SCUTTLE_STATUS_DECODE_ERROR);
   EXPECT_ERROR_MENTIONS("shorter");
-  EXPECT_STATUS(scuttle_gossip_handle_frame(g, S("b"), frame.ptr, 2), SCUTTLE_STATUS_DECODE_ERROR);
-  EXPECT_STATUS(scuttle_gossip_handle_frame(g, S("b"), frame.ptr, frame.len - 1),
+  EXPECT(reply.ptr == NULL);
+  EXPECT_STATUS(scuttle_gossip_handle_frame(g, frame.ptr, 2, &reply), SCUTTLE_STATUS_DECODE_ERROR);
+  EXPECT_STATUS(scuttle_gossip_handle_frame(g, frame.ptr, frame.len - 1, &reply),
                 SCUTTLE_STATUS_DECODE_ERROR);
   EXPECT_ERROR_MENTIONS("announces");
   memcpy(buf, frame.ptr, frame.len);
   buf[frame.len] = 0;
-  EXPECT_STATUS(scuttle_gossip_handle_frame(g, S("b"), buf, frame.len + 1),
+  EXPECT_STATUS(scuttle_gossip_handle_frame(g, buf, frame.len + 1, &reply),
                 SCUTTLE_STATUS_DECODE_ERROR);
   EXPECT_ERROR_MENTIONS("trailing");
-  EXPECT_STATUS(scuttle_gossip_handle_frame(g, S("b"), oversize, sizeof oversize),
+  EXPECT_STATUS(scuttle_gossip_handle_frame(g, oversize, sizeof oversize, &reply),
                 SCUTTLE_STATUS_DECODE_ERROR);
   EXPECT_ERROR_MENTIONS("exceeds");
-  EXPECT_STATUS(scuttle_gossip_handle_frame(g, S("b"), garbage, sizeof garbage),
+  EXPECT_STATUS(scuttle_gossip_handle_frame(g, garbage, sizeof garbage, &reply),
                 SCUTTLE_STATUS_DECODE_ERROR);
   EXPECT_ERROR_MENTIONS("malformed");
-  EXPECT_STATUS(scuttle_gossip_handle_frame(g, (const uint8_t *)"\xff", 1, frame.ptr, frame.len),
-                SCUTTLE_STATUS_INVALID_ARGUMENT);
-  {
-    ScuttleBytes p2, f2;
-    EXPECT_STATUS(scuttle_gossip_poll_transmit(g, &p2, &f2), SCUTTLE_STATUS_EMPTY);
-  }
-  /* The whole frame is fine. */
-  EXPECT_STATUS(scuttle_gossip_handle_frame(g, S("b"), frame.ptr, frame.len), SCUTTLE_OK);
-  scuttle_bytes_free(&peer);
+  EXPECT(reply.ptr == NULL);
+  EXPECT(drain_events(g, SCUTTLE_EVENT_UPDATE) == 0 && version_of(g) == 0);
+  /* The whole frame is fine, and answered. */
+  EXPECT_STATUS(scuttle_gossip_handle_frame(g, frame.ptr, frame.len, &reply), SCUTTLE_OK);
+  EXPECT(reply.ptr != NULL);
+  scuttle_bytes_free(&reply);
   scuttle_bytes_free(&frame);
+
+  /* A well-formed message above max_message_bytes is refused; a smaller one is not. */
+  small.max_message_bytes = 64;
+  s = node_with("s", &small);
+  n = ack_frame(buf, 100, "x", one, sizeof one);
+  EXPECT(n - SCUTTLE_FRAME_PREFIX_LEN > 64);
+  EXPECT_STATUS(scuttle_gossip_handle_frame(s, buf, n, &reply), SCUTTLE_STATUS_DECODE_ERROR);
+  EXPECT_ERROR_MENTIONS("exceeds");
+  n = ack_frame(buf, 10, "x", one, sizeof one);
+  EXPECT_STATUS(scuttle_gossip_handle_frame(s, buf, n, &reply), SCUTTLE_OK);
+  EXPECT(reply.ptr == NULL); /* an Ack has no reply */
+  EXPECT(len_of(s) == 1);
+  scuttle_gossip_free(s);
   scuttle_gossip_free(g);
   scuttle_gossip_free(b);
 }
 
 static void test_protocol_error_and_overflow(void) {
   ScuttleGossip *g = node("a");
+  ScuttleBytes reply;
   uint8_t frame[128];
   static const uint8_t zero[] = {0x00};
   static const uint8_t one[] = {0x01};
   static const uint8_t max[] = {0x1b, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff};
   size_t n;
 
-  n = update_frame(frame, 1, "x", zero, sizeof zero);
-  EXPECT_STATUS(scuttle_gossip_handle_frame(g, S("x"), frame, n), SCUTTLE_STATUS_PROTOCOL_ERROR);
+  n = ack_frame(frame, 1, "x", zero, sizeof zero);
+  EXPECT_STATUS(scuttle_gossip_handle_frame(g, frame, n, &reply), SCUTTLE_STATUS_PROTOCOL_ERROR);
   EXPECT_ERROR_MENTIONS("version");
   EXPECT(version_of(g) == 0 && len_of(g) == 0);
 
-  n = update_frame(frame, 1, "x", one, sizeof one);
-  EXPECT_STATUS(scuttle_gossip_handle_frame(g, S("x"), frame, n), SCUTTLE_OK);
+  n = ack_frame(frame, 1, "x", one, sizeof one);
+  EXPECT_STATUS(scuttle_gossip_handle_frame(g, frame, n, &reply), SCUTTLE_OK);
+  EXPECT(reply.ptr == NULL);
   EXPECT(version_of(g) == 1 && len_of(g) == 1);
 
   /* A peer announcing the last version exhausts this node's counter. */
-  n = update_frame(frame, 2, "x", max, sizeof max);
-  EXPECT_STATUS(scuttle_gossip_handle_frame(g, S("x"), frame, n), SCUTTLE_OK);
+  n = ack_frame(frame, 2, "x", max, sizeof max);
+  EXPECT_STATUS(scuttle_gossip_handle_frame(g, frame, n, &reply), SCUTTLE_OK);
   EXPECT(version_of(g) == UINT64_MAX);
   EXPECT_STATUS(set(g, "k", "v"), SCUTTLE_STATUS_VERSION_OVERFLOW);
   EXPECT_ERROR_MENTIONS("overflow");
   scuttle_gossip_free(g);
 }
 
-static void test_encode_error(void) {
-  /* x accepts frames up to 64 bytes. An update without prev and timestamp of 54 bytes fits;
-   * relayed to z it gains both (71 bytes) and no longer fits. */
-  ScuttleConfig small = default_config();
-  small.max_frame_size = 64;
-  ScuttleGossip *x = node_with("x", &small);
-  ScuttleGossip *z = node("z");
-  static const uint8_t one[] = {0x01};
-  uint8_t frame[128];
-  ScuttleBytes peer, out;
-  size_t n = update_frame(frame, 20, "y", one, sizeof one);
-  EXPECT(n - 4 == 54);
-  EXPECT_STATUS(scuttle_gossip_handle_frame(x, S("y"), frame, n), SCUTTLE_OK);
-  EXPECT_STATUS(scuttle_gossip_gossip(z, S("x")), SCUTTLE_OK);
-  while (scuttle_gossip_poll_transmit(z, &peer, &out) == SCUTTLE_OK) {
-    EXPECT_STATUS(scuttle_gossip_handle_frame(x, S("z"), out.ptr, out.len), SCUTTLE_OK);
-    scuttle_bytes_free(&peer);
-    scuttle_bytes_free(&out);
-  }
-  EXPECT_STATUS(scuttle_gossip_poll_transmit(x, &peer, &out), SCUTTLE_STATUS_ENCODE_ERROR);
-  EXPECT_ERROR_MENTIONS("dropped");
-  EXPECT(peer.ptr == NULL && out.ptr == NULL);
-  /* The rest of the queue (x's reply digest) still goes out. */
-  EXPECT_STATUS(scuttle_gossip_poll_transmit(x, &peer, &out), SCUTTLE_OK);
-  scuttle_bytes_free(&peer);
-  scuttle_bytes_free(&out);
-  scuttle_gossip_free(x);
-  scuttle_gossip_free(z);
-}
-
 static void test_too_large_write(void) {
   ScuttleConfig c = default_config();
-  c.max_frame_size = 200;
-  ScuttleGossip *g = node_with("a", &c);
+  c.max_message_bytes = 200;
+  ScuttleGossip *a = node_with("a", &c), *b = node_with("b", &c);
   char big[301];
   memset(big, 'x', 300);
   big[300] = 0;
-  EXPECT_STATUS(set(g, "k", big), SCUTTLE_STATUS_INVALID_ARGUMENT);
-  EXPECT_ERROR_MENTIONS("max_frame_size");
-  EXPECT_STATUS(scuttle_gossip_delete(g, S(big), NULL), SCUTTLE_STATUS_INVALID_ARGUMENT);
+  EXPECT_STATUS(set(a, "k", big), SCUTTLE_STATUS_TOO_LARGE);
+  EXPECT_ERROR_MENTIONS("max_message_bytes = 200");
+  EXPECT_STATUS(set(a, big, ""), SCUTTLE_STATUS_TOO_LARGE);
+  EXPECT_STATUS(scuttle_gossip_delete(a, NOW, S(big), NULL), SCUTTLE_STATUS_TOO_LARGE);
+  EXPECT(version_of(a) == 0 && len_of(a) == 0); /* nothing changed */
+  EXPECT(drain_events(a, SCUTTLE_EVENT_UPDATE) == 0);
+  /* A write after it still goes through and reaches the peer. */
   big[30] = 0;
-  EXPECT_STATUS(set(g, "k", big), SCUTTLE_OK);
-  EXPECT(version_of(g) == 1);
-  scuttle_gossip_free(g);
+  EXPECT_STATUS(set(a, "k", big), SCUTTLE_OK);
+  EXPECT(version_of(a) == 1);
+  EXPECT(exchange(a, b) == 3);
+  EXPECT(has(b, "k", big));
+  scuttle_gossip_free(a);
+  scuttle_gossip_free(b);
 }
 
 static void test_strict_resolver(void) {
@@ -640,39 +662,37 @@ static void test_strict_resolver(void) {
   EXPECT_STATUS(set(g, "n", "4"), SCUTTLE_STATUS_REJECTED);
   EXPECT_ERROR_MENTIONS("rejected");
   EXPECT_STATUS(set(g, "n", "5"), SCUTTLE_STATUS_REJECTED);
-  EXPECT_STATUS(scuttle_gossip_delete(g, S("n"), NULL), SCUTTLE_STATUS_REJECTED);
+  EXPECT_STATUS(scuttle_gossip_delete(g, NOW, S("n"), NULL), SCUTTLE_STATUS_REJECTED);
   EXPECT(version_of(g) == 1); /* rejected writes change nothing */
   EXPECT_STATUS(set(g, "n", "6"), SCUTTLE_OK);
   EXPECT(has(g, "n", "6"));
   scuttle_gossip_free(g);
 }
 
-static void test_lww_clock_and_set_time(void) {
+static void test_lww_clock(void) {
   ScuttleConfig c = default_config();
   c.resolver = SCUTTLE_RESOLVER_LWW_CLOCK;
-  Named nodes[2] = {{"a", node_with("a", &c)}, {"b", node_with("b", &c)}};
+  ScuttleGossip *nodes[2] = {node_with("a", &c), node_with("b", &c)};
   ScuttleEntry e;
-  EXPECT_STATUS(scuttle_gossip_set_time(nodes[0].g, 2000), SCUTTLE_OK);
-  EXPECT_STATUS(scuttle_gossip_set_time(nodes[1].g, 1000), SCUTTLE_OK);
-  EXPECT_STATUS(set(nodes[0].g, "k", "a at 2000"), SCUTTLE_OK);
-  EXPECT_STATUS(set(nodes[1].g, "k", "b at 1000"), SCUTTLE_OK);
-  EXPECT_STATUS(set(nodes[1].g, "k", "b again"), SCUTTLE_OK); /* higher version, older clock */
-  EXPECT_STATUS(scuttle_gossip_gossip(nodes[1].g, S("a")), SCUTTLE_OK);
-  run(nodes, 2);
+  EXPECT_STATUS(scuttle_gossip_set(nodes[0], 2000, S("k"), S("a at 2000"), NULL), SCUTTLE_OK);
+  EXPECT_STATUS(scuttle_gossip_set(nodes[1], 1000, S("k"), S("b at 1000"), NULL), SCUTTLE_OK);
+  /* A higher version, an older clock. */
+  EXPECT_STATUS(scuttle_gossip_set(nodes[1], 1000, S("k"), S("b again"), NULL), SCUTTLE_OK);
+  exchange(nodes[1], nodes[0]);
   for (int i = 0; i < 2; i++) {
-    EXPECT(has(nodes[i].g, "k", "a at 2000"));
-    EXPECT_STATUS(scuttle_gossip_get(nodes[i].g, S("k"), &e), SCUTTLE_OK);
+    EXPECT(has(nodes[i], "k", "a at 2000"));
+    EXPECT_STATUS(scuttle_gossip_get(nodes[i], S("k"), &e), SCUTTLE_OK);
     EXPECT(e.timestamp_ms == 2000);
     scuttle_entry_free(&e);
   }
-  /* 0 returns to the system clock. */
-  EXPECT_STATUS(scuttle_gossip_set_time(nodes[0].g, 0), SCUTTLE_OK);
-  EXPECT_STATUS(set(nodes[0].g, "k", "now"), SCUTTLE_OK);
-  EXPECT_STATUS(scuttle_gossip_get(nodes[0].g, S("k"), &e), SCUTTLE_OK);
+  /* The system clock, through scuttle_now_ms(). */
+  EXPECT_STATUS(scuttle_gossip_set(nodes[0], scuttle_now_ms(), S("k"), S("now"), NULL),
+                SCUTTLE_OK);
+  EXPECT_STATUS(scuttle_gossip_get(nodes[0], S("k"), &e), SCUTTLE_OK);
   EXPECT(e.timestamp_ms > 1000000000000ull);
   scuttle_entry_free(&e);
-  scuttle_gossip_free(nodes[0].g);
-  scuttle_gossip_free(nodes[1].g);
+  scuttle_gossip_free(nodes[0]);
+  scuttle_gossip_free(nodes[1]);
 }
 
 static void test_tombstone_collection(void) {
@@ -681,14 +701,17 @@ static void test_tombstone_collection(void) {
   ScuttleGossip *g = node_with("a", &c);
   ScuttleEntry e;
   size_t n = 99;
-  EXPECT_STATUS(scuttle_gossip_set_time(g, 1000), SCUTTLE_OK);
-  EXPECT_STATUS(scuttle_gossip_delete(g, S("k"), NULL), SCUTTLE_OK);
-  EXPECT_STATUS(scuttle_gossip_collect_tombstones(g, &n), SCUTTLE_OK);
+  uint64_t when = 0;
+  EXPECT_STATUS(scuttle_gossip_delete(g, 1000, S("k"), NULL), SCUTTLE_OK);
+  EXPECT_STATUS(scuttle_gossip_poll_timeout(g, &when), SCUTTLE_OK);
+  EXPECT(when == 1100);
+  EXPECT_STATUS(scuttle_gossip_handle_timeout(g, 1099, &n), SCUTTLE_OK);
   EXPECT(n == 0);
-  EXPECT_STATUS(scuttle_gossip_set_time(g, 1100), SCUTTLE_OK);
-  EXPECT_STATUS(scuttle_gossip_collect_tombstones(g, &n), SCUTTLE_OK);
+  EXPECT_STATUS(scuttle_gossip_handle_timeout(g, when, &n), SCUTTLE_OK);
   EXPECT(n == 1);
-  EXPECT_STATUS(scuttle_gossip_collect_tombstones(g, NULL), SCUTTLE_OK);
+  EXPECT_STATUS(scuttle_gossip_handle_timeout(g, 5000, NULL), SCUTTLE_OK);
+  EXPECT_STATUS(scuttle_gossip_poll_timeout(g, &when), SCUTTLE_STATUS_EMPTY);
+  EXPECT(when == UINT64_MAX);
   EXPECT_STATUS(scuttle_gossip_get(g, S("k"), &e), SCUTTLE_STATUS_NOT_FOUND);
   scuttle_entry_free(&e);
   EXPECT(drain_events(g, SCUTTLE_EVENT_TOMBSTONES_COLLECTED) == 1);
@@ -697,11 +720,12 @@ static void test_tombstone_collection(void) {
   /* 0 keeps them forever. */
   c.tombstone_grace_ms = 0;
   g = node_with("a", &c);
-  EXPECT_STATUS(scuttle_gossip_set_time(g, 1), SCUTTLE_OK);
-  EXPECT_STATUS(scuttle_gossip_delete(g, S("k"), NULL), SCUTTLE_OK);
-  EXPECT_STATUS(scuttle_gossip_set_time(g, UINT64_MAX), SCUTTLE_OK);
-  EXPECT_STATUS(scuttle_gossip_collect_tombstones(g, &n), SCUTTLE_OK);
+  EXPECT_STATUS(scuttle_gossip_delete(g, 1, S("k"), NULL), SCUTTLE_OK);
+  EXPECT_STATUS(scuttle_gossip_poll_timeout(g, &when), SCUTTLE_STATUS_EMPTY);
+  EXPECT_STATUS(scuttle_gossip_handle_timeout(g, UINT64_MAX, &n), SCUTTLE_OK);
   EXPECT(n == 0);
+  EXPECT_STATUS(scuttle_gossip_get(g, S("k"), &e), SCUTTLE_STATUS_DELETED);
+  scuttle_entry_free(&e);
   scuttle_gossip_free(g);
 }
 
@@ -728,22 +752,13 @@ static void test_compaction_event(void) {
   scuttle_gossip_free(g);
 }
 
-static void test_forget_peer(void) {
-  ScuttleGossip *g = node("a");
-  ScuttleBytes peer, frame;
-  EXPECT_STATUS(scuttle_gossip_gossip(g, S("b")), SCUTTLE_OK);
-  EXPECT_STATUS(scuttle_gossip_forget_peer(g, S("b")), SCUTTLE_OK);
-  EXPECT_STATUS(scuttle_gossip_poll_transmit(g, &peer, &frame), SCUTTLE_STATUS_EMPTY);
-  EXPECT_STATUS(scuttle_gossip_forget_peer(g, S("never-seen")), SCUTTLE_OK);
-  scuttle_gossip_free(g);
-}
-
 /* ------------------------------------------------------------------ custom resolvers */
 
 typedef struct Calls {
   int calls;
   int locals;
   int with_current;
+  const char *fail_on; /* a key the callback cannot decide */
   ScuttleGossip *self;
   ScuttleStatus reentrant;
 } Calls;
@@ -754,12 +769,18 @@ static int bytes_cmp(const uint8_t *a, size_t al, const uint8_t *b, size_t bl) {
 }
 
 /* Last writer wins: (version, source_id), a total order on updates. */
-static bool lww(void *user_data, const ScuttleEntryView *current, const ScuttleEntryView *incoming) {
+static ScuttleDecision lww(void *user_data, const ScuttleEntryView *current,
+                           const ScuttleEntryView *incoming) {
   Calls *calls = user_data;
   calls->calls++;
   calls->locals += incoming->local;
+  if (calls->fail_on != NULL &&
+      bytes_cmp(incoming->key, incoming->key_len, (const uint8_t *)calls->fail_on,
+                strlen(calls->fail_on)) == 0) {
+    return SCUTTLE_DECISION_ERROR;
+  }
   if (current == NULL) {
-    return true;
+    return SCUTTLE_DECISION_ACCEPT;
   }
   calls->with_current++;
   if (current->local) {
@@ -772,47 +793,45 @@ static bool lww(void *user_data, const ScuttleEntryView *current, const ScuttleE
                    current->source_id_len) > 0;
 }
 
-static bool refuse_all(void *user_data, const ScuttleEntryView *current,
-                       const ScuttleEntryView *incoming) {
+static ScuttleDecision refuse_all(void *user_data, const ScuttleEntryView *current,
+                                  const ScuttleEntryView *incoming) {
   (void)user_data;
   (void)current;
   (void)incoming;
-  return false;
+  return SCUTTLE_DECISION_REFUSE;
 }
 
 /* Calls back into its own handle (BUSY) and tries to free it (refused). */
-static bool reentrant(void *user_data, const ScuttleEntryView *current,
-                      const ScuttleEntryView *incoming) {
+static ScuttleDecision reentrant(void *user_data, const ScuttleEntryView *current,
+                                 const ScuttleEntryView *incoming) {
   Calls *calls = user_data;
   size_t n = 0;
   (void)current;
   (void)incoming;
   calls->reentrant = scuttle_gossip_len(calls->self, &n);
   scuttle_gossip_free(calls->self);
-  return true;
+  return SCUTTLE_DECISION_ACCEPT;
 }
 
 static void test_custom_resolver(void) {
   Calls calls = {0};
   ScuttleConfig c = default_config();
-  ScuttleGossip *a = NULL;
+  ScuttleGossip *a = NULL, *b = node("b");
   EXPECT_STATUS(scuttle_gossip_new_with_resolver(S("a"), &c, lww, &calls, &a), SCUTTLE_OK);
-  Named nodes[2] = {{"a", a}, {"b", node("b")}};
 
   EXPECT_STATUS(set(a, "k", "1"), SCUTTLE_OK);
   EXPECT_STATUS(set(a, "k", "2"), SCUTTLE_OK);
   EXPECT(calls.calls == 2 && calls.locals == 2 && calls.with_current == 1);
-  EXPECT_STATUS(set(nodes[1].g, "k", "b1"), SCUTTLE_OK);
-  EXPECT_STATUS(set(nodes[1].g, "k", "b2"), SCUTTLE_OK);
-  EXPECT_STATUS(set(nodes[1].g, "k", "b3"), SCUTTLE_OK);
-  EXPECT_STATUS(scuttle_gossip_gossip(nodes[1].g, S("a")), SCUTTLE_OK);
-  run(nodes, 2);
+  EXPECT_STATUS(set(b, "k", "b1"), SCUTTLE_OK);
+  EXPECT_STATUS(set(b, "k", "b2"), SCUTTLE_OK);
+  EXPECT_STATUS(set(b, "k", "b3"), SCUTTLE_OK);
+  exchange(b, a);
   EXPECT(calls.calls >= 3 && calls.calls < 1000);
   EXPECT(calls.locals == 2);
   EXPECT(has(a, "k", "b3"));
-  EXPECT(has(nodes[1].g, "k", "b3"));
+  EXPECT(has(b, "k", "b3"));
   scuttle_gossip_free(a);
-  scuttle_gossip_free(nodes[1].g);
+  scuttle_gossip_free(b);
 }
 
 static void test_custom_resolver_refusing(void) {
@@ -821,6 +840,43 @@ static void test_custom_resolver_refusing(void) {
   EXPECT_STATUS(set(g, "k", "v"), SCUTTLE_STATUS_REJECTED);
   EXPECT(len_of(g) == 0 && version_of(g) == 0);
   scuttle_gossip_free(g);
+}
+
+static void test_custom_resolver_failing(void) {
+  Calls calls = {0};
+  ScuttleGossip *a = NULL, *b = node("b");
+  ScuttleBytes syn, syn_ack, reply;
+  calls.fail_on = "k2";
+  EXPECT_STATUS(scuttle_gossip_new_with_resolver(S("a"), NULL, lww, &calls, &a), SCUTTLE_OK);
+
+  /* A local write the callback cannot decide. */
+  EXPECT_STATUS(set(a, "k2", "v"), SCUTTLE_STATUS_CALLBACK_ERROR);
+  EXPECT_ERROR_MENTIONS("nothing changed");
+  EXPECT(version_of(a) == 0 && len_of(a) == 0);
+
+  /* A message whose second update fails: its first update is not applied either. */
+  EXPECT_STATUS(set(b, "k1", "1"), SCUTTLE_OK);
+  EXPECT_STATUS(set(b, "k2", "2"), SCUTTLE_OK);
+  EXPECT_STATUS(set(b, "k3", "3"), SCUTTLE_OK);
+  EXPECT_STATUS(scuttle_gossip_start_exchange(a, &syn), SCUTTLE_OK);
+  EXPECT_STATUS(scuttle_gossip_handle_frame(b, syn.ptr, syn.len, &syn_ack), SCUTTLE_OK);
+  calls.calls = 0;
+  EXPECT_STATUS(scuttle_gossip_handle_frame(a, syn_ack.ptr, syn_ack.len, &reply),
+                SCUTTLE_STATUS_CALLBACK_ERROR);
+  EXPECT(calls.calls >= 2);
+  EXPECT(reply.ptr == NULL);
+  EXPECT(version_of(a) == 0 && len_of(a) == 0);
+  EXPECT(drain_events(a, SCUTTLE_EVENT_UPDATE) == 0);
+  /* Once the callback decides, the same message goes through. */
+  calls.fail_on = NULL;
+  EXPECT_STATUS(scuttle_gossip_handle_frame(a, syn_ack.ptr, syn_ack.len, &reply), SCUTTLE_OK);
+  EXPECT(version_of(a) == 3 && len_of(a) == 3);
+  EXPECT(drain_events(a, SCUTTLE_EVENT_UPDATE) == 3);
+  scuttle_bytes_free(&reply);
+  scuttle_bytes_free(&syn);
+  scuttle_bytes_free(&syn_ack);
+  scuttle_gossip_free(a);
+  scuttle_gossip_free(b);
 }
 
 static void test_custom_resolver_errors(void) {
@@ -860,7 +916,7 @@ static void *write_many(void *arg) {
   w->ok = 1;
   for (int i = 0; i < 100; i++) {
     snprintf(value, sizeof value, "%d", i);
-    if (scuttle_gossip_set(w->g, S(w->key), S(value), NULL) != SCUTTLE_OK) {
+    if (scuttle_gossip_set(w->g, scuttle_now_ms(), S(w->key), S(value), NULL) != SCUTTLE_OK) {
       w->ok = 0;
     }
   }
@@ -903,6 +959,7 @@ int main(void) {
       TEST(test_new_and_free),
       TEST(test_new_errors),
       TEST(test_last_error),
+      TEST(test_now_ms),
       TEST(test_set_get_delete),
       TEST(test_argument_errors),
       TEST(test_id_and_bytes_free),
@@ -913,15 +970,14 @@ int main(void) {
       TEST(test_three_nodes_depth_mtu_1),
       TEST(test_decode_errors),
       TEST(test_protocol_error_and_overflow),
-      TEST(test_encode_error),
       TEST(test_too_large_write),
       TEST(test_strict_resolver),
-      TEST(test_lww_clock_and_set_time),
+      TEST(test_lww_clock),
       TEST(test_tombstone_collection),
       TEST(test_compaction_event),
-      TEST(test_forget_peer),
       TEST(test_custom_resolver),
       TEST(test_custom_resolver_refusing),
+      TEST(test_custom_resolver_failing),
       TEST(test_custom_resolver_errors),
       TEST(test_reentrant_call_is_busy),
       TEST(test_handles_on_threads),
