@@ -468,29 +468,49 @@ where
     }
 
     fn answer_syn(&mut self, digest: Digest) -> Result<Message<K, V>, ReceiveError<R::Error>> {
-        let (news, digest) = match digest {
-            Digest::Hash(h) if h == self.digest_hash => (News::default(), Digest::Hash(h)),
-            Digest::Hash(_) => (News::default(), Digest::Full(self.full_digest())),
-            Digest::Full(theirs) => {
-                if hash_pairs(&theirs) == self.digest_hash {
-                    (News::default(), Digest::Hash(self.digest_hash))
-                } else {
-                    let theirs = self.digest_map(&theirs)?;
-                    let mine = Digest::Full(self.full_digest());
-                    let budget = self
-                        .config
-                        .max_message_bytes
-                        .saturating_sub(wire::message_head_len(2) + wire::digest_len(&mine));
-                    (self.choose_news(&theirs, budget)?, mine)
-                }
-            }
+        let idle = match &digest {
+            Digest::Hash(h) => *h == self.digest_hash,
+            Digest::Full(theirs) => hash_pairs(theirs) == self.digest_hash,
         };
         self.stats.digests_answered += 1;
-        if matches!(digest, Digest::Hash(_)) {
+        if idle {
             self.stats.idle_exchanges += 1;
             self.in_sync = true;
+            return Ok(Message::SynAck {
+                news: News::default(),
+                digest: Digest::Hash(self.digest_hash),
+            });
         }
-        Ok(Message::SynAck { news, digest })
+        let Digest::Full(theirs) = digest else {
+            // Only a hash, and it differs: the initiator learns it is not in sync and answers
+            // with its news; it pulls in full next time.
+            return Ok(Message::SynAck {
+                news: News::default(),
+                digest: Digest::Full(self.full_digest()),
+            });
+        };
+        let theirs = self.digest_map(&theirs)?;
+        let mine = Digest::Full(self.full_digest());
+        let budget = |digest: &Digest| {
+            self.config
+                .max_message_bytes
+                .saturating_sub(wire::message_head_len(2) + wire::digest_len(digest))
+        };
+        let (with_digest, with_hash) = (budget(&mine), budget(&Digest::Hash(self.digest_hash)));
+        let news = self.choose_news(&theirs, with_digest)?;
+        if news.is_empty() && with_hash > with_digest {
+            // Nothing fits beside a full digest (a large update, many sources): send the news
+            // with only the hash, so an update near `max_message_bytes` still moves when its
+            // holder only answers. The initiator then sends nothing back this time.
+            let news = self.choose_news(&theirs, with_hash)?;
+            if !news.is_empty() {
+                return Ok(Message::SynAck {
+                    news,
+                    digest: Digest::Hash(self.digest_hash),
+                });
+            }
+        }
+        Ok(Message::SynAck { news, digest: mine })
     }
 
     /// The news for a peer whose watermarks are `theirs`, under `budget` bytes: a reset when

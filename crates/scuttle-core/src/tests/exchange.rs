@@ -255,3 +255,33 @@ fn closures_and_infallible_resolvers_need_no_error_handling() {
     let refused: Result<_, SetError<Infallible>> = g.set(2, "k".into(), "a".into());
     assert_eq!(refused, Err(SetError::Rejected));
 }
+
+#[test]
+fn a_write_near_the_limit_moves_even_when_its_holder_only_answers() {
+    // Reported from the C bindings: a SynAck also carries a digest, so an update that fits an
+    // Ack alone may not fit beside the digest; it must still reach a peer that only pulls.
+    let config = Config::default().with_max_message_bytes(200);
+    let mut h = node("h", config.clone());
+    let mut p = node("p", config.clone());
+    for i in 0..10 {
+        let mut s = node(&format!("s{i:02}"), config.clone());
+        s.set(0, "k".into(), String::new()).unwrap();
+        exchange(&mut s, &mut h);
+        exchange(&mut s, &mut p);
+    }
+    let big = (1..200usize)
+        .rev()
+        .find(|&n| h.set(1, "big".into(), "x".repeat(n)).is_ok())
+        .expect("some write fits");
+    h.set(2, "small".into(), "v".into()).unwrap();
+    for _ in 0..10 {
+        // p pulls from h: h only ever answers.
+        let syn_ack = h.handle_message(p.start_exchange()).unwrap().unwrap();
+        assert!(message_len(&syn_ack) <= 200);
+        if let Some(ack) = p.handle_message(syn_ack).unwrap() {
+            h.handle_message(ack).unwrap();
+        }
+    }
+    assert_eq!(p.value("big").map(String::len), Some(big));
+    assert_eq!(p.value("small").map(String::as_str), Some("v"));
+}
