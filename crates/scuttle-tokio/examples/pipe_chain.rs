@@ -11,7 +11,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use scuttle_core::Gossip;
+use scuttle_tokio::core::Gossip;
 use scuttle_tokio::{Node, NodeConfig};
 
 type Kv = Node<String, String>;

@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use futures::StreamExt;
-use scuttle_core::{Event, Gossip};
+use scuttle_tokio::core::{Event, Gossip};
 use scuttle_tokio::{Node, NodeConfig, NodeEvent};
 use tokio::net::{TcpListener, TcpStream};
 
@@ -33,11 +33,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                 NodeEvent::PeerConnected { peer, connection } => {
                     println!("bob: connected to {peer} ({connection})")
                 }
-                NodeEvent::Core(Event::Update {
-                    key,
-                    entry,
+                NodeEvent::Core {
+                    event: Event::Update { key, entry, .. },
                     from: Some(from),
-                }) => println!("bob: {key} = {:?} (via {from})", entry.value),
+                } => println!("bob: {key} = {:?} (from {from})", entry.value),
                 NodeEvent::Error { error, .. } => println!("bob: connection error: {error}"),
                 _ => {}
             }
@@ -47,15 +46,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     // alice accepts every peer that dials her.
     let listener = TcpListener::bind("127.0.0.1:0").await?;
     let addr = listener.local_addr()?;
-    let server = {
-        let alice = alice.clone();
-        tokio::spawn(async move {
-            while let Ok((stream, _)) = listener.accept().await {
-                let _ = stream.set_nodelay(true);
-                alice.spawn_connection(stream);
-            }
-        })
-    };
+    alice.listen(listener);
 
     // bob dials alice.
     let stream = TcpStream::connect(addr).await?;
@@ -82,7 +73,6 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     alice.shutdown().await;
     bob.shutdown().await;
-    server.abort();
     printer.abort();
     println!("converged");
     Ok(())

@@ -1,19 +1,20 @@
-//! Framing: the hello of the handshake and the core codecs wrapped for `tokio_util`.
+//! Framing: the hello of the handshake, and the core's codecs wrapped for `tokio_util`.
 //!
 //! | format | hello | messages |
 //! |---|---|---|
-//! | [`WireFormat::Cbor`] | 4-byte big-endian length + CBOR map | [`FrameCodec`] frames |
-//! | [`WireFormat::JsonLines`] | one JSON line | [`JsonLinesCodec`] lines (seed shapes) |
+//! | [`WireFormat::Cbor`] | 4-byte big-endian length + CBOR map | [`FrameCodec`] frames (the same length prefix) |
+//! | [`WireFormat::JsonLines`] | one JSON line | [`JsonLinesCodec`] lines (the seed's shapes) |
 //!
-//! The hello is the map `{"protocol_version": 1, "node_id": "a"}` in either format.
+//! The hello is the map `{"protocol_version": 2, "node_id": "a"}` in either format. Its frames
+//! are cut by `tokio_util`'s [`LengthDelimitedCodec`] (configured as the core's length prefix)
+//! and [`LinesCodec`], so no framing is written by hand here.
 
-use std::marker::PhantomData;
-
-use bytes::{Buf, BytesMut};
-use scuttle_core::{FrameCodec, JsonLinesCodec, Message, NodeId, PROTOCOL_VERSION};
+use bytes::{Bytes, BytesMut};
+use scuttle_core::codec::LENGTH_PREFIX;
+use scuttle_core::{Config, FrameCodec, JsonLinesCodec, Message, NodeId, PROTOCOL_VERSION};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
-use tokio_util::codec::{Decoder, Encoder};
+use tokio_util::codec::{Decoder, Encoder, LengthDelimitedCodec, LinesCodec};
 
 use crate::config::WireFormat;
 use crate::error::ConnectionError;
@@ -21,17 +22,23 @@ use crate::error::ConnectionError;
 /// The largest hello accepted, in bytes.
 pub const MAX_HELLO_SIZE: usize = 64 * 1024;
 
+/// How many times `max_message_bytes` a JSON line may take. The core budgets the compact CBOR
+/// body of a message exactly; the same content as JSON lines takes more bytes (field names,
+/// escaped strings, numbers as text), so the line limit is a generous multiple of it. It only
+/// bounds what a peer can make this node buffer.
+pub const JSON_LINE_FACTOR: usize = 16;
+
 /// The first frame each side of a connection sends, before any message.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Hello {
     /// The sender's protocol version ([`PROTOCOL_VERSION`]).
     pub protocol_version: u32,
-    /// The sender's node id.
+    /// The sender's node id: the peer id in this node's events.
     pub node_id: NodeId,
 }
 
 impl Hello {
-    /// This node's hello.
+    /// The hello of node `node_id`, with this crate's [`PROTOCOL_VERSION`].
     pub fn new(node_id: NodeId) -> Self {
         Hello {
             protocol_version: PROTOCOL_VERSION,
@@ -41,27 +48,31 @@ impl Hello {
 
     /// The hello as it goes on the wire in `format`.
     pub fn to_bytes(&self, format: WireFormat) -> Result<Vec<u8>, ConnectionError> {
+        let bad = |e: &dyn std::fmt::Display| ConnectionError::Handshake(e.to_string());
         match format {
             WireFormat::Cbor => {
                 let mut body = Vec::new();
-                ciborium::into_writer(self, &mut body)
-                    .map_err(|e| ConnectionError::Handshake(e.to_string()))?;
-                let len = u32::try_from(body.len())
-                    .ok()
-                    .filter(|&l| l as usize <= MAX_HELLO_SIZE)
-                    .ok_or_else(|| ConnectionError::Handshake("hello too large".into()))?;
-                let mut out = len.to_be_bytes().to_vec();
-                out.extend_from_slice(&body);
-                Ok(out)
+                ciborium::into_writer(self, &mut body).map_err(|e| bad(&e))?;
+                let mut out = BytesMut::new();
+                hello_frames()
+                    .encode(Bytes::from(body), &mut out)
+                    .map_err(|e| bad(&e))?;
+                Ok(out.to_vec())
             }
             WireFormat::JsonLines => {
-                let mut out = serde_json::to_vec(self)
-                    .map_err(|e| ConnectionError::Handshake(e.to_string()))?;
+                let mut out = serde_json::to_vec(self).map_err(|e| bad(&e))?;
                 out.push(b'\n');
                 Ok(out)
             }
         }
     }
+}
+
+fn hello_frames() -> LengthDelimitedCodec {
+    LengthDelimitedCodec::builder()
+        .length_field_length(LENGTH_PREFIX)
+        .max_frame_length(MAX_HELLO_SIZE)
+        .new_codec()
 }
 
 /// A hello as read, with every field optional so that the version is checked first.
@@ -94,54 +105,68 @@ impl RawHello {
     }
 }
 
+#[derive(Debug)]
+enum HelloFraming {
+    Frames(LengthDelimitedCodec),
+    Lines(LinesCodec),
+}
+
 /// Decodes the peer's hello (the first frame of a connection).
-#[derive(Clone, Copy, Debug)]
+#[derive(Debug)]
 pub struct HelloCodec {
-    format: WireFormat,
+    framing: HelloFraming,
 }
 
 impl HelloCodec {
     /// A hello decoder for `format`.
     pub fn new(format: WireFormat) -> Self {
-        HelloCodec { format }
-    }
-}
-
-impl Decoder for HelloCodec {
-    type Item = Hello;
-    type Error = ConnectionError;
-
-    fn decode(&mut self, buf: &mut BytesMut) -> Result<Option<Hello>, ConnectionError> {
-        match self.format {
-            WireFormat::Cbor => {
-                let Some(prefix) = buf.get(..4) else {
-                    return Ok(None);
-                };
-                let mut len = [0u8; 4];
-                len.copy_from_slice(prefix);
-                let len = u32::from_be_bytes(len) as usize;
-                if len > MAX_HELLO_SIZE {
-                    return Err(ConnectionError::Handshake(format!(
-                        "hello frame of {len} bytes exceeds {MAX_HELLO_SIZE} bytes \
-                         (is the peer using the CBOR wire format?)"
-                    )));
-                }
-                if buf.len() < 4 + len {
-                    return Ok(None);
-                }
-                buf.advance(4);
-                let body = buf.split_to(len);
-                let mut reader = &body[..];
-                let raw: RawHello = ciborium::from_reader(&mut reader)
-                    .map_err(|e| ConnectionError::Handshake(format!("malformed hello: {e}")))?;
-                if !reader.is_empty() {
-                    return Err(ConnectionError::Handshake(
-                        "trailing bytes after the hello".into(),
-                    ));
-                }
-                raw.check().map(Some)
+        let framing = match format {
+            WireFormat::Cbor => HelloFraming::Frames(hello_frames()),
+            WireFormat::JsonLines => {
+                HelloFraming::Lines(LinesCodec::new_with_max_length(MAX_HELLO_SIZE))
             }
-            WireFormat::JsonLines => loop {
+        };
+        HelloCodec { framing }
+    }
+
+    fn parse_frame(frame: &[u8]) -> Result<Hello, ConnectionError> {
+        let mut reader = frame;
+        let raw: RawHello = ciborium::from_reader(&mut reader)
+            .map_err(|e| ConnectionError::Handshake(format!("malformed hello: {e}")))?;
+        if !reader.is_empty() {
+            return Err(ConnectionError::Handshake(
+                "trailing bytes after the hello".into(),
+            ));
+        }
+        raw.check()
+    }
+
+    fn parse_line(line: &str) -> Result<Hello, ConnectionError> {
+        let raw: RawHello = serde_json::from_str(line)
+            .map_err(|e| ConnectionError::Handshake(format!("malformed hello: {e}")))?;
+        raw.check()
+    }
+
+    fn decode_with(
+        &mut self,
+        buf: &mut BytesMut,
+        eof: bool,
+    ) -> Result<Option<Hello>, ConnectionError> {
+        match &mut self.framing {
+            HelloFraming::Frames(frames) => {
+                let frame = if eof {
+                    frames.decode_eof(buf)
+                } else {
+                    frames.decode(buf)
+                };
+                let frame = frame.map_err(|e| {
+                    ConnectionError::Handshake(format!(
+                        "bad hello frame: {e} (is the peer using the CBOR wire format?)"
+                    ))
+                })?;
+                frame.map(|f| Self::parse_frame(&f)).transpose()
+            }
+            HelloFraming::Lines(lines) => loop {
                 // Fail fast on a peer that speaks CBOR (or anything else) instead of waiting
                 // for a newline that may never come.
                 if let Some(&first) = buf.iter().find(|b| !b.is_ascii_whitespace()) {
@@ -153,61 +178,75 @@ impl Decoder for HelloCodec {
                         ));
                     }
                 }
-                let Some(end) = buf.iter().position(|&b| b == b'\n') else {
-                    if buf.len() > MAX_HELLO_SIZE {
-                        return Err(ConnectionError::Handshake(format!(
-                            "no end of line in the first {MAX_HELLO_SIZE} bytes"
-                        )));
-                    }
-                    return Ok(None);
+                let line = if eof {
+                    lines.decode_eof(buf)
+                } else {
+                    lines.decode(buf)
                 };
-                let line = buf.split_to(end + 1);
-                let text = std::str::from_utf8(&line[..end])
-                    .map_err(|e| ConnectionError::Handshake(format!("malformed hello: {e}")))?
-                    .trim();
-                if text.is_empty() {
-                    continue;
+                let line =
+                    line.map_err(|e| ConnectionError::Handshake(format!("bad hello line: {e}")))?;
+                match line {
+                    None => return Ok(None),
+                    Some(line) if line.trim().is_empty() => continue,
+                    Some(line) => return Self::parse_line(line.trim()).map(Some),
                 }
-                let raw: RawHello = serde_json::from_str(text)
-                    .map_err(|e| ConnectionError::Handshake(format!("malformed hello: {e}")))?;
-                return raw.check().map(Some);
             },
         }
     }
 }
 
-/// The core's codecs as a `tokio_util` [`Decoder`] and [`Encoder`] of
-/// [`Message`]s, in either [`WireFormat`].
+impl Decoder for HelloCodec {
+    type Item = Hello;
+    type Error = ConnectionError;
+
+    fn decode(&mut self, buf: &mut BytesMut) -> Result<Option<Hello>, ConnectionError> {
+        self.decode_with(buf, false)
+    }
+
+    fn decode_eof(&mut self, buf: &mut BytesMut) -> Result<Option<Hello>, ConnectionError> {
+        self.decode_with(buf, true)
+    }
+}
+
+/// The core's codecs as a `tokio_util` [`Decoder`] and [`Encoder`] of whole [`Message`]s, in
+/// either [`WireFormat`].
+///
+/// Limits come from the node's core [`Config`]: CBOR frames up to
+/// [`max_message_bytes`](Config::max_message_bytes) (the core never builds a larger message),
+/// JSON lines up to [`JSON_LINE_FACTOR`] times that, digests up to
+/// [`max_digest_sources`](Config::max_digest_sources) entries.
 ///
 /// ```
 /// use bytes::BytesMut;
-/// use scuttle_core::Message;
+/// use scuttle_core::{Config, Gossip};
 /// use scuttle_tokio::{codec::WireCodec, WireFormat};
 /// use tokio_util::codec::{Decoder, Encoder};
 ///
-/// let mut codec: WireCodec<String, String> = WireCodec::new(WireFormat::JsonLines, 1024);
+/// let node: Gossip<String, String> = Gossip::with_defaults("a");
+/// let mut codec: WireCodec<String, String> = WireCodec::new(WireFormat::JsonLines, node.config());
 /// let mut buf = BytesMut::new();
-/// codec.encode(Message::DigestDone { reply: false }, &mut buf).unwrap();
+/// codec.encode(node.start_exchange(), &mut buf).unwrap();
 /// assert_eq!(&buf[..], b"{\"digest\":true,\"done\":true}\n");
-/// assert_eq!(codec.decode(&mut buf).unwrap(), Some(Message::DigestDone { reply: false }));
+/// assert_eq!(codec.decode(&mut buf).unwrap(), Some(node.start_exchange()));
 /// ```
 pub struct WireCodec<K, V> {
     format: WireFormat,
     frames: FrameCodec,
-    lines: JsonLinesCodec,
+    lines: JsonLinesCodec<K, V>,
     scratch: Vec<u8>,
-    _types: PhantomData<fn() -> (K, V)>,
 }
 
 impl<K, V> WireCodec<K, V> {
-    /// A codec for `format` that refuses frames (or lines) longer than `max_frame_size` bytes.
-    pub fn new(format: WireFormat, max_frame_size: usize) -> Self {
+    /// A codec for `format` with the limits of the node's core `config`.
+    pub fn new(format: WireFormat, config: &Config) -> Self {
         WireCodec {
             format,
-            frames: FrameCodec::new(max_frame_size),
-            lines: JsonLinesCodec::new(max_frame_size),
+            frames: FrameCodec::new(config.max_message_bytes),
+            lines: JsonLinesCodec::new(
+                config.max_message_bytes.saturating_mul(JSON_LINE_FACTOR),
+                config.max_digest_sources,
+            ),
             scratch: Vec::new(),
-            _types: PhantomData,
         }
     }
 }
@@ -217,11 +256,15 @@ impl<K, V> std::fmt::Debug for WireCodec<K, V> {
         f.debug_struct("WireCodec")
             .field("format", &self.format)
             .field("max_frame_size", &self.frames.max_frame_size())
-            .finish()
+            .finish_non_exhaustive()
     }
 }
 
-impl<K: DeserializeOwned, V: DeserializeOwned> Decoder for WireCodec<K, V> {
+impl<K, V> Decoder for WireCodec<K, V>
+where
+    K: Serialize + DeserializeOwned,
+    V: Serialize + DeserializeOwned,
+{
     type Item = Message<K, V>;
     type Error = ConnectionError;
 
@@ -236,8 +279,8 @@ impl<K: DeserializeOwned, V: DeserializeOwned> Decoder for WireCodec<K, V> {
 
 impl<K, V> Encoder<Message<K, V>> for WireCodec<K, V>
 where
-    K: Serialize + Clone,
-    V: Serialize + Clone,
+    K: Serialize + DeserializeOwned + Clone,
+    V: Serialize + DeserializeOwned + Clone,
 {
     type Error = ConnectionError;
 
@@ -255,6 +298,8 @@ where
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
+
+    use scuttle_core::{Digest, Gossip};
 
     use super::*;
 
@@ -275,11 +320,20 @@ mod tests {
     }
 
     #[test]
+    fn cbor_hello_has_the_core_length_prefix() {
+        let bytes = Hello::new(NodeId::from("a"))
+            .to_bytes(WireFormat::Cbor)
+            .unwrap();
+        let len = u32::from_be_bytes(bytes[..LENGTH_PREFIX].try_into().unwrap());
+        assert_eq!(len as usize, bytes.len() - LENGTH_PREFIX);
+    }
+
+    #[test]
     fn json_hello_is_the_documented_line() {
         let bytes = Hello::new(NodeId::from("a"))
             .to_bytes(WireFormat::JsonLines)
             .unwrap();
-        assert_eq!(bytes, b"{\"protocol_version\":1,\"node_id\":\"a\"}\n");
+        assert_eq!(bytes, b"{\"protocol_version\":2,\"node_id\":\"a\"}\n");
     }
 
     #[test]
@@ -287,7 +341,10 @@ mod tests {
         let err = decode_hello(WireFormat::JsonLines, b"{\"protocol_version\":7}\n").unwrap_err();
         assert!(matches!(
             err,
-            ConnectionError::VersionMismatch { ours: 1, theirs: 7 }
+            ConnectionError::VersionMismatch {
+                ours: PROTOCOL_VERSION,
+                theirs: 7
+            }
         ));
     }
 
@@ -301,6 +358,8 @@ mod tests {
         assert!(matches!(err, ConnectionError::Handshake(_)), "{err}");
         let err = decode_hello(WireFormat::JsonLines, &[0, 0, 0, 9, 0xa2]).unwrap_err();
         assert!(err.to_string().contains("JSON-lines"), "{err}");
+        let err = decode_hello(WireFormat::Cbor, b"{\"protocol_version\":2}\n").unwrap_err();
+        assert!(err.to_string().contains("CBOR"), "{err}");
         let mut long = vec![b'{'];
         long.resize(MAX_HELLO_SIZE + 1, b' ');
         let err = decode_hello(WireFormat::JsonLines, &long).unwrap_err();
@@ -308,20 +367,52 @@ mod tests {
     }
 
     #[test]
-    fn wire_codec_round_trips_cbor_and_refuses_oversize() {
-        let mut codec: WireCodec<String, String> = WireCodec::new(WireFormat::Cbor, 64);
+    fn a_line_without_newline_is_read_at_the_end_of_the_stream() {
+        let mut codec = HelloCodec::new(WireFormat::JsonLines);
+        let mut buf = BytesMut::from(&b"{\"protocol_version\":2,\"node_id\":\"x\"}"[..]);
+        assert!(codec.decode(&mut buf).unwrap().is_none());
+        let hello = codec.decode_eof(&mut buf).unwrap().unwrap();
+        assert_eq!(hello.node_id.as_str(), "x");
+    }
+
+    #[test]
+    fn wire_codec_round_trips_and_takes_its_limit_from_the_core_config() {
+        let config = Config::default().with_max_message_bytes(64);
+        let node: Gossip<String, String> = Gossip::new(
+            "a",
+            config.clone(),
+            scuttle_core::LastWriterWins,
+            scuttle_core::ScuttleBreadth,
+        )
+        .unwrap();
+        let mut codec: WireCodec<String, String> = WireCodec::new(WireFormat::Cbor, &config);
         let mut buf = BytesMut::new();
-        let msg = Message::Digest {
-            source_id: NodeId::from("a"),
-            version: 3,
-            reply: true,
-        };
+        let msg = node.start_exchange();
         codec.encode(msg.clone(), &mut buf).unwrap();
         assert_eq!(codec.decode(&mut buf).unwrap(), Some(msg));
-        let mut big = BytesMut::from(&[0u8, 0, 1, 0][..]);
+        // A frame announcing 65 bytes is refused as soon as its length is read.
+        let mut big = BytesMut::from(&[0u8, 0, 0, 65][..]);
         assert!(matches!(
             codec.decode(&mut big),
-            Err(ConnectionError::Decode(_))
+            Err(ConnectionError::Decode(
+                scuttle_core::DecodeError::FrameTooLarge { len: 65, max: 64 }
+            ))
         ));
+    }
+
+    #[test]
+    fn json_lines_join_a_whole_digest_into_one_message() {
+        let config = Config::default();
+        let mut codec: WireCodec<String, String> = WireCodec::new(WireFormat::JsonLines, &config);
+        let mut buf = BytesMut::from(
+            &b"{\"digest\":true,\"source_id\":\"a\",\"version\":3}\n{\"digest\":true,\"done\":true}\n"[..],
+        );
+        let msg = codec.decode(&mut buf).unwrap().unwrap();
+        assert_eq!(
+            msg,
+            Message::Syn {
+                digest: Digest::Full(vec![(NodeId::from("a"), 3)])
+            }
+        );
     }
 }

@@ -1,7 +1,19 @@
-//! One peer connection: handshake, then a reader and a writer over the same stream.
+//! One peer connection: the hello, then exchanges, read and written side by side.
+//!
+//! Per connection, at most one exchange is in flight in each direction:
+//!
+//! * **Ours.** On a gossip tick (or soon after the digest changed) the writer sends the core's
+//!   `start_exchange()` (a `Syn`) and waits for the peer's `SynAck`; the reader hands that
+//!   `SynAck` to the core and the writer sends back the core's reply (an `Ack`, if any). No
+//!   new `Syn` goes out until the `SynAck` came or `exchange_timeout` gave the exchange up.
+//! * **Theirs.** Every message from the peer goes to the core's `handle_message`, and its reply
+//!   (a `SynAck` for a `Syn`) goes back on the same connection, in order.
+//!
+//! The reader never waits on the writer as long as a few replies are queued, so two nodes that
+//! both write large messages cannot block each other; a peer that keeps sending but never
+//! reads fills that small queue, and then this node stops reading from it (backpressure, no
+//! unbounded buffer). Protocol decisions are all the core's.
 
-use std::collections::hash_map::RandomState;
-use std::hash::{BuildHasher, Hash, Hasher};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
@@ -9,24 +21,25 @@ use std::time::Duration;
 use futures::{SinkExt, StreamExt};
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
-use scuttle_core::{Message, NodeId, Resolver, Sorter};
-use serde::de::DeserializeOwned;
-use serde::Serialize;
+use scuttle_core::{Message, NodeId, ReceiveError};
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadHalf, WriteHalf};
-use tokio::sync::Notify;
+use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 use tokio_util::codec::{FramedRead, FramedWrite};
 use tokio_util::sync::CancellationToken;
 
+use crate::bounds::{Key, NodeResolver, NodeSorter, Value};
 use crate::codec::{Hello, HelloCodec, WireCodec};
 use crate::config::NodeConfig;
-use crate::error::{ConnectionError, DisconnectReason};
+use crate::error::{ConnectionError, DisconnectReason, PolicyError};
 use crate::event::{ConnectionId, NodeEvent};
-use crate::node::Node;
+use crate::shared::Shared;
 
-/// Messages taken from the core per lock while writing.
-const WRITE_BATCH: usize = 64;
+/// Replies the reader may queue for the writer before it waits. A well-behaved peer has at
+/// most one exchange in flight, so it never needs more than two (a `SynAck` for its `Syn`, an
+/// `Ack` for its `SynAck`).
+const REPLY_SLOTS: usize = 4;
 
 /// How long a connection closed locally may take to finish its last frame.
 const CLOSE_GRACE: Duration = Duration::from_millis(500);
@@ -39,8 +52,8 @@ pub(crate) struct ConnShared {
     established: AtomicBool,
     received: AtomicU64,
     sent: AtomicU64,
-    rounds: AtomicU64,
-    rounds_skipped: AtomicU64,
+    exchanges: AtomicU64,
+    answered: AtomicU64,
 }
 
 impl ConnShared {
@@ -51,29 +64,32 @@ impl ConnShared {
             established: AtomicBool::new(false),
             received: AtomicU64::new(0),
             sent: AtomicU64::new(0),
-            rounds: AtomicU64::new(0),
-            rounds_skipped: AtomicU64::new(0),
+            exchanges: AtomicU64::new(0),
+            answered: AtomicU64::new(0),
         }
     }
+}
+
+fn bump(counter: &AtomicU64) {
+    counter.fetch_add(1, Ordering::Relaxed);
 }
 
 /// Counters of one connection, from [`ConnectionHandle::stats`].
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct ConnectionStats {
-    /// Messages received from the peer and handled (the hello not included).
+    /// Messages received from the peer and handed to the core (the hello not included).
     pub messages_received: u64,
     /// Messages written to the peer (the hello not included).
     pub messages_sent: u64,
-    /// Gossip rounds started with the peer.
-    pub rounds: u64,
-    /// Gossip rounds skipped because too many messages still waited for the peer
-    /// ([`NodeConfig::round_skip_threshold`]).
-    pub rounds_skipped: u64,
+    /// Exchanges this node started (`Syn`s sent).
+    pub exchanges_started: u64,
+    /// Exchanges this node started that the peer answered (`SynAck`s received).
+    pub exchanges_answered: u64,
 }
 
-/// A connection started by [`Node::spawn_connection`]. Dropping the handle leaves the
-/// connection running; [`close`](Self::close) ends it.
+/// A connection started by [`Node::spawn_connection`](crate::Node::spawn_connection).
+/// Dropping the handle leaves the connection running; [`close`](Self::close) ends it.
 #[derive(Debug)]
 pub struct ConnectionHandle {
     conn: Arc<ConnShared>,
@@ -107,11 +123,12 @@ impl ConnectionHandle {
 
     /// The connection's counters so far.
     pub fn stats(&self) -> ConnectionStats {
+        let get = |c: &AtomicU64| c.load(Ordering::Relaxed);
         ConnectionStats {
-            messages_received: self.conn.received.load(Ordering::Relaxed),
-            messages_sent: self.conn.sent.load(Ordering::Relaxed),
-            rounds: self.conn.rounds.load(Ordering::Relaxed),
-            rounds_skipped: self.conn.rounds_skipped.load(Ordering::Relaxed),
+            messages_received: get(&self.conn.received),
+            messages_sent: get(&self.conn.sent),
+            exchanges_started: get(&self.conn.exchanges),
+            exchanges_answered: get(&self.conn.answered),
         }
     }
 
@@ -126,7 +143,7 @@ impl ConnectionHandle {
     }
 
     /// Waits for the connection to end: the peer's id when it ended cleanly, or why it failed
-    /// (as in [`Node::connect`]).
+    /// (as in [`Node::connect`](crate::Node::connect)).
     pub async fn join(self) -> Result<NodeId, Arc<ConnectionError>> {
         match self.task.await {
             Ok(result) => result,
@@ -141,21 +158,35 @@ enum End {
     Closed,
 }
 
+/// What the reader hands the writer after a message from the peer.
+struct Step<K, V> {
+    /// The core's reply, to send back.
+    reply: Option<Message<K, V>>,
+    /// The message was a `SynAck`: the exchange this node started is answered.
+    answers_ours: bool,
+}
+
 /// Runs a connection and reports its end as events.
 pub(crate) async fn run<K, V, R, S, IO>(
-    node: Node<K, V, R, S>,
+    shared: Arc<Shared<K, V, R, S>>,
     io: IO,
     conn: Arc<ConnShared>,
     cancel: CancellationToken,
 ) -> Result<NodeId, Arc<ConnectionError>>
 where
-    K: Clone + Eq + Hash + Serialize + DeserializeOwned + Send + 'static,
-    V: Clone + Serialize + DeserializeOwned + Send + 'static,
-    R: Resolver<K, V> + Send + 'static,
-    S: Sorter<K, V> + Send + 'static,
+    K: Key,
+    V: Value,
+    R: NodeResolver<K, V>,
+    S: NodeSorter<K, V>,
     IO: AsyncRead + AsyncWrite,
 {
-    let result = run_inner(&node, io, &conn, &cancel).await;
+    let link = Link {
+        shared: &shared,
+        conn: &conn,
+        cancel: &cancel,
+    };
+    let result = link.run(io).await;
+    shared.remove_peer(conn.id);
     let peer = conn.peer.get().cloned();
     let established = conn.established.load(Ordering::Acquire);
     let connection = conn.id;
@@ -165,7 +196,7 @@ where
                 End::PeerClosed => DisconnectReason::PeerClosed,
                 End::Closed => DisconnectReason::Closed,
             };
-            node.emit(NodeEvent::PeerDisconnected {
+            shared.emit(NodeEvent::PeerDisconnected {
                 peer: peer.clone(),
                 connection,
                 reason,
@@ -177,14 +208,14 @@ where
         (Err(error), peer) => {
             let error = Arc::new(error);
             if !matches!(*error, ConnectionError::Cancelled) {
-                node.emit(NodeEvent::Error {
+                shared.emit(NodeEvent::Error {
                     peer: peer.clone(),
                     connection,
                     error: Arc::clone(&error),
                 });
             }
             if let (true, Some(peer)) = (established, peer) {
-                node.emit(NodeEvent::PeerDisconnected {
+                shared.emit(NodeEvent::PeerDisconnected {
                     peer,
                     connection,
                     reason: DisconnectReason::Error(Arc::clone(&error)),
@@ -195,84 +226,181 @@ where
     }
 }
 
-async fn run_inner<K, V, R, S, IO>(
-    node: &Node<K, V, R, S>,
-    io: IO,
-    conn: &ConnShared,
-    cancel: &CancellationToken,
-) -> Result<End, ConnectionError>
-where
-    K: Clone + Eq + Hash + Serialize + DeserializeOwned + Send + 'static,
-    V: Clone + Serialize + DeserializeOwned + Send + 'static,
-    R: Resolver<K, V> + Send + 'static,
-    S: Sorter<K, V> + Send + 'static,
-    IO: AsyncRead + AsyncWrite,
-{
-    if cancel.is_cancelled() {
-        return Err(ConnectionError::Cancelled);
-    }
-    let config = node.config();
-    let format = config.wire_format;
-    let max_frame_size = node.with_gossip(|g| g.config().max_frame_size);
-    let (rd, mut wr) = tokio::io::split(io);
+/// One connection's view of the node.
+struct Link<'a, K, V, R, S> {
+    shared: &'a Shared<K, V, R, S>,
+    conn: &'a ConnShared,
+    cancel: &'a CancellationToken,
+}
 
-    // Handshake: both sides send their hello at once, then read the other's.
-    let hello = Hello::new(node.id().clone()).to_bytes(format)?;
-    let handshake = async {
-        wr.write_all(&hello).await?;
-        wr.flush().await?;
-        let mut reader = FramedRead::new(rd, HelloCodec::new(format));
-        match reader.next().await {
-            Some(Ok(hello)) => Ok((hello, reader)),
-            Some(Err(e)) => Err(e),
-            None => Err(ConnectionError::ClosedDuringHandshake),
+impl<K: Key, V: Value, R: NodeResolver<K, V>, S: NodeSorter<K, V>> Link<'_, K, V, R, S> {
+    async fn run<IO: AsyncRead + AsyncWrite>(&self, io: IO) -> Result<End, ConnectionError> {
+        if self.cancel.is_cancelled() {
+            return Err(ConnectionError::Cancelled);
         }
-    };
-    let timeout = config.handshake_timeout;
-    let (hello, reader) = tokio::select! {
-        _ = cancel.cancelled() => return Err(ConnectionError::Cancelled),
-        r = tokio::time::timeout(timeout, handshake) => {
-            r.map_err(|_| ConnectionError::HandshakeTimeout(timeout))??
+        let config = &self.shared.config;
+        let format = config.wire_format;
+        let (rd, mut wr) = tokio::io::split(io);
+
+        // Handshake: both sides send their hello at once, then read the other's.
+        let hello = Hello::new(self.shared.id.clone()).to_bytes(format)?;
+        let handshake = async {
+            wr.write_all(&hello).await?;
+            wr.flush().await?;
+            let mut reader = FramedRead::new(rd, HelloCodec::new(format));
+            match reader.next().await {
+                Some(Ok(hello)) => Ok((hello, reader)),
+                Some(Err(e)) => Err(e),
+                None => Err(ConnectionError::ClosedDuringHandshake),
+            }
+        };
+        let timeout = config.handshake_timeout;
+        let (hello, reader) = tokio::select! {
+            _ = self.cancel.cancelled() => return Err(ConnectionError::Cancelled),
+            r = tokio::time::timeout(timeout, handshake) => {
+                r.map_err(|_| ConnectionError::HandshakeTimeout(timeout))??
+            }
+        };
+        let peer = hello.node_id;
+        let _ = self.conn.peer.set(peer.clone());
+        if peer == self.shared.id {
+            return Err(ConnectionError::SelfConnection(peer));
         }
-    };
-    let peer = hello.node_id;
-    let _ = conn.peer.set(peer.clone());
-    if &peer == node.id() {
-        return Err(ConnectionError::SelfConnection(peer));
+        self.shared.add_peer(self.conn.id, peer.clone());
+        self.conn.established.store(true, Ordering::Release);
+        self.shared.emit(NodeEvent::PeerConnected {
+            peer: peer.clone(),
+            connection: self.conn.id,
+        });
+
+        // The bytes after the hello stay buffered in the reader.
+        let core = &self.shared.core_config;
+        let reader = reader.map_decoder(|_| WireCodec::<K, V>::new(format, core));
+        let mut writer = FramedWrite::new(wr, WireCodec::<K, V>::new(format, core));
+        let (tx, rx) = mpsc::channel(REPLY_SLOTS);
+        let result = tokio::select! {
+            r = self.read(&peer, reader, tx) => or_peer_closed(r),
+            r = self.write(&mut writer, rx) => or_peer_closed(r),
+        };
+        if matches!(result, Ok(End::Closed)) {
+            // Finish the frame being written and close our direction, so that the peer sees a
+            // clean end between two frames; never wait long on a peer that does not read.
+            let _ = tokio::time::timeout(CLOSE_GRACE, async {
+                writer.flush().await?;
+                writer.get_mut().shutdown().await?;
+                Ok::<_, ConnectionError>(())
+            })
+            .await;
+        }
+        result
     }
 
-    // The core sees one peer per connection, so two connections to the same node never share
-    // a half-received digest or an outbox.
-    let key = NodeId::new(format!("{peer}#{}", conn.id.get()));
-    node.locked(|sh| sh.links.insert(key.clone(), peer.clone()));
-    conn.established.store(true, Ordering::Release);
-    node.emit(NodeEvent::PeerConnected {
-        peer,
-        connection: conn.id,
-    });
-
-    let reader = reader.map_decoder(|_| WireCodec::<K, V>::new(format, max_frame_size));
-    let mut writer = FramedWrite::new(wr, WireCodec::<K, V>::new(format, max_frame_size));
-    let wake = Notify::new();
-    let result = tokio::select! {
-        r = read_loop(node, &key, reader, conn, &wake, cancel) => or_peer_closed(r),
-        r = write_loop(node, &key, &mut writer, conn, &wake, cancel) => or_peer_closed(r),
-    };
-    node.locked(|sh| {
-        sh.gossip.forget_peer(&key);
-        sh.links.remove(&key);
-    });
-    if matches!(result, Ok(End::Closed)) {
-        // Finish the frame being written and close our direction, so that the peer sees a
-        // clean end between two frames; never wait long on a peer that does not read.
-        let _ = tokio::time::timeout(CLOSE_GRACE, async {
-            writer.flush().await?;
-            writer.get_mut().shutdown().await?;
-            Ok::<_, ConnectionError>(())
-        })
-        .await;
+    /// Hands every message from the peer to the core and the replies to the writer.
+    async fn read<IO: AsyncRead>(
+        &self,
+        peer: &NodeId,
+        mut reader: FramedRead<ReadHalf<IO>, WireCodec<K, V>>,
+        replies: mpsc::Sender<Step<K, V>>,
+    ) -> Result<End, ConnectionError> {
+        loop {
+            let frame = tokio::select! {
+                biased;
+                _ = self.cancel.cancelled() => return Ok(End::Closed),
+                frame = reader.next() => frame,
+            };
+            let msg = match frame {
+                None => return Ok(End::PeerClosed),
+                Some(msg) => msg?,
+            };
+            bump(&self.conn.received);
+            let answers_ours = matches!(msg, Message::SynAck { .. });
+            let reply = match self.shared.handle(peer, msg) {
+                Ok(reply) => reply,
+                Err(ReceiveError::Protocol(e)) => return Err(ConnectionError::Protocol(e)),
+                Err(e) => {
+                    // The resolver or sorter failed: the core refused the message and changed
+                    // nothing. Not the peer's fault, so the connection goes on.
+                    self.shared.emit(NodeEvent::PolicyFailed {
+                        peer: peer.clone(),
+                        connection: self.conn.id,
+                        error: PolicyError::new(e),
+                    });
+                    None
+                }
+            };
+            if reply.is_none() && !answers_ours {
+                continue;
+            }
+            let step = Step {
+                reply,
+                answers_ours,
+            };
+            tokio::select! {
+                biased;
+                _ = self.cancel.cancelled() => return Ok(End::Closed),
+                sent = replies.send(step) => if sent.is_err() { return Ok(End::Closed) },
+            }
+        }
     }
-    result
+
+    /// Starts this node's exchanges and writes every message to the peer.
+    async fn write<IO: AsyncWrite>(
+        &self,
+        writer: &mut FramedWrite<WriteHalf<IO>, WireCodec<K, V>>,
+        mut replies: mpsc::Receiver<Step<K, V>>,
+    ) -> Result<End, ConnectionError> {
+        let config = &self.shared.config;
+        let mut changes = self.shared.changes();
+        let mut on_change = config.gossip_on_change;
+        let mut rng = SmallRng::seed_from_u64(seed(&self.shared.id, self.conn.id));
+        // When this node's exchange started, while it waits for its SynAck.
+        let mut in_flight: Option<Instant> = None;
+        // The first exchange starts at once, so a new peer syncs without waiting a tick.
+        let mut wanted = true;
+        let mut next_tick = Instant::now() + pause(config, &mut rng);
+        loop {
+            if wanted && in_flight.is_none() {
+                wanted = false;
+                let syn = self.shared.start_exchange();
+                writer.send(syn).await?;
+                bump(&self.conn.sent);
+                bump(&self.conn.exchanges);
+                in_flight = Some(Instant::now());
+            }
+            tokio::select! {
+                biased;
+                _ = self.cancel.cancelled() => return Ok(End::Closed),
+                step = replies.recv() => {
+                    // The reader holds the sender until it ends, and then so does this task.
+                    let Some(step) = step else { return Ok(End::Closed) };
+                    if let Some(reply) = step.reply {
+                        writer.send(reply).await?;
+                        bump(&self.conn.sent);
+                    }
+                    if step.answers_ours && in_flight.take().is_some() {
+                        bump(&self.conn.answered);
+                    }
+                }
+                () = tokio::time::sleep_until(next_tick) => {
+                    let now = Instant::now();
+                    next_tick = now + pause(config, &mut rng);
+                    match in_flight {
+                        // Still waiting for the answer: this tick is skipped.
+                        Some(since) if now.duration_since(since) < config.exchange_timeout => {}
+                        // No answer in time: give the exchange up and start the next.
+                        _ => {
+                            in_flight = None;
+                            wanted = true;
+                        }
+                    }
+                }
+                changed = changes.changed(), if on_change => match changed {
+                    Ok(()) => wanted = true,
+                    Err(_) => on_change = false,
+                },
+            }
+        }
+    }
 }
 
 /// Whether an error only says that the peer has gone away (it closed or reset the stream
@@ -293,137 +421,18 @@ fn or_peer_closed(result: Result<End, ConnectionError>) -> Result<End, Connectio
     }
 }
 
-/// Feeds every frame from the peer to the core. Never waits on the writer, so two nodes that
-/// both have much to say cannot block each other.
-async fn read_loop<K, V, R, S, IO>(
-    node: &Node<K, V, R, S>,
-    key: &NodeId,
-    mut reader: FramedRead<ReadHalf<IO>, WireCodec<K, V>>,
-    conn: &ConnShared,
-    wake: &Notify,
-    cancel: &CancellationToken,
-) -> Result<End, ConnectionError>
-where
-    K: Clone + Eq + Hash + Serialize + DeserializeOwned + Send + 'static,
-    V: Clone + Serialize + DeserializeOwned + Send + 'static,
-    R: Resolver<K, V> + Send + 'static,
-    S: Sorter<K, V> + Send + 'static,
-    IO: AsyncRead,
-{
-    let max_outgoing = node.config().max_outgoing;
-    loop {
-        let frame = tokio::select! {
-            biased;
-            _ = cancel.cancelled() => return Ok(End::Closed),
-            frame = reader.next() => frame,
-        };
-        let msg = match frame {
-            None => return Ok(End::PeerClosed),
-            Some(msg) => msg?,
-        };
-        conn.received.fetch_add(1, Ordering::Relaxed);
-        let queued = node.locked(|sh| -> Result<usize, ConnectionError> {
-            sh.gossip.receive(key, msg)?;
-            let queued = sh.gossip.outgoing_len(key);
-            if queued > max_outgoing {
-                // One full answer (news, digest, done) must always fit.
-                let answer = sh.gossip.watermarks().count() + 1 + sh.gossip.config().mtu;
-                let limit = max_outgoing.max(answer.saturating_mul(4));
-                if queued > limit {
-                    return Err(ConnectionError::SlowPeer { queued, limit });
-                }
-            }
-            Ok(queued)
-        })?;
-        if queued > 0 {
-            wake.notify_one();
-        }
-    }
+/// A seed for the jitter of one connection: different for every connection of every node,
+/// the same from run to run (so tests under paused time replay).
+fn seed(node: &NodeId, connection: ConnectionId) -> u64 {
+    node.as_str()
+        .bytes()
+        .fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+            (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+        })
+        ^ connection.get()
 }
 
-/// Starts gossip rounds (periodic, and on change) and writes whatever the core queued for the
-/// peer.
-async fn write_loop<K, V, R, S, IO>(
-    node: &Node<K, V, R, S>,
-    key: &NodeId,
-    writer: &mut FramedWrite<WriteHalf<IO>, WireCodec<K, V>>,
-    conn: &ConnShared,
-    wake: &Notify,
-    cancel: &CancellationToken,
-) -> Result<End, ConnectionError>
-where
-    K: Clone + Eq + Hash + Serialize + DeserializeOwned + Send + 'static,
-    V: Clone + Serialize + DeserializeOwned + Send + 'static,
-    R: Resolver<K, V> + Send + 'static,
-    S: Sorter<K, V> + Send + 'static,
-    IO: AsyncWrite,
-{
-    let config = node.config();
-    let mut changed = node.inner.changed.subscribe();
-    let mut watch_changes = config.gossip_on_change;
-    let mut rng = SmallRng::seed_from_u64({
-        let mut h = RandomState::new().build_hasher();
-        h.write_u64(conn.id.get());
-        h.finish()
-    });
-    let mut next_round = Instant::now();
-    let mut last_round: Option<Instant> = None;
-    // The first round starts at once, so a new peer syncs without waiting an interval.
-    let mut round = true;
-    loop {
-        if round {
-            let threshold = config.round_skip_threshold;
-            let skipped = node.locked(|sh| {
-                if sh.gossip.outgoing_len(key) > threshold {
-                    true
-                } else {
-                    sh.gossip.gossip(key);
-                    false
-                }
-            });
-            let counter = if skipped {
-                &conn.rounds_skipped
-            } else {
-                &conn.rounds
-            };
-            counter.fetch_add(1, Ordering::Relaxed);
-            let now = Instant::now();
-            last_round = Some(now);
-            next_round = now + pause(config, &mut rng);
-        }
-        loop {
-            let batch: Vec<Message<K, V>> = node.locked(|sh| {
-                std::iter::from_fn(|| sh.gossip.poll_message(key))
-                    .take(WRITE_BATCH)
-                    .collect()
-            });
-            if batch.is_empty() {
-                break;
-            }
-            for msg in batch {
-                writer.feed(msg).await?;
-                conn.sent.fetch_add(1, Ordering::Relaxed);
-            }
-        }
-        writer.flush().await?;
-        round = tokio::select! {
-            biased;
-            _ = cancel.cancelled() => return Ok(End::Closed),
-            _ = tokio::time::sleep_until(next_round) => true,
-            r = changed.changed(), if watch_changes => {
-                watch_changes = r.is_ok();
-                // A change pulls the next round forward, but never closer than
-                // `min_round_gap` to the previous one: a burst of writes shares one round.
-                let earliest = last_round.map_or_else(Instant::now, |t| t + config.min_round_gap);
-                next_round = next_round.min(earliest);
-                false
-            }
-            _ = wake.notified() => false,
-        };
-    }
-}
-
-/// The pause before the next periodic round: the interval plus a random jitter.
+/// The pause before the next tick: the interval plus a random jitter.
 fn pause(config: &NodeConfig, rng: &mut SmallRng) -> Duration {
     let jitter = u64::try_from(config.gossip_jitter.as_nanos()).unwrap_or(u64::MAX);
     let extra = if jitter == 0 {

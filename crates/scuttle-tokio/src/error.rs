@@ -1,5 +1,7 @@
-//! Why a connection failed or ended.
+//! Why a connection failed or ended, and policy failures.
 
+use std::error::Error;
+use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -15,13 +17,14 @@ pub enum ConnectionError {
     /// reset or aborted) is not an error: it ends as [`DisconnectReason::PeerClosed`].
     #[error("i/o error: {0}")]
     Io(#[from] std::io::Error),
-    /// The peer sent a malformed or oversize frame, or a message that breaks the protocol.
+    /// The peer sent a malformed or oversize frame.
     #[error("bad frame from the peer: {0}")]
     Decode(#[from] DecodeError),
-    /// A local message could not be encoded (for example larger than the maximum frame size).
+    /// A message could not be encoded (a key or value whose `Serialize` fails).
     #[error("could not encode a message: {0}")]
     Encode(#[from] EncodeError),
-    /// The peer sent a well-formed message that the node refused (see [`ProtocolError`]).
+    /// The peer sent a well-formed message that breaks a rule of the protocol; the core
+    /// refused it and changed nothing.
     #[error("the peer broke the protocol: {0}")]
     Protocol(#[from] ProtocolError),
     /// The peer's hello names another protocol version.
@@ -46,15 +49,7 @@ pub enum ConnectionError {
     /// The peer's hello carries this node's own id.
     #[error("the peer has this node's own id {0}")]
     SelfConnection(NodeId),
-    /// More messages wait for the peer than the bound allows: it does not read fast enough.
-    #[error("the peer is too slow: {queued} messages wait for it (limit {limit})")]
-    SlowPeer {
-        /// Messages waiting.
-        queued: usize,
-        /// The bound (see [`NodeConfig::max_outgoing`](crate::NodeConfig)).
-        limit: usize,
-    },
-    /// The connection was closed locally (by [`ConnectionHandle::close`](crate::ConnectionHandle)
+    /// The connection was closed locally (by [`ConnectionHandle::close`](crate::ConnectionHandle::close)
     /// or [`Node::shutdown`](crate::Node::shutdown)) before the handshake completed.
     #[error("closed locally before the handshake completed")]
     Cancelled,
@@ -74,4 +69,48 @@ pub enum DisconnectReason {
     Closed,
     /// The connection failed.
     Error(Arc<ConnectionError>),
+}
+
+/// A policy of the node (its resolver or sorter) failed on a peer's message, so the core
+/// refused the whole message and changed nothing. Reported in
+/// [`NodeEvent::PolicyFailed`](crate::NodeEvent::PolicyFailed); the connection stays open.
+///
+/// It wraps the core's [`ReceiveError`](scuttle_core::ReceiveError); reach it, and the
+/// resolver's own error inside, with [`get`](Self::get) or [`downcast_ref`](Self::downcast_ref).
+#[derive(Clone)]
+pub struct PolicyError(Arc<dyn Error + Send + Sync>);
+
+impl PolicyError {
+    pub(crate) fn new(error: impl Error + Send + Sync + 'static) -> Self {
+        PolicyError(Arc::new(error))
+    }
+
+    /// The error, as the core returned it.
+    pub fn get(&self) -> &(dyn Error + Send + Sync + 'static) {
+        &*self.0
+    }
+
+    /// The error as its concrete type, for example
+    /// `scuttle_core::ReceiveError<MyResolverError>`.
+    pub fn downcast_ref<E: Error + 'static>(&self) -> Option<&E> {
+        self.0.downcast_ref()
+    }
+}
+
+impl fmt::Debug for PolicyError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&self.0, f)
+    }
+}
+
+impl fmt::Display for PolicyError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&self.0, f)
+    }
+}
+
+impl Error for PolicyError {
+    fn source(&self) -> Option<&(dyn Error + 'static)> {
+        self.0.source()
+    }
 }

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use scuttle_core::{Event, NodeId};
 
-use crate::error::{ConnectionError, DisconnectReason};
+use crate::error::{ConnectionError, DisconnectReason, PolicyError};
 
 /// Identifies one connection of a node (unique for the node's lifetime).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -29,11 +29,16 @@ impl fmt::Display for ConnectionId {
 #[derive(Clone, Debug)]
 #[non_exhaustive]
 pub enum NodeEvent<K, V> {
-    /// An event of the core state machine: an update applied (local writes included),
-    /// a compaction, tombstones collected, a key forgotten. In
-    /// [`Event::Update`](scuttle_core::Event::Update), `from` is the id of the peer that
-    /// delivered the update.
-    Core(Event<K, V>),
+    /// An event of the core state machine: an update that won (local writes included), a
+    /// compaction, tombstones collected, a key forgotten.
+    Core {
+        /// The core's event. In [`Event::Update`], `local: true` marks a local
+        /// [`set`](crate::Node::set) or [`delete`](crate::Node::delete).
+        event: Event<K, V>,
+        /// The node id of the peer whose message caused it; `None` for local writes and for
+        /// tombstone collection.
+        from: Option<NodeId>,
+    },
     /// A connection completed its handshake.
     PeerConnected {
         /// The peer's node id (from its hello).
@@ -60,7 +65,18 @@ pub enum NodeEvent<K, V> {
         /// What went wrong.
         error: Arc<ConnectionError>,
     },
-    /// This subscriber fell behind and lost `missed` events (only seen on the receiving side).
+    /// The node's resolver or sorter failed on a message from a peer: the message was refused
+    /// and nothing changed. The connection stays open; the peer's news comes again in a later
+    /// exchange.
+    PolicyFailed {
+        /// The peer that sent the message.
+        peer: NodeId,
+        /// The connection.
+        connection: ConnectionId,
+        /// The core's error.
+        error: PolicyError,
+    },
+    /// This subscriber fell behind and lost `missed` events.
     Lagged {
         /// How many events were lost.
         missed: u64,

@@ -1,5 +1,6 @@
 //! A bad peer (garbage, oversize or invalid frames, wrong version, silence, never reading)
-//! only loses its own connection: the node, its state and its other connections go on.
+//! only loses its own connection: the node, its state and its other connections go on. And a
+//! local write too large for any message is refused without harming any connection.
 
 #![allow(clippy::unwrap_used)]
 
@@ -9,9 +10,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::BytesMut;
-use common::{link_duplex, next_event, node, node_with, wait_converged, N};
-use scuttle_core::{Config, DecodeError, FrameCodec, Message, NodeId, Update, PROTOCOL_VERSION};
+use ciborium::Value as Cbor;
+use common::{link_duplex, next_event, node, node_with, wait_converged, wait_for, N};
 use scuttle_tokio::codec::HelloCodec;
+use scuttle_tokio::core::{
+    Config, DecodeError, Digest, FrameCodec, Message, NodeId, ProtocolError, SetError,
+    PROTOCOL_VERSION,
+};
 use scuttle_tokio::{ConnectionError, DisconnectReason, Hello, NodeEvent, WireFormat};
 use tokio::io::{AsyncReadExt, AsyncWriteExt, DuplexStream};
 use tokio_util::codec::Decoder;
@@ -23,6 +28,12 @@ fn hello(id: &str, version: u32) -> Vec<u8> {
     }
     .to_bytes(WireFormat::Cbor)
     .unwrap()
+}
+
+fn frame(msg: &Message<String, String>) -> Vec<u8> {
+    let mut out = Vec::new();
+    FrameCodec::default().encode(msg, &mut out).unwrap();
+    out
 }
 
 /// Reads the node's hello off a raw stream.
@@ -40,7 +51,7 @@ async fn read_hello(raw: &mut DuplexStream, format: WireFormat) -> Hello {
     }
 }
 
-fn error_of(event: &NodeEvent<String, String>, from: &str) -> Option<Arc<ConnectionError>> {
+fn error_from(event: &NodeEvent<String, String>, from: &str) -> Option<Arc<ConnectionError>> {
     match event {
         NodeEvent::Error { peer, error, .. } if peer.as_ref().map(NodeId::as_str) == Some(from) => {
             Some(Arc::clone(error))
@@ -51,7 +62,7 @@ fn error_of(event: &NodeEvent<String, String>, from: &str) -> Option<Arc<Connect
 
 /// Three good nodes and two bad peers of the middle one: one sends garbage after a valid
 /// hello, one sends garbage instead of a hello.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[tokio::test(start_paused = true)]
 async fn garbage_peers_are_dropped_while_the_others_converge() {
     let (a, b, c) = (node("a"), node("b"), node("c"));
     let mut events = a.events();
@@ -77,8 +88,7 @@ async fn garbage_peers_are_dropped_while_the_others_converge() {
         n.set(format!("k{i}"), "v".into()).unwrap();
     }
 
-    let event = next_event(&mut events, |e| error_of(e, "mallory").is_some()).await;
-    let error = error_of(&event, "mallory").unwrap();
+    let error = next_event(&mut events, |e| error_from(e, "mallory")).await;
     assert!(
         matches!(*error, ConnectionError::Decode(DecodeError::Malformed(_))),
         "{error}"
@@ -95,12 +105,13 @@ async fn garbage_peers_are_dropped_while_the_others_converge() {
     mallory.read_to_end(&mut rest).await.unwrap();
 }
 
-/// A frame longer than the core's `max_frame_size` is refused as soon as its length arrives.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+/// A frame longer than the core's `max_message_bytes` is refused as soon as its length
+/// arrives.
+#[tokio::test(start_paused = true)]
 async fn an_oversize_frame_closes_the_connection() {
     let a = node_with(
         "a",
-        Config::default().with_max_frame_size(1024),
+        Config::default().with_max_message_bytes(1024),
         common::fast(),
     );
     a.set("kept".into(), "yes".into()).unwrap();
@@ -127,8 +138,9 @@ async fn an_oversize_frame_closes_the_connection() {
     wait_converged(&[a, b], 1).await;
 }
 
-/// A well-formed frame whose message breaks the protocol (version 0) changes nothing.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+/// A well-formed frame whose message breaks the protocol (an update with version 0) is
+/// refused by the core: the connection closes with a typed error, the state is untouched.
+#[tokio::test(start_paused = true)]
 async fn an_invalid_message_closes_the_connection_and_leaves_state_alone() {
     let a = node("a");
     a.set("kept".into(), "yes".into()).unwrap();
@@ -140,38 +152,80 @@ async fn an_invalid_message_closes_the_connection_and_leaves_state_alone() {
     raw.write_all(&hello("eve", PROTOCOL_VERSION))
         .await
         .unwrap();
-    let msg: Message<String, String> = Message::Update {
-        update: Update {
-            key: "kept".into(),
-            value: Some("overwritten".into()),
-            source_id: NodeId::from("eve"),
-            version: 0,
-            timestamp: 0,
-        },
-        prev: None,
-    };
-    let mut frame = Vec::new();
-    FrameCodec::default().encode(&msg, &mut frame).unwrap();
-    raw.write_all(&frame).await.unwrap();
+    // An Ack with one run from "eve" (no prev) whose update has version delta 0: version 0.
+    let ack = Cbor::Array(vec![
+        Cbor::from(2),
+        Cbor::Array(vec![
+            Cbor::from(0),
+            Cbor::Array(vec![
+                Cbor::from("eve"),
+                Cbor::Null,
+                Cbor::Array(vec![
+                    Cbor::from("kept"),
+                    Cbor::from(0),
+                    Cbor::from(0),
+                    Cbor::from("overwritten"),
+                ]),
+            ]),
+        ]),
+    ]);
+    let mut body = Vec::new();
+    ciborium::into_writer(&ack, &mut body).unwrap();
+    let mut bytes = u32::try_from(body.len()).unwrap().to_be_bytes().to_vec();
+    bytes.extend_from_slice(&body);
+    raw.write_all(&bytes).await.unwrap();
 
     let error = conn.join().await.unwrap_err();
     assert!(
-        matches!(*error, ConnectionError::Decode(DecodeError::Invalid(_))),
+        matches!(
+            *error,
+            ConnectionError::Protocol(ProtocolError::ZeroVersion)
+        ),
         "{error}"
     );
-    let event = next_event(&mut events, |e| {
-        matches!(
-            e,
-            NodeEvent::PeerDisconnected {
-                reason: DisconnectReason::Error(_),
-                ..
-            }
-        )
+    let peer = next_event(&mut events, |e| match e {
+        NodeEvent::PeerDisconnected {
+            peer,
+            reason: DisconnectReason::Error(_),
+            ..
+        } => Some(peer.clone()),
+        _ => None,
     })
     .await;
-    assert!(matches!(event, NodeEvent::PeerDisconnected { peer, .. } if peer.as_str() == "eve"));
+    assert_eq!(peer.as_str(), "eve");
     assert_eq!(a.entries(), before);
     assert_eq!(a.version(), version);
+}
+
+/// A digest naming more sources than `max_digest_sources` is a protocol violation.
+#[tokio::test(start_paused = true)]
+async fn a_digest_too_large_closes_the_connection() {
+    let a = node_with(
+        "a",
+        Config::default().with_max_digest_sources(2),
+        common::fast(),
+    );
+    let (mut raw, side) = tokio::io::duplex(4096);
+    let conn = a.spawn_connection(side);
+    raw.write_all(&hello("wide", PROTOCOL_VERSION))
+        .await
+        .unwrap();
+    let digest = ["x", "y", "z"]
+        .into_iter()
+        .map(|s| (NodeId::from(s), 1))
+        .collect();
+    let syn = Message::Syn {
+        digest: Digest::Full(digest),
+    };
+    raw.write_all(&frame(&syn)).await.unwrap();
+    let error = conn.join().await.unwrap_err();
+    assert!(
+        matches!(
+            *error,
+            ConnectionError::Protocol(ProtocolError::DigestTooLarge { max: 2 })
+        ),
+        "{error}"
+    );
 }
 
 async fn wrong_version(format: WireFormat) {
@@ -200,8 +254,12 @@ async fn wrong_version(format: WireFormat) {
         "{error}"
     );
     assert!(error.to_string().contains("protocol version mismatch"));
-    let event = next_event(&mut events, |e| matches!(e, NodeEvent::Error { .. })).await;
-    assert!(matches!(event, NodeEvent::Error { peer: None, .. }));
+    let peer = next_event(&mut events, |e| match e {
+        NodeEvent::Error { peer, .. } => Some(peer.clone()),
+        _ => None,
+    })
+    .await;
+    assert_eq!(peer, None);
     // Closed: nothing but the hello was sent.
     let mut rest = Vec::new();
     raw.read_to_end(&mut rest).await.unwrap();
@@ -209,17 +267,17 @@ async fn wrong_version(format: WireFormat) {
     assert!(a.peers().is_empty());
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn a_wrong_protocol_version_is_refused_over_cbor() {
     wrong_version(WireFormat::Cbor).await;
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn a_wrong_protocol_version_is_refused_over_json_lines() {
     wrong_version(WireFormat::JsonLines).await;
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn a_peer_with_our_own_id_is_refused() {
     let (a, twin) = (node("a"), node("a"));
     let (x, y) = tokio::io::duplex(4096);
@@ -230,7 +288,7 @@ async fn a_peer_with_our_own_id_is_refused() {
     }
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn a_silent_peer_times_out() {
     let config = common::fast().with_handshake_timeout(Duration::from_millis(100));
     let a: N = node_with("a", Config::default(), config);
@@ -242,7 +300,7 @@ async fn a_silent_peer_times_out() {
     );
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn a_peer_that_closes_during_the_handshake_is_reported() {
     let a = node("a");
     let (raw, side) = tokio::io::duplex(4096);
@@ -257,39 +315,69 @@ async fn a_peer_that_closes_during_the_handshake_is_reported() {
     );
 }
 
-/// A peer that keeps asking (digests) but never reads is dropped once the answers queued for
-/// it pass the bound, and what was queued for it is freed.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_peer_that_never_reads_is_dropped_and_its_queue_freed() {
-    let config = common::fast().with_max_outgoing(64);
-    let a = node_with("a", Config::default(), config);
+/// A peer that keeps opening exchanges but never reads gets no unbounded queue: once a few
+/// answers wait for it, the node stops reading from it. When it reads again, every exchange
+/// it opened is answered, in order.
+#[tokio::test(start_paused = true)]
+async fn a_peer_that_never_reads_is_held_back_not_buffered() {
+    let a = node("a");
     for i in 0..100 {
         a.set(format!("k{i}"), "v".repeat(50)).unwrap();
     }
-    let (mut raw, side) = tokio::io::duplex(256);
+    let (raw, side) = tokio::io::duplex(256);
     let conn = a.spawn_connection(side);
-    raw.write_all(&hello("sloth", PROTOCOL_VERSION))
-        .await
-        .unwrap();
-    let mut frames = Vec::new();
-    let ask: Message<String, String> = Message::DigestDone { reply: false };
-    for _ in 0..200 {
-        FrameCodec::default().encode(&ask, &mut frames).unwrap();
+    let asks: u64 = 200;
+    let syn: Message<String, String> = Message::Syn {
+        digest: Digest::Full(Vec::new()),
+    };
+    let mut frames = hello("sloth", PROTOCOL_VERSION);
+    for _ in 0..asks {
+        frames.extend_from_slice(&frame(&syn));
     }
-    // The node may hang up before it has read them all.
-    let _ = raw.write_all(&frames).await;
+    let (mut rd, mut wr) = tokio::io::split(raw);
+    let writer = tokio::spawn(async move {
+        wr.write_all(&frames).await.unwrap();
+        wr
+    });
 
-    let error = conn.join().await.unwrap_err();
-    assert!(
-        matches!(*error, ConnectionError::SlowPeer { queued, limit: 64 } if queued > 64),
-        "{error}"
-    );
-    assert!(!a.with_gossip(|g| g.has_outgoing()), "queue freed");
-    assert_eq!(a.snapshot().len(), 100);
+    // A long (virtual) while later the node has read only a few of the 200.
+    tokio::time::sleep(Duration::from_secs(60)).await;
+    let held = conn.stats().messages_received;
+    assert!(held < asks, "read {held} of {asks} without writing back");
+    assert!(!conn.is_finished(), "the connection is held, not dropped");
+    assert!(!writer.is_finished(), "the peer's writes wait");
+    // The node itself goes on.
+    let b = node("b");
+    link_duplex(&a, &b);
+    wait_converged(&[a.clone(), b.clone()], 100).await;
+
+    // Now the peer reads: every Syn gets its SynAck.
+    let codec = FrameCodec::default();
+    let mut buf = BytesMut::new();
+    let mut answers = 0;
+    let mut hello_read = false;
+    let mut hello_codec = HelloCodec::new(WireFormat::Cbor);
+    while answers < asks {
+        let mut chunk = [0u8; 4096];
+        let n = rd.read(&mut chunk).await.unwrap();
+        assert!(n > 0, "stream ended after {answers} answers");
+        buf.extend_from_slice(&chunk[..n]);
+        if !hello_read {
+            match hello_codec.decode(&mut buf).unwrap() {
+                Some(_) => hello_read = true,
+                None => continue,
+            }
+        }
+        while let Some(msg) = codec.decode::<String, String>(&mut buf).unwrap() {
+            answers += u64::from(matches!(msg, Message::SynAck { .. }));
+        }
+    }
+    writer.await.unwrap();
+    assert!(!conn.is_finished());
 }
 
 /// Nodes that speak different wire formats refuse each other at the handshake, at once.
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn nodes_with_different_wire_formats_refuse_each_other() {
     let cbor = node("cbor");
     let json = node_with(
@@ -302,5 +390,49 @@ async fn nodes_with_different_wire_formats_refuse_each_other() {
     for r in [r1, r2] {
         let error = r.unwrap_err();
         assert!(matches!(*error, ConnectionError::Handshake(_)), "{error}");
+    }
+}
+
+/// A value too large for any message is refused at `set` with the core's typed error, and
+/// nothing breaks: the write after it still reaches the peer over the same connection (in the
+/// first protocol such a value made every connection fail, and later writes never arrived).
+#[tokio::test(start_paused = true)]
+async fn an_oversize_set_is_refused_and_a_later_write_still_arrives() {
+    let core = Config::default().with_max_message_bytes(1024);
+    let a = node_with("a", core.clone(), common::fast());
+    let b = node_with("b", core, common::fast());
+    let mut events = a.events();
+    let (ca, cb) = link_duplex(&a, &b);
+    wait_for("the handshake", || {
+        ca.is_established() && cb.is_established()
+    })
+    .await;
+
+    let version = a.version();
+    let err = a.set("big".into(), "x".repeat(4000)).unwrap_err();
+    assert!(
+        matches!(err, SetError::TooLarge { len, max: 1024 } if len > 1024),
+        "{err}"
+    );
+    assert_eq!(a.version(), version, "a refused write changes nothing");
+    assert!(a.get("big").is_none());
+
+    a.set("small".into(), "y".into()).unwrap();
+    wait_for("the later write at the peer", || {
+        b.value("small").as_deref() == Some("y")
+    })
+    .await;
+    assert!(b.get("big").is_none());
+    assert!(
+        !ca.is_finished() && !cb.is_finished(),
+        "no connection failed"
+    );
+    while let Ok(Some(event)) = tokio::time::timeout(
+        Duration::from_millis(1),
+        futures::StreamExt::next(&mut events),
+    )
+    .await
+    {
+        assert!(!matches!(event, NodeEvent::Error { .. }), "{event:?}");
     }
 }

@@ -1,11 +1,11 @@
-//! 2, 4 and 10 nodes converge over in-memory pipes and over loopback TCP.
+//! 2, 4 and 10 nodes converge over in-memory pipes (paused time) and over loopback TCP.
 
 #![allow(clippy::unwrap_used)]
 
 mod common;
 
 use common::{link_duplex, link_tcp, node, node_with, wait_converged, N};
-use scuttle_core::Config;
+use scuttle_tokio::core::Config;
 use scuttle_tokio::ConnectionHandle;
 
 #[derive(Clone, Copy)]
@@ -58,8 +58,15 @@ async fn run(n: usize, transport: Transport) {
         .iter()
         .all(|x| x.value("shared").as_ref() == Some(&shared)));
     for (i, node) in nodes.iter().enumerate() {
-        assert_eq!(node.peers().len(), handles_of(&handles, i));
+        assert_eq!(node.peers().len(), links_of(&handles, i));
     }
+    // Every connection runs exchanges, and the peer answers them.
+    common::wait_for("an answered exchange on every connection", || {
+        handles
+            .iter()
+            .all(|(a, b)| a.stats().exchanges_answered > 0 && b.stats().exchanges_answered > 0)
+    })
+    .await;
     for node in &nodes {
         node.shutdown().await;
     }
@@ -69,7 +76,7 @@ async fn run(n: usize, transport: Transport) {
     }
 }
 
-fn handles_of(handles: &[(ConnectionHandle, ConnectionHandle)], i: usize) -> usize {
+fn links_of(handles: &[(ConnectionHandle, ConnectionHandle)], i: usize) -> usize {
     let id = format!("n{i}");
     handles
         .iter()
@@ -79,17 +86,17 @@ fn handles_of(handles: &[(ConnectionHandle, ConnectionHandle)], i: usize) -> usi
         .count()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[tokio::test(start_paused = true)]
 async fn two_nodes_over_duplex() {
     run(2, Transport::Duplex).await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[tokio::test(start_paused = true)]
 async fn four_nodes_over_duplex() {
     run(4, Transport::Duplex).await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[tokio::test(start_paused = true)]
 async fn ten_nodes_over_duplex() {
     run(10, Transport::Duplex).await;
 }
@@ -121,10 +128,28 @@ async fn two_nodes_over_a_unix_socket_pair() {
     wait_converged(&[a.clone(), b.clone()], 2).await;
 }
 
-/// Periodic rounds alone (no round on change), mtu 3 and a small history: many exchanges,
-/// each cut short, still converge.
+/// A node that listens on TCP and a node that dials it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn periodic_rounds_with_small_mtu_converge() {
+async fn a_listening_node_accepts_peers() {
+    let (a, b) = (node("a"), node("b"));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let accept = a.listen(listener);
+    b.set("k".into(), "v".into()).unwrap();
+    b.spawn_connection(tokio::net::TcpStream::connect(addr).await.unwrap());
+    wait_converged(&[a.clone(), b.clone()], 1).await;
+    a.shutdown().await;
+    tokio::time::timeout(common::PATIENCE, accept)
+        .await
+        .expect("shutdown stops listening")
+        .unwrap();
+    b.shutdown().await;
+}
+
+/// Ticks alone (no exchange on change), mtu 3 and a small history: many exchanges, each cut
+/// short, still converge.
+#[tokio::test(start_paused = true)]
+async fn periodic_exchanges_with_small_mtu_converge() {
     let core = Config::default().with_mtu(3).with_max_history(5);
     let config = common::fast().with_gossip_on_change(false);
     let nodes: Vec<N> = (0..4)
@@ -144,16 +169,19 @@ async fn periodic_rounds_with_small_mtu_converge() {
     wait_converged(&nodes, 20 + 4 * 5).await;
 }
 
-/// Two connections between the same pair of nodes (both dialled at once) are harmless.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+/// Two connections between the same pair of nodes are harmless: the core keeps no per-peer
+/// state, so each connection runs its own exchanges.
+#[tokio::test(start_paused = true)]
 async fn duplicate_connections_between_two_nodes_converge() {
     let (a, b) = (node("a"), node("b"));
     link_duplex(&a, &b);
-    link_tcp(&a, &b).await;
+    link_duplex(&a, &b);
     for i in 0..10 {
         a.set(format!("a{i}"), "x".into()).unwrap();
         b.set(format!("b{i}"), "y".into()).unwrap();
     }
     wait_converged(&[a.clone(), b.clone()], 20).await;
-    assert_eq!(a.peers().len(), 2);
+    let peers = a.peers();
+    assert_eq!(peers.len(), 2);
+    assert!(peers.iter().all(|p| p.as_str() == "b"), "real peer ids");
 }

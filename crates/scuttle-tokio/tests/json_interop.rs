@@ -1,19 +1,30 @@
-//! A peer in any language can talk to a node by hand in JSON lines with the seed's shapes.
+//! JSON lines in the seed's shapes: a peer written by hand, two nodes, and the seed's own
+//! JavaScript implementation (run with `node` when it is installed).
 
-#![allow(clippy::unwrap_used)]
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
 
-use common::{node_with, wait_for};
-use scuttle_core::Config;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::Duration;
+
+use common::{node_with, wait_for, PATIENCE};
+use scuttle_tokio::core::{Config, PROTOCOL_VERSION};
 use scuttle_tokio::WireFormat;
 use serde_json::{json, Value};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::process::Command;
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_hand_written_json_lines_peer_gossips_with_a_node() {
+/// A node for seed-shaped peers: JSON lines, full digests only.
+fn json_node(id: &str) -> common::N {
     let config = common::fast().with_wire_format(WireFormat::JsonLines);
-    let node = node_with("rust", Config::default(), config);
+    node_with(id, Config::default().with_digest_hashes(false), config)
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_hand_written_json_lines_peer_gossips_with_a_node() {
+    let node = json_node("rust");
     node.set("size".into(), "large".into()).unwrap();
     let (raw, side) = tokio::io::duplex(64 * 1024);
     let conn = node.spawn_connection(side);
@@ -22,17 +33,16 @@ async fn a_hand_written_json_lines_peer_gossips_with_a_node() {
 
     // The handshake: one hello line each way.
     let hello: Value = serde_json::from_str(&lines.next_line().await.unwrap().unwrap()).unwrap();
-    assert_eq!(hello, json!({"protocol_version": 1, "node_id": "rust"}));
+    assert_eq!(
+        hello,
+        json!({"protocol_version": PROTOCOL_VERSION, "node_id": "rust"})
+    );
     // Then, in the same write, a seed-shaped update (no prev, no timestamp): it is applied.
-    wr.write_all(
-        concat!(
-            "{\"protocol_version\":1,\"node_id\":\"js\"}\n",
-            "{\"key\":\"color\",\"value\":\"red\",\"source_id\":\"js\",\"version\":1}\n"
-        )
-        .as_bytes(),
-    )
-    .await
-    .unwrap();
+    let ours = format!("{{\"protocol_version\":{PROTOCOL_VERSION},\"node_id\":\"js\"}}\n");
+    wr.write_all(ours.as_bytes()).await.unwrap();
+    wr.write_all(b"{\"key\":\"color\",\"value\":\"red\",\"source_id\":\"js\",\"version\":1}\n")
+        .await
+        .unwrap();
     wait_for("the update from js", || {
         node.value("color").as_deref() == Some("red")
     })
@@ -44,21 +54,26 @@ async fn a_hand_written_json_lines_peer_gossips_with_a_node() {
     )
     .await
     .unwrap();
-    // Read until both the news for us and the node's own round (a digest end that is not a
-    // reply) have come, in whatever order.
+    // Read until both the news for us (with the node's digest, marked as a reply) and the
+    // node's own exchange (a digest that is not a reply) have come, in whatever order.
     let mut update = None;
-    let mut own_round = false;
-    while update.is_none() || !own_round {
+    let mut reply_digest = false;
+    let mut own_exchange = false;
+    while update.is_none() || !reply_digest || !own_exchange {
         let line = lines.next_line().await.unwrap().expect("stream open");
         let msg: Value = serde_json::from_str(&line).unwrap();
         if msg.get("key").is_some() {
             update = Some(msg);
             continue;
         }
-        // Everything else the node sends is a digest entry or a digest end, seed shapes.
+        // Everything else the node sends is a digest entry or a digest end, seed shapes, and
+        // always whole digests (no hash: digest hashes are off for seed peers).
         assert_eq!(msg["digest"], json!(true), "{line}");
+        assert!(msg.get("hash").is_none(), "{line}");
         if msg.get("done") == Some(&json!(true)) {
-            own_round |= msg.get("reply").is_none();
+            let reply = msg.get("reply") == Some(&json!(true));
+            reply_digest |= reply;
+            own_exchange |= !reply;
         } else {
             assert!(
                 msg["source_id"].is_string() && msg["version"].is_u64(),
@@ -73,12 +88,12 @@ async fn a_hand_written_json_lines_peer_gossips_with_a_node() {
     assert_eq!(update["version"], json!(1));
     assert_eq!(update["prev"], json!(0));
 
-    // A seed-shaped delete. It carries no timestamp (0), so the core may collect its
-    // tombstone at the next round: the key is then gone rather than deleted.
+    // A seed-shaped delete. It carries no timestamp (0), so its tombstone is long past its
+    // grace period: the node's timer collects it, and the key is then gone.
     wr.write_all(b"{\"key\":\"color\",\"deleted\":true,\"source_id\":\"js\",\"version\":2}\n")
         .await
         .unwrap();
-    wait_for("the delete from js", || node.value("color").is_none()).await;
+    wait_for("the delete from js", || node.get("color").is_none()).await;
 
     // Hanging up ends the connection cleanly.
     wr.shutdown().await.unwrap();
@@ -87,7 +102,7 @@ async fn a_hand_written_json_lines_peer_gossips_with_a_node() {
     assert_eq!(conn.join().await.unwrap().as_str(), "js");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[tokio::test(start_paused = true)]
 async fn two_nodes_converge_over_json_lines() {
     let config = common::fast().with_wire_format(WireFormat::JsonLines);
     let a = node_with("a", Config::default(), config.clone());
@@ -96,6 +111,139 @@ async fn two_nodes_converge_over_json_lines() {
         a.set(format!("a{i}"), format!("{i}")).unwrap();
         b.set(format!("b{i}"), format!("{i}")).unwrap();
     }
+    a.delete("a0".into()).unwrap();
     common::link_duplex(&a, &b);
-    common::wait_converged(&[a, b], 40).await;
+    common::wait_converged(&[a, b], 39).await;
+}
+
+// ---------------------------------------------------------------- the seed's JavaScript peer
+
+/// The seed's JavaScript implementation: `SCUTTLE_SEED_JS`, else `../shared/seed/simple-scuttle-js`
+/// beside the repository.
+fn seed_dir() -> PathBuf {
+    std::env::var_os("SCUTTLE_SEED_JS").map_or_else(
+        || Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/seed/simple-scuttle-js"),
+        PathBuf::from,
+    )
+}
+
+/// A `node_modules` holding the seed's one dependency, `vector-clock-class` ~1.1.1:
+/// `SCUTTLE_SEED_NODE_MODULES`, else one installed with npm under the target directory.
+async fn seed_modules() -> Result<PathBuf, String> {
+    if let Some(dir) = std::env::var_os("SCUTTLE_SEED_NODE_MODULES") {
+        return Ok(PathBuf::from(dir));
+    }
+    let prefix = Path::new(env!("CARGO_TARGET_TMPDIR")).join("seed-js");
+    let modules = prefix.join("node_modules");
+    if modules.join("vector-clock-class").is_dir() {
+        return Ok(modules);
+    }
+    let install = Command::new("npm")
+        .args(["install", "--no-audit", "--no-fund", "--silent", "--prefix"])
+        .arg(&prefix)
+        .arg("vector-clock-class@~1.1.1")
+        .stdin(Stdio::null())
+        .output();
+    match tokio::time::timeout(Duration::from_secs(300), install).await {
+        Ok(Ok(out)) if out.status.success() => Ok(modules),
+        Ok(Ok(out)) => Err(format!(
+            "`npm install vector-clock-class@~1.1.1` failed: {}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        )),
+        Ok(Err(e)) => Err(format!("npm could not be run: {e}")),
+        Err(_) => Err("`npm install vector-clock-class@~1.1.1` timed out".into()),
+    }
+}
+
+/// Everything the seed peer needs, or why the test is skipped.
+async fn seed_peer() -> Result<(PathBuf, PathBuf), String> {
+    let node = Command::new("node")
+        .arg("--version")
+        .stdin(Stdio::null())
+        .output()
+        .await;
+    if !node.is_ok_and(|o| o.status.success()) {
+        return Err("`node` (Node.js) is not installed".into());
+    }
+    let seed = seed_dir();
+    if !seed.join("lib/gossip.js").is_file() {
+        return Err(format!(
+            "the seed is not at {} (set SCUTTLE_SEED_JS)",
+            seed.display()
+        ));
+    }
+    Ok((seed, seed_modules().await?))
+}
+
+/// The seed's own JavaScript `Gossip`, unchanged, gossips with a node over JSON lines (a
+/// small glue script, `tests/seed/peer.js`, carries its objects over stdin/stdout): each
+/// side's write reaches the other.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_seed_javascript_peer_gossips_with_a_node() {
+    let (seed, modules) = match seed_peer().await {
+        Ok(found) => found,
+        Err(why) => {
+            eprintln!("SKIPPED the_seed_javascript_peer_gossips_with_a_node: {why}");
+            return;
+        }
+    };
+    // Seed peers answer a digest with news only, never with a digest of their own: give up
+    // waiting for that answer at the next tick.
+    let config = common::fast()
+        .with_wire_format(WireFormat::JsonLines)
+        .with_exchange_timeout(Duration::from_millis(40));
+    let node = node_with("rust", Config::default().with_digest_hashes(false), config);
+    node.set("from-rust".into(), "hello from rust".into())
+        .unwrap();
+
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/seed/peer.js");
+    let mut child = Command::new("node")
+        .arg(script)
+        .arg(&seed)
+        .arg(PROTOCOL_VERSION.to_string())
+        .args(["js", "from-js", "hello from js"])
+        .args(["from-rust", "hello from rust", "50"])
+        .env("NODE_PATH", &modules)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("node starts");
+    let io = tokio::io::join(child.stdout.take().unwrap(), child.stdin.take().unwrap());
+    let mut stderr = BufReader::new(child.stderr.take().unwrap()).lines();
+    let conn = node.spawn_connection(io);
+
+    // The seed's write reaches the node, from the seed's id.
+    wait_for("the seed's write at the node", || {
+        node.value("from-js").as_deref() == Some("hello from js")
+    })
+    .await;
+    assert_eq!(node.get("from-js").unwrap().source_id.as_str(), "js");
+    // The node's write reaches the seed.
+    let mut said = Vec::new();
+    tokio::time::timeout(PATIENCE, async {
+        while let Some(line) = stderr.next_line().await.unwrap() {
+            if line == "converged" {
+                return;
+            }
+            said.push(line);
+        }
+        panic!("the seed peer ended: {said:?}");
+    })
+    .await
+    .expect("the node's write at the seed peer");
+    assert!(
+        !conn.is_finished(),
+        "the connection is still open: {:?}",
+        conn.stats()
+    );
+
+    conn.close();
+    assert_eq!(conn.join().await.unwrap().as_str(), "js");
+    let status = tokio::time::timeout(PATIENCE, child.wait())
+        .await
+        .expect("the seed peer exits when its stdin closes")
+        .unwrap();
+    assert!(status.success(), "{status}");
 }

@@ -1,5 +1,9 @@
-//! Helpers shared by the integration tests: nodes with fast rounds, links over duplex pipes
-//! and loopback TCP, and polling with a generous overall timeout (never a timing assertion).
+//! Helpers shared by the integration tests: nodes with fast ticks, links over duplex pipes and
+//! loopback TCP, waits with an overall bound (never a timing assertion).
+//!
+//! Tests over `tokio::io::duplex` run under `#[tokio::test(start_paused = true)]`: time only
+//! moves when every task waits, so ticks, timeouts and [`PATIENCE`] are virtual and the run
+//! is the same every time. Tests over real sockets or processes run in real time.
 
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
@@ -9,12 +13,13 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use futures::StreamExt;
-use scuttle_core::{Config, Gossip, LastWriterWins, ScuttleBreadth};
+use scuttle_tokio::core::{Config, Gossip, LastWriterWins, ScuttleBreadth};
 use scuttle_tokio::{ConnectionHandle, EventStream, Node, NodeConfig, NodeEvent};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 
-/// Overall bound of every wait: generous, so a loaded CI machine only makes tests slower.
+/// Overall bound of every wait (virtual under paused time): generous, so that a loaded
+/// machine only makes the real-time tests slower.
 pub const PATIENCE: Duration = Duration::from_secs(30);
 
 pub type N = Node<String, String>;
@@ -81,15 +86,15 @@ pub async fn wait_converged(nodes: &[N], expected: usize) {
 }
 
 /// The next event matching `pred`, within [`PATIENCE`].
-pub async fn next_event(
+pub async fn next_event<T>(
     events: &mut EventStream<String, String>,
-    mut pred: impl FnMut(&NodeEvent<String, String>) -> bool,
-) -> NodeEvent<String, String> {
+    mut pred: impl FnMut(&NodeEvent<String, String>) -> Option<T>,
+) -> T {
     tokio::time::timeout(PATIENCE, async {
         loop {
             let event = events.next().await.expect("event stream ended");
-            if pred(&event) {
-                return event;
+            if let Some(found) = pred(&event) {
+                return found;
             }
         }
     })
