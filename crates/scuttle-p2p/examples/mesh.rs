@@ -17,15 +17,11 @@ use futures::StreamExt;
 use libp2p::identity::Keypair;
 use libp2p::swarm::SwarmEvent;
 use libp2p::{noise, tcp, yamux, Multiaddr, Swarm, SwarmBuilder};
-use scuttle_p2p::{Behaviour, Config, Event};
+use scuttle_p2p::{core, Behaviour, Config, Event};
 
 type Node = Behaviour<String, String>;
 
 fn new_node() -> Result<Swarm<Node>, Box<dyn Error>> {
-    let config = Config::default()
-        .with_interval(Duration::from_millis(200))
-        .with_fanout(2)
-        .with_max_updates(50);
     Ok(
         SwarmBuilder::with_existing_identity(Keypair::generate_ed25519())
             .with_tokio()
@@ -34,7 +30,13 @@ fn new_node() -> Result<Swarm<Node>, Box<dyn Error>> {
                 noise::Config::new,
                 yamux::Config::default,
             )?
-            .with_behaviour(|key| Node::new(key.public().to_peer_id(), config).unwrap())?
+            .with_behaviour(|key| {
+                let config = Config::new(key.public().to_peer_id())
+                    .with_core(core::Config::default().with_mtu(50))
+                    .with_interval(Duration::from_millis(200))
+                    .with_fanout(2);
+                Ok::<_, Box<dyn Error + Send + Sync>>(Node::new(config)?)
+            })?
             .with_swarm_config(|c| c.with_idle_connection_timeout(Duration::from_secs(60)))
             .build(),
     )
@@ -129,16 +131,23 @@ async fn main() -> Result<(), Box<dyn Error>> {
     drive(
         &mut swarms,
         Duration::from_secs(120),
-        |_, event| {
-            if let SwarmEvent::Behaviour(Event::UpdateApplied { from: Some(_), .. }) = event {
-                remote_updates += 1;
+        |_, event| match event {
+            SwarmEvent::Behaviour(Event::Core {
+                event: core::Event::Update { .. },
+                from: Some(_),
+            }) => remote_updates += 1,
+            SwarmEvent::Behaviour(Event::Misbehaved { peer, error }) => {
+                eprintln!("banned {peer}: {error}")
             }
+            _ => {}
         },
         |s| {
             s.iter().all(|s| {
-                let b = s.behaviour();
-                b.core().len() == expected.len()
-                    && expected.iter().all(|(k, v)| b.value(k.as_str()) == Some(v))
+                let core = s.behaviour().core();
+                core.len() == expected.len()
+                    && expected
+                        .iter()
+                        .all(|(k, v)| core.value(k.as_str()) == Some(v))
             })
         },
     )

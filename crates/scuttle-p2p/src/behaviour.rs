@@ -1,18 +1,20 @@
 //! The scuttle [`NetworkBehaviour`]: a [`Gossip`] node driven by periodic exchanges with
-//! connected peers over `/scuttle/1.0.0`.
+//! connected peers over `/scuttle/2.0.0`.
 
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::VecDeque;
+use std::convert::Infallible;
 use std::hash::Hash;
-use std::str::FromStr;
 use std::task::{Context, Poll, Waker};
-use std::time::Instant;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use futures::channel::mpsc;
 use futures::{FutureExt, StreamExt};
 use futures_timer::Delay;
 use libp2p::core::transport::PortUse;
 use libp2p::core::Endpoint;
-use libp2p::request_response::{self, OutboundRequestId, ProtocolSupport, ResponseChannel};
+use libp2p::request_response::{
+    self, InboundFailure, OutboundFailure, OutboundRequestId, ProtocolSupport, ResponseChannel,
+};
 use libp2p::swarm::behaviour::{ConnectionClosed, ConnectionEstablished};
 use libp2p::swarm::dial_opts::DialOpts;
 use libp2p::swarm::{
@@ -21,35 +23,39 @@ use libp2p::swarm::{
 };
 use libp2p::{Multiaddr, PeerId};
 use rand::rngs::SmallRng;
-use rand::seq::SliceRandom;
 use rand::SeedableRng;
+use scuttle_core::codec::LENGTH_PREFIX;
 use scuttle_core::{
-    DecodeError, EncodeError, Entry, Gossip, LastWriterWins, Message, NodeId, ProtocolError,
-    Resolver, ScuttleBreadth, SetError, Sorter, Version,
+    wire, DecodeError, EncodeError, Entry, FrameCodec, Gossip, LastWriterWins, Message, Millis,
+    ProtocolError, ReceiveError, Resolver, ScuttleBreadth, SetError, Sorter, Version,
 };
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
-use crate::config::{Config, ConfigError, RateLimit};
+use crate::config::{Config, ConfigError};
 use crate::handle::{Command, Commands, Handle, HANDLE_QUEUE};
 use crate::handler::Handler;
-use crate::protocol::{decode_batch, encode_batch, Codec, Frame};
+use crate::peers::{Peers, Sent};
+use crate::protocol::{Codec, Frame};
 
 type Inner = request_response::Behaviour<Codec>;
 
-/// What the behaviour reports to the swarm's owner.
+/// What the behaviour asks of the swarm.
+type Action<K, V, E> = ToSwarm<Event<K, V, E>, THandlerInEvent<Inner>>;
+
+/// What the behaviour reports to the swarm's owner. `E` is the resolver's error type
+/// ([`Infallible`] for the built-in resolvers).
 #[derive(Debug)]
 #[non_exhaustive]
-pub enum Event<K, V> {
-    /// An update won and is now the state of `key`: a local write (`from == None`) or news
-    /// delivered by the peer `from` (which may have relayed it; `entry.source_id` names the
-    /// node that wrote it).
-    UpdateApplied {
-        /// The key.
-        key: K,
-        /// Its new entry (`entry.value == None` for a delete).
-        entry: Entry<V>,
-        /// The peer that delivered the update, `None` for a local write.
+pub enum Event<K, V, E = Infallible> {
+    /// An event of the core, with the peer whose message caused it: for
+    /// [`Update`](scuttle_core::Event::Update)s, the peer that delivered the update (it may
+    /// have relayed it; `entry.source_id` names the node that wrote it). `None` for local
+    /// writes and for tombstone collection.
+    Core {
+        /// The core's event.
+        event: scuttle_core::Event<K, V>,
+        /// The peer whose message caused it.
         from: Option<PeerId>,
     },
     /// A peer connected (its first connection); it takes part in rounds from now on.
@@ -62,89 +68,84 @@ pub enum Event<K, V> {
         /// The peer.
         peer: PeerId,
     },
-    /// An exchange with a peer failed or was cut short; nothing is lost, the next round
-    /// retries.
+    /// An exchange with a peer failed or was cut short. Not the peer's fault (or not provably
+    /// so): nothing is lost, the next round retries, and the peer stays connected.
     ExchangeFailed {
         /// The peer.
         peer: PeerId,
         /// What went wrong.
-        error: ExchangeError,
+        error: ExchangeError<E>,
     },
-    /// A peer broke the protocol: it was disconnected (and is refused for
-    /// [`Config::ban_duration`]).
+    /// A peer broke the protocol: it was disconnected and is refused for
+    /// [`Config::ban_duration`].
     Misbehaved {
         /// The peer.
         peer: PeerId,
         /// What it did.
         error: Violation,
     },
-    /// Any other event of the core (compaction, collected tombstones, forgotten keys).
-    Core(scuttle_core::Event<K, V>),
 }
 
-/// Why an exchange failed (not the peer's fault, or not provably so).
+/// Why an exchange failed: timeouts, closed connections, cancelled or refused requests,
+/// frames above this node's size limit, local failures. None of them is held against the peer.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
-pub enum ExchangeError {
+pub enum ExchangeError<E = Infallible> {
     /// A request to the peer failed (timeout, closed connection, stream error, ...).
     #[error("outbound request failed: {0}")]
-    Outbound(#[from] request_response::OutboundFailure),
-    /// A request from the peer could not be answered.
+    Outbound(OutboundFailure),
+    /// A request from the peer could not be answered (timeout, closed connection, ...).
     #[error("inbound request failed: {0}")]
-    Inbound(#[from] request_response::InboundFailure),
+    Inbound(InboundFailure),
     /// The peer sent more requests than [`Config::rate_limit`] allows; the request was refused.
     #[error("the peer exceeded the request rate limit")]
     RateLimited,
+    /// The peer answered this node's `Syn` with nothing: it refused the request (its rate
+    /// limit) or could not answer it.
+    #[error("the peer did not answer the exchange")]
+    Refused,
+    /// The peer sent a frame of `len` bytes, above this node's `max_message_bytes`: it was
+    /// refused unread. The peer's own `max_message_bytes` is larger; give every node of a mesh
+    /// the same one.
+    #[error("the peer sent a frame of {len} bytes, above max_message_bytes = {max}")]
+    FrameTooLarge {
+        /// The announced length.
+        len: usize,
+        /// This node's `max_message_bytes`.
+        max: usize,
+    },
     /// The peer does not speak the scuttle protocol; it is left out of rounds.
     #[error("the peer does not support the scuttle protocol")]
     Unsupported,
-    /// A local batch could not be encoded (for example a digest larger than the frame).
-    #[error("could not encode a batch: {0}")]
-    Encode(#[from] EncodeError),
-    /// Some news did not fit in [`Config::max_frame_bytes`] and was left out of a batch; it is
-    /// resent next time, but a single update larger than the frame never goes through.
-    #[error("{dropped} updates did not fit in the frame and were left out")]
-    NewsTruncated {
-        /// How many updates or resets were left out.
-        dropped: usize,
-    },
+    /// A local message could not be encoded (a key or value whose `Serialize` fails).
+    #[error("could not encode a message: {0}")]
+    Encode(EncodeError),
+    /// The core refused the peer's message for a reason that is not the peer's fault (the
+    /// resolver or the sorter failed); nothing changed.
+    #[error("the core refused the message: {0}")]
+    Receive(ReceiveError<E>),
 }
 
-/// How a peer broke the protocol (the peer is at fault and was disconnected).
+/// How a peer broke the protocol (it was disconnected and banned). Only these two: a frame
+/// that does not decode, or a message the core refuses as a protocol violation.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Violation {
-    /// The peer sent a request or response larger than [`Config::max_frame_bytes`].
-    #[error("batch larger than {max} bytes")]
-    FrameTooLarge {
-        /// The limit.
-        max: usize,
-    },
-    /// The batch did not decode.
-    #[error("undecodable batch: {0}")]
+    /// A frame did not decode as a message of this protocol: malformed CBOR, bytes after the
+    /// frame, or a message in a place the exchange does not allow (a request holds a `Syn` or
+    /// an `Ack`, the response to a `Syn` a `SynAck`, the response to an `Ack` nothing). A
+    /// frame above `max_message_bytes` is not a violation
+    /// ([`ExchangeError::FrameTooLarge`]).
+    #[error("undecodable message: {0}")]
     Decode(#[from] DecodeError),
-    /// The batch carried more updates than the core's `mtu`.
-    #[error("batch carries {count} updates, more than the limit of {max}")]
-    TooManyUpdates {
-        /// Updates in the batch.
-        count: usize,
-        /// The limit.
-        max: usize,
-    },
-    /// A digest was not closed by `DigestDone` in the batch that started it.
-    #[error("digest not terminated within its batch")]
-    UnterminatedDigest,
-    /// A response carried a digest that is not a reply (only a request may open an exchange).
-    #[error("response opens a new exchange")]
-    DigestInResponse,
-    /// The core refused a message.
+    /// The core refused the message ([`ReceiveError::Protocol`]).
     #[error("protocol violation: {0}")]
     Protocol(#[from] ProtocolError),
 }
 
-/// The peer was refused because it misbehaved recently.
+/// The peer was refused because it broke the protocol recently.
 #[derive(Debug, thiserror::Error)]
-#[error("peer {0} is banned for misbehaving on the scuttle protocol")]
+#[error("peer {0} is banned for breaking the scuttle protocol")]
 pub struct Banned(pub PeerId);
 
 /// The peer is not connected (commands only talk to connected peers).
@@ -152,74 +153,37 @@ pub struct Banned(pub PeerId);
 #[error("peer {0} is not connected")]
 pub struct NotConnected(pub PeerId);
 
-/// A token bucket for one peer's inbound requests.
-#[derive(Debug)]
-struct Bucket {
-    tokens: f64,
-    last: Instant,
-}
-
-impl Bucket {
-    fn full(limit: RateLimit) -> Self {
-        Bucket {
-            tokens: f64::from(limit.requests),
-            last: Instant::now(),
-        }
-    }
-
-    fn take(&mut self, limit: RateLimit) -> bool {
-        let now = Instant::now();
-        let elapsed = now.saturating_duration_since(self.last).as_secs_f64();
-        self.last = now;
-        let cap = f64::from(limit.requests);
-        let rate = cap / limit.per.as_secs_f64();
-        self.tokens = (self.tokens + elapsed * rate).min(cap);
-        if self.tokens >= 1.0 {
-            self.tokens -= 1.0;
-            true
-        } else {
-            false
-        }
-    }
-}
-
-#[derive(Debug)]
-struct Peer {
-    node: NodeId,
-    connections: usize,
-    /// False once a request failed with `UnsupportedProtocols`.
-    speaks_scuttle: bool,
-    bucket: Bucket,
-    in_flight: HashSet<OutboundRequestId>,
-}
-
 /// A scuttlebutt node as a libp2p [`NetworkBehaviour`].
 ///
-/// It owns a [`Gossip`] whose node id is the local [`PeerId`]'s string, gossips every
-/// [`Config::interval`] with [`Config::fanout`] random connected peers, and answers their
-/// exchanges. Compose it into a swarm like any other behaviour; reach it with
-/// `swarm.behaviour_mut()` to [`set`](Self::set), [`get`](Self::get),
-/// [`delete`](Self::delete) or [`gossip`](Self::gossip), and read its [`Event`]s from the
-/// swarm. Peers are whatever the swarm connects to: dial bootstrap addresses with
-/// `Swarm::dial` (or [`Behaviour::dial`]), or feed a discovery behaviour's finds (mDNS, Kademlia)
-/// to [`Behaviour::dial`].
+/// It owns a [`Gossip`] whose node id is the local [`PeerId`]'s string
+/// ([`Config::local_peer_id`]), gossips every [`Config::interval`] with [`Config::fanout`]
+/// random connected peers, and answers their exchanges. Compose it into a swarm like any other
+/// behaviour; reach it with `swarm.behaviour_mut()` to [`set`](Self::set),
+/// [`delete`](Self::delete) or [`gossip`](Self::gossip), read the map through
+/// [`core`](Self::core), and read its [`Event`]s from the swarm. Peers are whatever the swarm
+/// connects to: dial bootstrap addresses with `Swarm::dial` (or [`Behaviour::dial`]), or feed
+/// a discovery behaviour's finds (mDNS, Kademlia) to [`Behaviour::dial_peer`].
 ///
-/// An exchange is three batches on two requests, each batch one request or response:
-/// the initiator's digest (request) → the responder's news and reply digest (response) → the
-/// initiator's news (a second request, answered with an empty response).
-pub struct Behaviour<K, V, R = LastWriterWins, S = ScuttleBreadth> {
+/// An exchange is the core's `Syn` as a request, the peer's `SynAck` as its response, then,
+/// only when the core has news for the peer, an `Ack` as a second request whose response is
+/// empty (see [`protocol`](crate::protocol)).
+pub struct Behaviour<K, V, R = LastWriterWins, S = ScuttleBreadth>
+where
+    R: Resolver<K, V>,
+{
     inner: Inner,
     core: Gossip<K, V, R, S>,
+    codec: FrameCodec,
     config: Config,
-    local: PeerId,
-    peers: HashMap<PeerId, Peer>,
-    banned: HashMap<PeerId, Instant>,
-    timer: Delay,
+    peers: Peers,
+    round: Delay,
+    /// When the core next wants [`Gossip::handle_timeout`], and the timer for it.
+    timeout: Option<(Millis, Delay)>,
     rng: SmallRng,
-    events: VecDeque<Event<K, V>>,
-    actions: VecDeque<ToSwarm<Event<K, V>, THandlerInEvent<Inner>>>,
+    events: VecDeque<Event<K, V, R::Error>>,
+    actions: VecDeque<Action<K, V, R::Error>>,
     waker: Option<Waker>,
-    commands: Option<Commands<K, V>>,
+    commands: Option<Commands<K, V, R::Error>>,
 }
 
 impl<K, V> Behaviour<K, V, LastWriterWins, ScuttleBreadth>
@@ -227,9 +191,9 @@ where
     K: Clone + Eq + Hash + Serialize + DeserializeOwned + Send + 'static,
     V: Clone + Serialize + DeserializeOwned + Send + 'static,
 {
-    /// A behaviour with [`LastWriterWins`] and [`ScuttleBreadth`] for the node `local`.
-    pub fn new(local: PeerId, config: Config) -> Result<Self, ConfigError> {
-        Self::with_resolver(local, config, LastWriterWins, ScuttleBreadth)
+    /// A behaviour with [`LastWriterWins`] and [`ScuttleBreadth`].
+    pub fn new(config: Config) -> Result<Self, ConfigError> {
+        Self::with_policies(config, LastWriterWins, ScuttleBreadth)
     }
 }
 
@@ -238,56 +202,37 @@ where
     K: Clone + Eq + Hash + Serialize + DeserializeOwned + Send + 'static,
     V: Clone + Serialize + DeserializeOwned + Send + 'static,
     R: Resolver<K, V> + Send + 'static,
+    R::Error: Send + 'static,
     S: Sorter<K, V> + Send + 'static,
 {
-    /// A behaviour with a chosen resolver and sorter.
-    pub fn with_resolver(
-        local: PeerId,
-        config: Config,
-        resolver: R,
-        sorter: S,
-    ) -> Result<Self, ConfigError> {
+    /// A behaviour with a chosen resolver and sorter (for policies chosen by name, see
+    /// [`ResolverKind`](scuttle_core::ResolverKind) and
+    /// [`SorterKind`](scuttle_core::SorterKind)).
+    pub fn with_policies(config: Config, resolver: R, sorter: S) -> Result<Self, ConfigError> {
         config.validate()?;
+        let local = config.local_peer_id;
         let core = Gossip::new(local.to_string(), config.core.clone(), resolver, sorter)?;
-        Self::from_gossip(local, core, config)
-    }
-
-    /// A behaviour around an existing node, for example one restored with
-    /// [`Gossip::with_state`] after a restart. Its id must be `local.to_string()`; its own
-    /// configuration is kept (`config.core` is not applied to it).
-    pub fn from_gossip(
-        local: PeerId,
-        core: Gossip<K, V, R, S>,
-        config: Config,
-    ) -> Result<Self, ConfigError> {
-        config.validate()?;
-        if core.id().as_str() != local.to_string() {
-            return Err(ConfigError::IdMismatch {
-                expected: local.to_string(),
-                got: core.id().to_string(),
-            });
-        }
+        let max = config.core.max_message_bytes;
         let inner = Inner::with_codec(
-            Codec::new(config.max_frame_bytes),
+            Codec::new(max),
             [(config.protocol.clone(), ProtocolSupport::Full)],
             request_response::Config::default()
                 .with_request_timeout(config.request_timeout)
                 .with_max_concurrent_streams(config.max_concurrent_streams),
         );
-        let seed = config.core.rng_seed.unwrap_or_else(|| {
-            local
-                .to_bytes()
-                .iter()
-                .fold(0u64, |h, b| h.rotate_left(8) ^ u64::from(*b))
-        });
+        // Peer choice only needs to differ between nodes: seed from the peer id.
+        let seed = local
+            .to_bytes()
+            .iter()
+            .fold(0u64, |h, b| h.rotate_left(8) ^ u64::from(*b));
         Ok(Behaviour {
             inner,
-            timer: Delay::new(config.interval),
-            config,
             core,
-            local,
-            peers: HashMap::new(),
-            banned: HashMap::new(),
+            codec: FrameCodec::new(max),
+            peers: Peers::new(config.rate_limit),
+            round: Delay::new(config.interval),
+            timeout: None,
+            config,
             rng: SmallRng::seed_from_u64(seed),
             events: VecDeque::new(),
             actions: VecDeque::new(),
@@ -296,11 +241,22 @@ where
         })
     }
 
+    /// Loads a saved state, for example after a restart (see [`Gossip::with_state`]): call it
+    /// right after construction. No event is reported for the loaded entries.
+    pub fn with_state(self, entries: impl IntoIterator<Item = (K, Entry<V>)>) -> Self {
+        let mut loaded = Behaviour {
+            core: self.core.with_state(entries),
+            ..self
+        };
+        loaded.schedule_timeout();
+        loaded
+    }
+
     // ------------------------------------------------------------------ getters
 
-    /// The local peer id (also the core's node id, as a string).
+    /// The local peer id (the core's node id is its string form).
     pub fn local_peer_id(&self) -> &PeerId {
-        &self.local
+        &self.config.local_peer_id
     }
 
     /// The configuration.
@@ -308,78 +264,53 @@ where
         &self.config
     }
 
-    /// The core node, for every read-only query ([`Gossip::iter`], [`Gossip::len`],
-    /// [`Gossip::watermarks`], [`Gossip::stats`], ...).
+    /// The core node, for every read: [`Gossip::get`], [`Gossip::value`], [`Gossip::iter`],
+    /// [`Gossip::len`], [`Gossip::watermarks`], [`Gossip::stats`], ...
     pub fn core(&self) -> &Gossip<K, V, R, S> {
         &self.core
     }
 
-    /// The entry of `key`, tombstones included.
-    pub fn get<Q>(&self, key: &Q) -> Option<&Entry<V>>
-    where
-        K: std::borrow::Borrow<Q>,
-        Q: Hash + Eq + ?Sized,
-    {
-        self.core.get(key)
-    }
-
-    /// The live value of `key` (`None` when absent or deleted).
-    pub fn value<Q>(&self, key: &Q) -> Option<&V>
-    where
-        K: std::borrow::Borrow<Q>,
-        Q: Hash + Eq + ?Sized,
-    {
-        self.core.value(key)
-    }
-
     /// The connected peers that take part in rounds.
     pub fn peers(&self) -> impl Iterator<Item = &PeerId> {
-        self.peers
-            .iter()
-            .filter(|(_, p)| p.speaks_scuttle)
-            .map(|(id, _)| id)
+        self.peers.gossiping()
+    }
+
+    /// Whether `peer` is refused now because it broke the protocol.
+    pub fn is_banned(&self, peer: &PeerId) -> bool {
+        self.peers.is_banned(peer)
     }
 
     // ------------------------------------------------------------------ commands
 
-    /// Writes `key = value` locally; peers learn it in the next rounds. Returns its version.
-    pub fn set(&mut self, key: K, value: V) -> Result<Version, SetError> {
-        let version = self.core.set(key, value)?;
-        self.drain_core_events();
+    /// Writes `key = value` locally, at the system time; peers learn it in the next rounds.
+    /// Returns its version. A write that could never fit one message is refused with
+    /// [`SetError::TooLarge`] and changes nothing.
+    pub fn set(&mut self, key: K, value: V) -> Result<Version, SetError<R::Error>> {
+        let version = self.core.set(now(), key, value)?;
+        self.after_core(None);
         Ok(version)
     }
 
-    /// Deletes `key` locally (a tombstone); peers learn it in the next rounds.
-    pub fn delete(&mut self, key: K) -> Result<Version, SetError> {
-        let version = self.core.delete(key)?;
-        self.drain_core_events();
+    /// Deletes `key` locally (a tombstone, at the system time); peers learn it in the next
+    /// rounds.
+    pub fn delete(&mut self, key: K) -> Result<Version, SetError<R::Error>> {
+        let version = self.core.delete(now(), key)?;
+        self.after_core(None);
         Ok(version)
     }
 
     /// Runs a gossip round now: starts an exchange with [`Config::fanout`] random connected
-    /// peers (rounds also run every [`Config::interval`]).
+    /// peers that have none in flight (rounds also run every [`Config::interval`]).
     pub fn gossip(&mut self) {
-        let now = Instant::now();
-        self.banned.retain(|_, until| *until > now);
-        let mut candidates: Vec<PeerId> = self
-            .peers
-            .iter()
-            .filter(|(_, p)| p.speaks_scuttle && p.in_flight.is_empty())
-            .map(|(id, _)| *id)
-            .collect();
-        candidates.sort_unstable();
-        let chosen: Vec<PeerId> = candidates
-            .choose_multiple(&mut self.rng, self.config.fanout)
-            .copied()
-            .collect();
-        for peer in chosen {
+        self.peers.prune_bans();
+        for peer in self.peers.pick(self.config.fanout, &mut self.rng) {
             self.start_exchange(peer);
         }
     }
 
     /// Starts an exchange with one connected peer now.
     pub fn gossip_with(&mut self, peer: &PeerId) -> Result<(), NotConnected> {
-        if !self.peers.contains_key(peer) {
+        if !self.peers.contains(peer) {
             return Err(NotConnected(*peer));
         }
         self.start_exchange(*peer);
@@ -393,10 +324,13 @@ where
         });
     }
 
-    /// Asks the swarm to dial `peer` at `address` unless it is already connected (for
-    /// discovery results such as mDNS's `Discovered` list).
+    /// Asks the swarm to dial `peer` at `address` unless it is already connected or banned
+    /// (for discovery results such as mDNS's `Discovered` list).
     pub fn dial_peer(&mut self, peer: PeerId, address: Multiaddr) {
-        if peer == self.local || self.peers.contains_key(&peer) || self.is_banned(&peer) {
+        if peer == self.config.local_peer_id
+            || self.peers.contains(&peer)
+            || self.peers.is_banned(&peer)
+        {
             return;
         }
         self.push_action(ToSwarm::Dial {
@@ -405,7 +339,7 @@ where
     }
 
     /// A cloneable [`Handle`] for other tasks, once the swarm runs on its own task.
-    pub fn handle(&mut self) -> Handle<K, V> {
+    pub fn handle(&mut self) -> Handle<K, V, R::Error> {
         let (tx, _) = self
             .commands
             .get_or_insert_with(|| mpsc::channel(HANDLE_QUEUE));
@@ -414,7 +348,7 @@ where
 
     // ------------------------------------------------------------------ internals
 
-    fn run_command(&mut self, command: Command<K, V>) {
+    fn run_command(&mut self, command: Command<K, V, R::Error>) {
         // A closed reply channel only means the caller stopped waiting.
         match command {
             Command::Set(key, value, reply) => {
@@ -438,8 +372,13 @@ where
         }
     }
 
-    fn push_action(&mut self, action: ToSwarm<Event<K, V>, THandlerInEvent<Inner>>) {
+    fn push_action(&mut self, action: Action<K, V, R::Error>) {
         self.actions.push_back(action);
+        self.wake();
+    }
+
+    fn push_event(&mut self, event: Event<K, V, R::Error>) {
+        self.events.push_back(event);
         self.wake();
     }
 
@@ -449,155 +388,205 @@ where
         }
     }
 
-    fn start_exchange(&mut self, peer: PeerId) {
-        let Some(node) = self.peers.get(&peer).map(|p| p.node.clone()) else {
-            return;
-        };
-        self.core.gossip(&node);
-        self.drain_core_events();
-        self.flush(peer, None);
-        self.wake();
-    }
-
-    fn drain_core_events(&mut self) {
+    /// Reports the core's events, attributed to `from`, and re-arms the core's timer.
+    fn after_core(&mut self, from: Option<PeerId>) {
         while let Some(event) = self.core.poll_event() {
-            let event = match event {
-                scuttle_core::Event::Update { key, entry, from } => Event::UpdateApplied {
-                    key,
-                    entry,
-                    from: from.and_then(|n| PeerId::from_str(n.as_str()).ok()),
-                },
-                other => Event::Core(other),
+            let from = match event {
+                scuttle_core::Event::Update { local: true, .. } => None,
+                _ => from,
             };
-            self.events.push_back(event);
+            self.events.push_back(Event::Core { event, from });
         }
         if !self.events.is_empty() {
             self.wake();
         }
+        self.schedule_timeout();
     }
 
-    /// Sends what the core queued for `peer`: as the response on `channel`, or else as a new
-    /// request when there is anything to send.
-    fn flush(&mut self, peer: PeerId, channel: Option<ResponseChannel<Frame>>) {
-        let Some(state) = self.peers.get(&peer) else {
-            self.core.forget_peer(&node_id(&peer));
-            return;
-        };
-        let node = state.node.clone();
-        let mut batch = Vec::new();
-        while let Some(msg) = self.core.poll_message(&node) {
-            batch.push(msg);
-        }
-        if batch.is_empty() && channel.is_none() {
+    /// Arms the timer for the core's next [`Gossip::handle_timeout`], if it changed.
+    fn schedule_timeout(&mut self) {
+        let next = self.core.poll_timeout();
+        if self.timeout.as_ref().map(|(at, _)| *at) == next {
             return;
         }
-        let frame = match encode_batch(&batch, self.config.max_frame_bytes) {
-            Ok((frame, dropped)) => {
-                if dropped > 0 {
-                    self.events.push_back(Event::ExchangeFailed {
-                        peer,
-                        error: ExchangeError::NewsTruncated { dropped },
-                    });
-                }
-                frame
-            }
-            Err(error) => {
-                self.events.push_back(Event::ExchangeFailed {
+        self.timeout = next.map(|at| {
+            let wait = Duration::from_millis(at.saturating_sub(now()));
+            (at, Delay::new(wait))
+        });
+        self.wake();
+    }
+
+    fn start_exchange(&mut self, peer: PeerId) {
+        let syn = self.core.start_exchange();
+        self.send_request(peer, &syn, Sent::Syn);
+    }
+
+    fn send_request(&mut self, peer: PeerId, msg: &Message<K, V>, what: Sent) {
+        if !self.peers.contains(&peer) {
+            // Request-response would dial a peer that left; the next round picks live peers.
+            return;
+        }
+        if let Some(frame) = self.encode(peer, msg) {
+            let id = self.inner.send_request(&peer, frame);
+            self.peers.sent(&peer, id, what);
+            self.wake();
+        }
+    }
+
+    fn encode(&mut self, peer: PeerId, msg: &Message<K, V>) -> Option<Frame> {
+        let mut bytes = Vec::with_capacity(LENGTH_PREFIX + wire::message_len(msg));
+        match self.codec.encode(msg, &mut bytes) {
+            Ok(()) => Some(Frame::Bytes(bytes)),
+            Err(e) => {
+                self.push_event(Event::ExchangeFailed {
                     peer,
-                    error: error.into(),
+                    error: ExchangeError::Encode(e),
                 });
-                // Answer anyway (empty), so the peer's request does not hang until timeout.
-                Frame::empty_batch()
-            }
-        };
-        match channel {
-            Some(channel) => {
-                // An error means the stream is gone; the failure is reported by
-                // request-response itself.
-                let _ = self.inner.send_response(channel, frame);
-            }
-            None => {
-                let id = self.inner.send_request(&peer, frame);
-                if let Some(state) = self.peers.get_mut(&peer) {
-                    state.in_flight.insert(id);
-                }
+                None
             }
         }
     }
 
-    /// Feeds a batch from `peer` to the core; `Err` means the peer broke the protocol.
-    /// A `response` may not open an exchange (its digest, if any, must be a reply), or a
-    /// peer could keep this node in an endless exchange.
-    fn receive(&mut self, peer: &PeerId, frame: &Frame, response: bool) -> Result<(), Violation> {
-        if frame.is_oversize() {
-            return Err(Violation::FrameTooLarge {
-                max: self.config.max_frame_bytes,
+    /// The message of a frame; `None` for an empty frame.
+    fn decode(&self, frame: Frame) -> Result<Option<Message<K, V>>, DecodeError> {
+        match frame {
+            Frame::Empty => Ok(None),
+            Frame::Oversize { len } => Err(DecodeError::FrameTooLarge {
+                len,
+                max: self.codec.max_frame_size(),
+            }),
+            Frame::Bytes(bytes) => self.codec.decode_frame(&bytes).map(Some),
+        }
+    }
+
+    /// Reports a frame that did not decode. A frame above `max_message_bytes` is refused
+    /// unread but not held against the peer: that is what a peer with a larger
+    /// `max_message_bytes` sends. Anything else is a violation.
+    fn undecodable(&mut self, peer: PeerId, error: DecodeError) {
+        match error {
+            DecodeError::FrameTooLarge { len, max } => self.push_event(Event::ExchangeFailed {
+                peer,
+                error: ExchangeError::FrameTooLarge { len, max },
+            }),
+            other => self.misbehaved(peer, other.into()),
+        }
+    }
+
+    /// Hands a peer's message to the core; returns the reply, or `None` when the message was
+    /// refused (and reported).
+    fn receive(&mut self, peer: PeerId, msg: Message<K, V>) -> Option<Option<Message<K, V>>> {
+        match self.core.handle_message(msg) {
+            Ok(reply) => {
+                self.after_core(Some(peer));
+                Some(reply)
+            }
+            Err(ReceiveError::Protocol(e)) => {
+                self.misbehaved(peer, e.into());
+                None
+            }
+            Err(e) => {
+                self.push_event(Event::ExchangeFailed {
+                    peer,
+                    error: ExchangeError::Receive(e),
+                });
+                None
+            }
+        }
+    }
+
+    fn on_request(&mut self, peer: PeerId, request: Frame, channel: ResponseChannel<Frame>) {
+        if !self.peers.contains(&peer) {
+            // The connection is gone already; nobody waits for the answer.
+            return;
+        }
+        if !self.peers.admit(&peer) {
+            // Dropping the channel refuses the request: the peer reads an empty response.
+            drop(channel);
+            self.push_event(Event::ExchangeFailed {
+                peer,
+                error: ExchangeError::RateLimited,
             });
+            return;
         }
-        let batch: Vec<Message<K, V>> = decode_batch(frame, self.config.max_frame_bytes)?;
-        let max = self.core.config().mtu;
-        let count = batch
-            .iter()
-            .filter(|m| matches!(m, Message::Update { .. }))
-            .count();
-        if count > max {
-            return Err(Violation::TooManyUpdates { count, max });
-        }
-        let mut open_digest = false;
-        for msg in &batch {
-            match msg {
-                Message::Digest { reply: false, .. } | Message::DigestDone { reply: false }
-                    if response =>
-                {
-                    return Err(Violation::DigestInResponse);
-                }
-                Message::Digest { .. } => open_digest = true,
-                Message::DigestDone { .. } => open_digest = false,
-                _ => {}
+        let msg = match self.decode(request) {
+            Ok(Some(msg @ (Message::Syn { .. } | Message::Ack { .. }))) => msg,
+            Ok(Some(Message::SynAck { .. })) => {
+                return self.misbehaved(peer, misplaced("a request carries a SynAck"));
             }
-        }
-        if open_digest {
-            return Err(Violation::UnterminatedDigest);
-        }
-        let Some(node) = self.peers.get(peer).map(|p| p.node.clone()) else {
-            return Ok(());
+            // The codec turns an empty request into a stream error; nothing to answer.
+            Ok(None) => return,
+            Err(e) => return self.undecodable(peer, e),
         };
-        for msg in batch {
-            if let Err(e) = self.core.receive(&node, msg) {
-                self.core.forget_peer(&node);
-                self.drain_core_events();
-                return Err(e.into());
+        let Some(reply) = self.receive(peer, msg) else {
+            return;
+        };
+        let frame = match reply {
+            Some(reply) => match self.encode(peer, &reply) {
+                Some(frame) => frame,
+                None => return,
+            },
+            // The answer to an `Ack`: request-response's completion, zero bytes.
+            None => Frame::Empty,
+        };
+        // An error means the stream is gone; request-response reports the failure itself.
+        let _ = self.inner.send_response(channel, frame);
+    }
+
+    fn on_response(&mut self, peer: PeerId, request_id: OutboundRequestId, response: Frame) {
+        let Some(sent) = self.peers.finished(&peer, request_id) else {
+            // The peer left meanwhile.
+            return;
+        };
+        let msg = match self.decode(response) {
+            Ok(msg) => msg,
+            Err(e) => return self.undecodable(peer, e),
+        };
+        match (sent, msg) {
+            (Sent::Syn, Some(msg @ Message::SynAck { .. })) => {
+                if let Some(Some(ack)) = self.receive(peer, msg) {
+                    self.send_request(peer, &ack, Sent::Ack);
+                }
+            }
+            (Sent::Syn, None) => self.push_event(Event::ExchangeFailed {
+                peer,
+                error: ExchangeError::Refused,
+            }),
+            (Sent::Syn, Some(_)) => {
+                self.misbehaved(peer, misplaced("the response to a Syn is not a SynAck"))
+            }
+            (Sent::Ack, None) => {}
+            (Sent::Ack, Some(_)) => {
+                self.misbehaved(peer, misplaced("the response to an Ack carries a message"))
             }
         }
-        self.drain_core_events();
-        Ok(())
     }
 
     fn misbehaved(&mut self, peer: PeerId, error: Violation) {
-        self.core.forget_peer(&node_id(&peer));
-        if !self.config.ban_duration.is_zero() {
-            self.banned
-                .insert(peer, Instant::now() + self.config.ban_duration);
-        }
-        self.events.push_back(Event::Misbehaved { peer, error });
+        self.peers.ban(peer, self.config.ban_duration);
+        self.push_event(Event::Misbehaved { peer, error });
         self.push_action(ToSwarm::CloseConnection {
             peer_id: peer,
             connection: CloseConnection::All,
         });
     }
 
-    fn is_banned(&self, peer: &PeerId) -> bool {
-        self.banned
-            .get(peer)
-            .is_some_and(|until| *until > Instant::now())
-    }
-
-    fn check_ban(&mut self, peer: &PeerId) -> Result<(), ConnectionDenied> {
-        if self.is_banned(peer) {
+    fn check_ban(&self, peer: &PeerId) -> Result<(), ConnectionDenied> {
+        if self.peers.is_banned(peer) {
             return Err(ConnectionDenied::new(Banned(*peer)));
         }
-        self.banned.remove(peer);
         Ok(())
+    }
+
+    fn on_connection_established(&mut self, peer: PeerId) {
+        if self.peers.connected(peer) {
+            self.push_event(Event::PeerJoined { peer });
+        }
+    }
+
+    fn on_connection_closed(&mut self, peer: PeerId, remaining: usize) {
+        if self.peers.disconnected(&peer, remaining) {
+            self.push_event(Event::PeerLeft { peer });
+        }
     }
 
     fn on_request_response(&mut self, event: request_response::Event<Frame, Frame>) {
@@ -609,26 +598,7 @@ where
                         request, channel, ..
                     },
                 ..
-            } => {
-                let limit = self.config.rate_limit;
-                let Some(state) = self.peers.get_mut(&peer) else {
-                    // The connection is gone already; nobody waits for the answer.
-                    return;
-                };
-                if !state.bucket.take(limit) {
-                    // Dropping the channel refuses the request.
-                    drop(channel);
-                    self.events.push_back(Event::ExchangeFailed {
-                        peer,
-                        error: ExchangeError::RateLimited,
-                    });
-                    return;
-                }
-                match self.receive(&peer, &request, false) {
-                    Ok(()) => self.flush(peer, Some(channel)),
-                    Err(error) => self.misbehaved(peer, error),
-                }
-            }
+            } => self.on_request(peer, request, channel),
             request_response::Event::Message {
                 peer,
                 message:
@@ -637,42 +607,28 @@ where
                         response,
                     },
                 ..
-            } => {
-                if let Some(state) = self.peers.get_mut(&peer) {
-                    state.in_flight.remove(&request_id);
-                }
-                match self.receive(&peer, &response, true) {
-                    Ok(()) => self.flush(peer, None),
-                    Err(error) => self.misbehaved(peer, error),
-                }
-            }
+            } => self.on_response(peer, request_id, response),
             request_response::Event::OutboundFailure {
                 peer,
                 request_id,
                 error,
                 ..
             } => {
-                let unsupported = matches!(
-                    error,
-                    request_response::OutboundFailure::UnsupportedProtocols
-                );
-                if let Some(state) = self.peers.get_mut(&peer) {
-                    state.in_flight.remove(&request_id);
-                    if unsupported {
-                        state.speaks_scuttle = false;
+                self.peers.finished(&peer, request_id);
+                let error = match error {
+                    OutboundFailure::UnsupportedProtocols => {
+                        self.peers.unsupported(&peer);
+                        ExchangeError::Unsupported
                     }
-                }
-                let error = if unsupported {
-                    ExchangeError::Unsupported
-                } else {
-                    ExchangeError::Outbound(error)
+                    other => ExchangeError::Outbound(other),
                 };
-                self.events.push_back(Event::ExchangeFailed { peer, error });
+                self.push_event(Event::ExchangeFailed { peer, error });
             }
             request_response::Event::InboundFailure { peer, error, .. } => {
-                // Refusals by the rate limit show up here as omissions; they were reported.
-                if !matches!(error, request_response::InboundFailure::ResponseOmission) {
-                    self.events.push_back(Event::ExchangeFailed {
+                // Refusals (rate limit, undecodable requests) show up here as omissions; they
+                // were reported already.
+                if !matches!(error, InboundFailure::ResponseOmission) {
+                    self.push_event(Event::ExchangeFailed {
                         peer,
                         error: ExchangeError::Inbound(error),
                     });
@@ -681,41 +637,20 @@ where
             request_response::Event::ResponseSent { .. } => {}
         }
     }
-
-    fn on_connection_established(&mut self, peer: PeerId) {
-        let limit = self.config.rate_limit;
-        let state = self.peers.entry(peer).or_insert_with(|| Peer {
-            node: node_id(&peer),
-            connections: 0,
-            speaks_scuttle: true,
-            bucket: Bucket::full(limit),
-            in_flight: HashSet::new(),
-        });
-        state.connections += 1;
-        if state.connections == 1 {
-            self.events.push_back(Event::PeerJoined { peer });
-            self.wake();
-        }
-    }
-
-    fn on_connection_closed(&mut self, peer: PeerId, remaining: usize) {
-        if remaining > 0 {
-            if let Some(state) = self.peers.get_mut(&peer) {
-                state.connections = remaining;
-            }
-            return;
-        }
-        if let Some(state) = self.peers.remove(&peer) {
-            self.core.forget_peer(&state.node);
-            self.events.push_back(Event::PeerLeft { peer });
-            self.wake();
-        }
-    }
 }
 
-/// The core's node id of a peer: its `PeerId` as a string.
-fn node_id(peer: &PeerId) -> NodeId {
-    NodeId::from(peer.to_string())
+/// A message in a place the exchange does not allow: it does not decode as this protocol.
+fn misplaced(what: &str) -> Violation {
+    Violation::Decode(DecodeError::Malformed(format!(
+        "{what} (a request holds a Syn or an Ack, the response to a Syn a SynAck, the response to an Ack nothing)"
+    )))
+}
+
+/// The system time in milliseconds since the Unix epoch: the `now` given to the core.
+fn now() -> Millis {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
 }
 
 impl<K, V, R, S> NetworkBehaviour for Behaviour<K, V, R, S>
@@ -723,10 +658,11 @@ where
     K: Clone + Eq + Hash + Serialize + DeserializeOwned + Send + 'static,
     V: Clone + Serialize + DeserializeOwned + Send + 'static,
     R: Resolver<K, V> + Send + 'static,
+    R::Error: Send + 'static,
     S: Sorter<K, V> + Send + 'static,
 {
     type ConnectionHandler = Handler<THandler<Inner>>;
-    type ToSwarm = Event<K, V>;
+    type ToSwarm = Event<K, V, R::Error>;
 
     fn handle_pending_inbound_connection(
         &mut self,
@@ -817,7 +753,10 @@ where
             .on_connection_handler_event(peer_id, connection_id, event)
     }
 
-    fn poll(&mut self, cx: &mut Context<'_>) -> Poll<ToSwarm<Event<K, V>, THandlerInEvent<Self>>> {
+    fn poll(
+        &mut self,
+        cx: &mut Context<'_>,
+    ) -> Poll<ToSwarm<Self::ToSwarm, THandlerInEvent<Self>>> {
         loop {
             if let Some(action) = self.actions.pop_front() {
                 return Poll::Ready(action);
@@ -831,8 +770,16 @@ where
                     continue;
                 }
             }
-            if self.timer.poll_unpin(cx).is_ready() {
-                self.timer.reset(self.config.interval);
+            if let Some((_, timer)) = self.timeout.as_mut() {
+                if timer.poll_unpin(cx).is_ready() {
+                    self.timeout = None;
+                    self.core.handle_timeout(now());
+                    self.after_core(None);
+                    continue;
+                }
+            }
+            if self.round.poll_unpin(cx).is_ready() {
+                self.round.reset(self.config.interval);
                 self.gossip();
                 continue;
             }
@@ -850,21 +797,30 @@ where
     }
 }
 
-impl<K, V, R, S> std::fmt::Debug for Behaviour<K, V, R, S> {
+impl<K, V, R, S> std::fmt::Debug for Behaviour<K, V, R, S>
+where
+    R: Resolver<K, V>,
+{
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Behaviour")
-            .field("local", &self.local)
+            .field("local", &self.config.local_peer_id)
             .field("core", &self.core)
-            .field("peers", &self.peers.len())
+            .field("peers", &self.peers)
             .finish_non_exhaustive()
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use std::time::Duration;
+    #![allow(clippy::unwrap_used)]
+
+    use std::future::poll_fn;
+
+    use scuttle_core::{Digest, NodeId};
 
     use super::*;
+
+    type Node = Behaviour<String, String>;
 
     fn peer() -> PeerId {
         libp2p::identity::Keypair::generate_ed25519()
@@ -872,59 +828,345 @@ mod tests {
             .to_peer_id()
     }
 
-    #[test]
-    fn bucket_allows_a_burst_then_refuses() {
-        let limit = RateLimit {
-            requests: 3,
-            per: Duration::from_secs(3600),
-        };
-        let mut bucket = Bucket::full(limit);
-        assert!((0..3).all(|_| bucket.take(limit)));
-        assert!(!bucket.take(limit));
+    fn config() -> Config {
+        Config::new(peer())
+    }
+
+    fn frame(msg: &Message<String, String>) -> Frame {
+        let mut bytes = Vec::new();
+        FrameCodec::default().encode(msg, &mut bytes).unwrap();
+        Frame::Bytes(bytes)
+    }
+
+    /// `b` starts an exchange with a (fake) connected peer; returns the peer and the request.
+    fn exchange(b: &mut Node) -> (PeerId, OutboundRequestId) {
+        let other = peer();
+        b.peers.connected(other);
+        b.gossip_with(&other).unwrap();
+        let in_flight = b.peers.in_flight(&other);
+        assert_eq!(in_flight.len(), 1);
+        assert_eq!(in_flight[0].1, Sent::Syn);
+        (other, in_flight[0].0)
+    }
+
+    fn respond(b: &mut Node, peer: PeerId, request_id: OutboundRequestId, response: Frame) {
+        b.on_request_response(request_response::Event::Message {
+            peer,
+            connection_id: ConnectionId::new_unchecked(0),
+            message: request_response::Message::Response {
+                request_id,
+                response,
+            },
+        });
+    }
+
+    fn drain(b: &mut Node) -> Vec<Event<String, String>> {
+        b.events.drain(..).collect()
+    }
+
+    fn misbehaved(events: &[Event<String, String>]) -> Vec<&Violation> {
+        events
+            .iter()
+            .filter_map(|e| match e {
+                Event::Misbehaved { error, .. } => Some(error),
+                _ => None,
+            })
+            .collect()
     }
 
     #[test]
-    fn from_gossip_checks_the_node_id() {
-        let core: Gossip<String, String> = Gossip::with_defaults("someone else");
-        let err = Behaviour::from_gossip(peer(), core, Config::default()).unwrap_err();
-        assert!(matches!(err, ConfigError::IdMismatch { .. }));
-    }
-
-    #[test]
-    fn commands_reach_the_core_and_queue_events() {
-        let local = peer();
-        let mut b: Behaviour<String, String> = Behaviour::new(local, Config::default()).unwrap();
+    fn commands_reach_the_core_and_report_local_events() {
+        let config = config();
+        let local = config.local_peer_id;
+        let mut b: Node = Behaviour::new(config).unwrap();
         assert_eq!(b.core().id().as_str(), local.to_string());
         assert_eq!(b.set("k".into(), "v".into()).unwrap(), 1);
-        assert_eq!(b.value("k").map(String::as_str), Some("v"));
+        assert_eq!(b.core().value("k").map(String::as_str), Some("v"));
         assert!(matches!(
             b.events.pop_front(),
-            Some(Event::UpdateApplied { from: None, .. })
+            Some(Event::Core {
+                event: scuttle_core::Event::Update { local: true, .. },
+                from: None
+            })
         ));
         assert_eq!(b.delete("k".into()).unwrap(), 2);
-        assert!(b.get("k").is_some_and(Entry::is_deleted));
-        // No peer is connected: a round does nothing, a targeted exchange is refused.
+        assert!(b.core().get("k").is_some_and(Entry::is_deleted));
+        // No peer is connected: a round sends nothing, a targeted exchange is refused.
         b.gossip();
-        assert!(!b.core().has_outgoing());
+        assert!(b.actions.is_empty());
         let other = peer();
         assert_eq!(b.gossip_with(&other), Err(NotConnected(other)));
     }
 
     #[test]
+    fn an_oversize_write_is_refused_with_the_typed_error() {
+        let core = scuttle_core::Config::default().with_max_message_bytes(256);
+        let mut b: Node = Behaviour::new(config().with_core(core)).unwrap();
+        let err = b.set("big".into(), "x".repeat(1000)).unwrap_err();
+        assert!(
+            matches!(err, SetError::TooLarge { max: 256, .. }),
+            "{err:?}"
+        );
+        assert_eq!(b.core().version(), 0, "a refused write changes nothing");
+        assert!(b.events.is_empty());
+        assert_eq!(b.set("small".into(), "y".into()).unwrap(), 1);
+    }
+
+    #[test]
     fn invalid_config_is_refused() {
+        let zero_mtu = scuttle_core::Config::default().with_mtu(0);
         assert!(matches!(
-            Behaviour::<String, String>::new(
-                peer(),
-                Config::default().with_fanout(1).with_max_updates(0)
-            ),
+            Node::new(config().with_core(zero_mtu)),
             Err(ConfigError::Core(_))
         ));
         assert!(matches!(
-            Behaviour::<String, String>::new(
-                peer(),
-                Config::default().with_rate_limit(0, Duration::from_secs(1))
-            ),
+            Node::new(config().with_rate_limit(0, Duration::from_secs(1))),
             Err(ConfigError::ZeroRateLimit)
         ));
+        assert!(matches!(
+            Node::new(config().with_interval(Duration::ZERO)),
+            Err(ConfigError::ZeroInterval)
+        ));
+        assert!(matches!(
+            Node::new(config().with_max_concurrent_streams(0)),
+            Err(ConfigError::ZeroConcurrentStreams)
+        ));
+    }
+
+    #[test]
+    fn with_state_restores_a_node() {
+        let mut a: Node = Behaviour::new(config()).unwrap();
+        a.set("k".into(), "v".into()).unwrap();
+        let saved: Vec<_> = a
+            .core()
+            .entries()
+            .map(|(k, e)| (k.clone(), e.clone()))
+            .collect();
+        let b: Node = Behaviour::new(config()).unwrap().with_state(saved);
+        assert_eq!(b.core().value("k").map(String::as_str), Some("v"));
+        assert_eq!(b.core().version(), 1);
+        assert!(b.events.is_empty());
+    }
+
+    /// A peer with a larger mtu sends more updates than this node's mtu in one SynAck: they
+    /// are applied, attributed to the peer, and the peer is not held to this node's mtu.
+    #[test]
+    fn a_peer_with_a_larger_mtu_is_not_banned() {
+        let core = scuttle_core::Config::default().with_mtu(2);
+        let mut b: Node = Behaviour::new(config().with_core(core)).unwrap();
+        b.set("mine".into(), "b".into()).unwrap();
+        drain(&mut b);
+        let (other, request) = exchange(&mut b);
+
+        let mut big: Gossip<String, String> = Gossip::new(
+            other.to_string(),
+            scuttle_core::Config::default().with_mtu(50),
+            LastWriterWins,
+            ScuttleBreadth,
+        )
+        .unwrap();
+        for i in 0..30 {
+            big.set(now(), format!("k{i}"), format!("v{i}")).unwrap();
+        }
+        let syn_ack = big
+            .handle_message(b.core().start_exchange())
+            .unwrap()
+            .unwrap();
+        assert!(syn_ack.news().unwrap().len() > 2);
+        respond(&mut b, other, request, frame(&syn_ack));
+
+        let events = drain(&mut b);
+        assert!(misbehaved(&events).is_empty(), "{events:?}");
+        assert!(!b.is_banned(&other));
+        assert!(b.actions.is_empty());
+        assert_eq!(b.core().len(), 31);
+        let from_peer = events
+            .iter()
+            .filter(|e| {
+                matches!(e, Event::Core { event: scuttle_core::Event::Update { local: false, .. }, from: Some(p) } if *p == other)
+            })
+            .count();
+        assert_eq!(from_peer, 30);
+        // b has news for the peer: the Ack goes out as a second request.
+        let in_flight = b.peers.in_flight(&other);
+        assert_eq!(in_flight.len(), 1);
+        assert_eq!(in_flight[0].1, Sent::Ack);
+        // Its empty response completes the exchange.
+        respond(&mut b, other, in_flight[0].0, Frame::Empty);
+        assert!(drain(&mut b).is_empty());
+        assert!(b.peers.in_flight(&other).is_empty());
+    }
+
+    /// Failures that are not the peer's fault are reported and nothing more.
+    #[test]
+    fn refusals_and_failed_requests_are_not_held_against_the_peer() {
+        let mut b: Node = Behaviour::new(config()).unwrap();
+        let (other, request) = exchange(&mut b);
+        respond(&mut b, other, request, Frame::Empty);
+        let events = drain(&mut b);
+        assert!(matches!(
+            events[..],
+            [Event::ExchangeFailed {
+                error: ExchangeError::Refused,
+                ..
+            }]
+        ));
+
+        // What a peer with a larger max_message_bytes sends: refused unread, not banned.
+        b.gossip_with(&other).unwrap();
+        let (request, _) = b.peers.in_flight(&other)[0];
+        respond(&mut b, other, request, Frame::Oversize { len: 1 << 30 });
+        let events = drain(&mut b);
+        assert!(
+            matches!(
+                events[..],
+                [Event::ExchangeFailed {
+                    error: ExchangeError::FrameTooLarge {
+                        len: 0x4000_0000,
+                        max: 0x10_0000
+                    },
+                    ..
+                }]
+            ),
+            "{events:?}"
+        );
+
+        for error in [
+            OutboundFailure::Timeout,
+            OutboundFailure::ConnectionClosed,
+            OutboundFailure::DialFailure,
+            OutboundFailure::Io(std::io::Error::other("reset")),
+        ] {
+            b.gossip_with(&other).unwrap();
+            let (request_id, _) = b.peers.in_flight(&other)[0];
+            b.on_request_response(request_response::Event::OutboundFailure {
+                peer: other,
+                connection_id: ConnectionId::new_unchecked(0),
+                request_id,
+                error,
+            });
+            assert!(b.peers.in_flight(&other).is_empty());
+        }
+        let events = drain(&mut b);
+        assert_eq!(events.len(), 4);
+        assert!(events.iter().all(|e| matches!(
+            e,
+            Event::ExchangeFailed {
+                error: ExchangeError::Outbound(_),
+                ..
+            }
+        )));
+        assert!(!b.is_banned(&other));
+        assert!(b.actions.is_empty());
+        assert_eq!(b.peers().count(), 1);
+    }
+
+    #[test]
+    fn undecodable_and_misplaced_responses_are_violations() {
+        let syn: Message<String, String> = Message::Syn {
+            digest: Digest::Hash(0),
+        };
+        let ack: Message<String, String> = Message::Ack {
+            news: Default::default(),
+        };
+        let cases: Vec<(Frame, bool)> = vec![
+            (Frame::Bytes(b"\x00\x00\x00\x07garbage".to_vec()), false),
+            (Frame::Bytes(b"\x00\x00\x00\x01\x00\x00".to_vec()), false),
+            (frame(&syn), false),
+            (frame(&ack), false),
+            (frame(&syn), true),
+        ];
+        for (response, after_ack) in cases {
+            let mut b: Node = Behaviour::new(config()).unwrap();
+            let (other, mut request) = exchange(&mut b);
+            if after_ack {
+                // Complete the Syn with a SynAck that makes b send an Ack.
+                b.set("k".into(), "v".into()).unwrap();
+                let responder: Gossip<String, String> = Gossip::with_defaults(other.to_string());
+                let mut responder = responder;
+                let syn_ack = responder
+                    .handle_message(b.core().start_exchange())
+                    .unwrap()
+                    .unwrap();
+                respond(&mut b, other, request, frame(&syn_ack));
+                request = b.peers.in_flight(&other)[0].0;
+            }
+            drain(&mut b);
+            respond(&mut b, other, request, response.clone());
+            let events = drain(&mut b);
+            let violations = misbehaved(&events);
+            assert!(
+                matches!(violations[..], [Violation::Decode(_)]),
+                "{response:?}: {events:?}"
+            );
+            assert!(b.is_banned(&other));
+            assert!(matches!(
+                b.actions.pop_front(),
+                Some(ToSwarm::CloseConnection { peer_id, .. }) if peer_id == other
+            ));
+        }
+    }
+
+    #[test]
+    fn a_protocol_error_from_the_core_is_a_violation() {
+        let core = scuttle_core::Config::default().with_max_digest_sources(1);
+        let mut b: Node = Behaviour::new(config().with_core(core)).unwrap();
+        let (other, request) = exchange(&mut b);
+        let syn_ack: Message<String, String> = Message::SynAck {
+            news: Default::default(),
+            digest: Digest::Full(vec![(NodeId::from("x"), 1), (NodeId::from("y"), 1)]),
+        };
+        respond(&mut b, other, request, frame(&syn_ack));
+        let events = drain(&mut b);
+        assert!(
+            matches!(
+                misbehaved(&events)[..],
+                [Violation::Protocol(ProtocolError::DigestTooLarge {
+                    max: 1
+                })]
+            ),
+            "{events:?}"
+        );
+        assert!(b.is_banned(&other));
+    }
+
+    #[test]
+    fn a_zero_ban_duration_disconnects_without_banning() {
+        let mut b: Node = Behaviour::new(config().with_ban_duration(Duration::ZERO)).unwrap();
+        let (other, request) = exchange(&mut b);
+        respond(&mut b, other, request, Frame::Bytes(vec![0, 0, 0, 1, 0xff]));
+        assert_eq!(misbehaved(&drain(&mut b)).len(), 1);
+        assert!(!b.is_banned(&other));
+        assert!(matches!(
+            b.actions.pop_front(),
+            Some(ToSwarm::CloseConnection { .. })
+        ));
+    }
+
+    /// The core's `poll_timeout` arms a timer; when it fires the behaviour calls
+    /// `handle_timeout` with the system time and reports what the core did.
+    #[tokio::test]
+    async fn tombstones_are_collected_when_the_core_asks() {
+        let core = scuttle_core::Config::default().with_tombstone_grace(Some(Duration::ZERO));
+        let mut b: Node = Behaviour::new(config().with_core(core)).unwrap();
+        b.set("k".into(), "v".into()).unwrap();
+        b.delete("k".into()).unwrap();
+        assert!(b.timeout.is_some());
+        let collected = poll_fn(|cx| loop {
+            match b.poll(cx) {
+                Poll::Ready(ToSwarm::GenerateEvent(Event::Core {
+                    event: scuttle_core::Event::TombstonesCollected { count },
+                    from,
+                })) => return Poll::Ready((count, from)),
+                Poll::Ready(_) => continue,
+                Poll::Pending => return Poll::Pending,
+            }
+        });
+        let (count, from) = tokio::time::timeout(Duration::from_secs(60), collected)
+            .await
+            .expect("the tombstone timer fired");
+        assert_eq!((count, from), (1, None));
+        assert!(b.core().get("k").is_none());
+        assert!(b.timeout.is_none());
     }
 }

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use libp2p::StreamProtocol;
+use libp2p::{PeerId, StreamProtocol};
 
 use crate::protocol::PROTOCOL_NAME;
 
@@ -17,8 +17,8 @@ pub struct RateLimit {
 }
 
 impl Default for RateLimit {
-    /// 50 requests per second: a peer's exchange costs 2 requests, so this leaves room for
-    /// rounds 25 times faster than the default interval.
+    /// 50 requests per second: an exchange costs a peer at most 2 requests, so this leaves
+    /// room for rounds 25 times faster than the default interval.
     fn default() -> Self {
         RateLimit {
             requests: 50,
@@ -27,37 +27,40 @@ impl Default for RateLimit {
     }
 }
 
-/// Configuration of a [`Behaviour`](crate::Behaviour). Start from [`Config::new`] (or
-/// [`Config::default`]) and adjust with the `with_*` methods; the behaviour validates it once.
+/// Configuration of a [`Behaviour`](crate::Behaviour): [`Config::new`] with the local peer id,
+/// then the `with_*` methods; the behaviour validates it once.
+///
+/// The protocol knobs (`mtu`, `max_message_bytes`, `tombstone_grace`, ...) are the core's
+/// [`scuttle_core::Config`], set with [`with_core`](Config::with_core). Its
+/// `max_message_bytes` is also the largest frame the codec reads: there is no second size knob.
 ///
 /// ```
 /// use std::time::Duration;
-/// use scuttle_p2p::Config;
+/// use scuttle_p2p::{core, Config};
 ///
-/// let config = Config::default()
+/// let peer = libp2p::identity::Keypair::generate_ed25519().public().to_peer_id();
+/// let config = Config::new(peer)
+///     .with_core(core::Config::default().with_mtu(100).with_max_message_bytes(256 * 1024))
 ///     .with_interval(Duration::from_millis(200))
-///     .with_fanout(2)
-///     .with_max_updates(100)
-///     .with_max_frame_bytes(256 * 1024);
+///     .with_fanout(2);
 /// assert_eq!(config.fanout, 2);
 /// assert_eq!(config.core.mtu, 100);
 /// assert!(config.validate().is_ok());
-/// assert!(Config::default().with_interval(Duration::ZERO).validate().is_err());
+/// assert!(config.with_interval(Duration::ZERO).validate().is_err());
 /// ```
 #[derive(Clone, Debug)]
 #[non_exhaustive]
 pub struct Config {
-    /// The core's configuration. Its `mtu` is the most updates sent per exchange **and** the
-    /// most accepted in one batch from a peer (see [`Config::with_max_updates`]).
+    /// The local peer id: the core's node id is its string form, so every write of this node
+    /// names the key that authenticates its connections.
+    pub local_peer_id: PeerId,
+    /// The core's configuration (protocol knobs). Default: the core's defaults.
     pub core: scuttle_core::Config,
     /// Time between two gossip rounds. Default: 1 s.
     pub interval: Duration,
     /// Peers picked at random for each round (0 makes a passive node that only answers).
     /// Default: 3.
     pub fanout: usize,
-    /// Largest request or response (one batch of messages), in bytes; a peer that sends more
-    /// is disconnected. Default: 1 MiB.
-    pub max_frame_bytes: usize,
     /// Inbound requests allowed per peer; requests over the budget are refused (not
     /// processed) and reported.
     pub rate_limit: RateLimit,
@@ -68,28 +71,23 @@ pub struct Config {
     /// Keep connections open between rounds (otherwise the swarm's idle timeout closes them
     /// when no request is in flight). Default: true.
     pub keep_alive: bool,
-    /// How long a misbehaving peer is refused after it was disconnected
+    /// How long a peer that broke the protocol is refused after it was disconnected
     /// ([`Duration::ZERO`] lets it reconnect at once). Default: 60 s.
     pub ban_duration: Duration,
     /// The protocol id negotiated. Nodes with different ids do not gossip, which separates
-    /// clusters sharing a swarm. Default: [`PROTOCOL_NAME`] (`/scuttle/1.0.0`).
+    /// clusters sharing a swarm. Default: [`PROTOCOL_NAME`] (`/scuttle/2.0.0`).
     pub protocol: StreamProtocol,
 }
 
-impl Default for Config {
-    fn default() -> Self {
-        Config::new(scuttle_core::Config::default())
-    }
-}
-
 impl Config {
-    /// A configuration around the core's, with the defaults documented on each field.
-    pub fn new(core: scuttle_core::Config) -> Self {
+    /// A configuration for the node `local_peer_id`, with the defaults documented on each
+    /// field.
+    pub fn new(local_peer_id: PeerId) -> Self {
         Config {
-            core,
+            local_peer_id,
+            core: scuttle_core::Config::default(),
             interval: Duration::from_secs(1),
             fanout: 3,
-            max_frame_bytes: 1024 * 1024,
             rate_limit: RateLimit::default(),
             request_timeout: Duration::from_secs(10),
             max_concurrent_streams: 16,
@@ -97,6 +95,12 @@ impl Config {
             ban_duration: Duration::from_secs(60),
             protocol: PROTOCOL_NAME,
         }
+    }
+
+    /// Sets [`Config::core`].
+    pub fn with_core(mut self, core: scuttle_core::Config) -> Self {
+        self.core = core;
+        self
     }
 
     /// Sets [`Config::interval`].
@@ -108,19 +112,6 @@ impl Config {
     /// Sets [`Config::fanout`].
     pub fn with_fanout(mut self, fanout: usize) -> Self {
         self.fanout = fanout;
-        self
-    }
-
-    /// Sets the most updates per exchange (the core's `mtu`): the most this node sends in one
-    /// batch, and the most it accepts from a peer. Give every node of a mesh the same value.
-    pub fn with_max_updates(mut self, updates: usize) -> Self {
-        self.core.mtu = updates;
-        self
-    }
-
-    /// Sets [`Config::max_frame_bytes`].
-    pub fn with_max_frame_bytes(mut self, bytes: usize) -> Self {
-        self.max_frame_bytes = bytes;
         self
     }
 
@@ -166,12 +157,6 @@ impl Config {
         if self.interval.is_zero() {
             return Err(ConfigError::ZeroInterval);
         }
-        if self.max_frame_bytes < scuttle_core::MIN_FRAME_SIZE {
-            return Err(ConfigError::FrameSizeTooSmall {
-                min: scuttle_core::MIN_FRAME_SIZE,
-                got: self.max_frame_bytes,
-            });
-        }
         if self.rate_limit.requests == 0 || self.rate_limit.per.is_zero() {
             return Err(ConfigError::ZeroRateLimit);
         }
@@ -182,7 +167,7 @@ impl Config {
     }
 }
 
-/// A [`Config`] breaks a constraint, or a behaviour could not be built from its parts.
+/// A [`Config`] breaks a constraint.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum ConfigError {
@@ -192,27 +177,10 @@ pub enum ConfigError {
     /// Rounds need a non-zero interval.
     #[error("interval must be above zero")]
     ZeroInterval,
-    /// Frames must hold at least a small message.
-    #[error("max_frame_bytes must be at least {min} bytes, got {got}")]
-    FrameSizeTooSmall {
-        /// The minimum.
-        min: usize,
-        /// What was given.
-        got: usize,
-    },
     /// The rate limit must allow some requests in a non-zero window.
     #[error("rate limit must allow at least one request in a non-zero window")]
     ZeroRateLimit,
     /// Connections need at least one stream.
     #[error("max_concurrent_streams must be at least 1")]
     ZeroConcurrentStreams,
-    /// The core node's id is not the local peer id (see
-    /// [`Behaviour::from_gossip`](crate::Behaviour::from_gossip)).
-    #[error("the gossip node's id {got} is not the local peer id {expected}")]
-    IdMismatch {
-        /// The local peer id.
-        expected: String,
-        /// The core node's id.
-        got: String,
-    },
 }

@@ -7,29 +7,39 @@
 //!
 //! * [`Behaviour`] owns a [`scuttle_core::Gossip`] whose node id is the local
 //!   [`PeerId`](libp2p::PeerId) (as a string). Every [`Config::interval`] it starts an exchange
-//!   with [`Config::fanout`] random connected peers, and it answers theirs.
+//!   with [`Config::fanout`] random connected peers, and it answers theirs. It keeps no
+//!   protocol rule of its own: the core decides what a message holds and whether it is valid.
+//! * Build it with [`Behaviour::new`]`(`[`Config::new`]`(local_peer_id).with_*(..))`, or
+//!   [`Behaviour::with_policies`] for another resolver or sorter; restore a saved state with
+//!   [`Behaviour::with_state`].
 //! * Commands go straight to the behaviour: `swarm.behaviour_mut().set(k, v)`,
-//!   [`get`](Behaviour::get), [`delete`](Behaviour::delete), [`gossip`](Behaviour::gossip);
-//!   or, from other tasks while the swarm runs on its own, through a cloneable [`Handle`]
-//!   ([`Behaviour::handle`]).
-//! * [`Event`]s: [`UpdateApplied`](Event::UpdateApplied), [`PeerJoined`](Event::PeerJoined),
-//!   [`PeerLeft`](Event::PeerLeft), [`ExchangeFailed`](Event::ExchangeFailed),
-//!   [`Misbehaved`](Event::Misbehaved) (the peer was disconnected).
-//! * The wire: `/scuttle/1.0.0` ([`PROTOCOL_NAME`]) on request-response, each request or
-//!   response a batch of the core's length-prefixed CBOR frames ([`protocol`]).
-//! * Limits: [`Config::max_frame_bytes`] per batch, the core's `mtu` updates per batch
-//!   ([`Config::with_max_updates`]), [`Config::rate_limit`] requests per peer. A peer that sends
-//!   an oversize or undecodable batch or breaks the protocol is disconnected and banned for
-//!   [`Config::ban_duration`].
+//!   [`delete`](Behaviour::delete), [`gossip`](Behaviour::gossip); reads through
+//!   [`core`](Behaviour::core). From other tasks, while the swarm runs on its own, use a
+//!   cloneable [`Handle`] ([`Behaviour::handle`]). The behaviour passes the system time as the
+//!   core's `now` and calls the core's `handle_timeout` when its `poll_timeout` says.
+//! * [`Event`]s: [`Core`](Event::Core) (the core's event and the peer whose message caused
+//!   it), [`PeerJoined`](Event::PeerJoined), [`PeerLeft`](Event::PeerLeft),
+//!   [`ExchangeFailed`](Event::ExchangeFailed) (never held against the peer) and
+//!   [`Misbehaved`](Event::Misbehaved) (the peer was disconnected and banned).
+//! * The wire: `/scuttle/2.0.0` ([`PROTOCOL_NAME`]) on request-response. One whole core
+//!   message per request or response, one [`FrameCodec`](scuttle_core::FrameCodec) frame: the
+//!   `Syn` is a request and the `SynAck` its response; the `Ack`, sent only when the core
+//!   returns one, is a second request whose response is empty ([`protocol`]).
+//! * One size knob: the core's [`max_message_bytes`](scuttle_core::Config::max_message_bytes),
+//!   which bounds every message the core builds and every frame the codec reads. A write that
+//!   could never fit is refused by `set` ([`SetError::TooLarge`](scuttle_core::SetError)).
+//! * Bans only for real protocol violations ([`Violation`]): a frame that does not decode, or a
+//!   message the core refuses as a protocol error. Never for a timeout, a cancelled or failed
+//!   request, a dropped connection, or a peer with another `mtu`.
 //!
 //! ## Trust model
 //!
-//! The connection is authenticated (noise or TLS), so a batch is known to come from the peer
-//! it claims. **Updates are not**: scuttlebutt relays news, so a peer legitimately forwards
-//! updates whose `source_id` is another node, and the behaviour accepts them. A malicious peer
-//! can therefore forge updates "from" any source. Authentication covers the link, not the
-//! origin of an update; run scuttle only among peers you trust, or layer signed updates on top
-//! (see `docs/p2p.md`).
+//! The connection is authenticated (noise or TLS), so a message is known to come from the
+//! peer it claims. **Updates are not**: scuttlebutt relays news, so a peer legitimately
+//! forwards updates whose `source_id` is another node, and the behaviour accepts them. A
+//! malicious peer can therefore forge updates "from" any source. Authentication covers the
+//! link, not the origin of an update; run scuttle only among peers you trust, or layer signed
+//! updates on top (see `docs/p2p.md`).
 //!
 //! ## Example
 //!
@@ -44,12 +54,15 @@
 //! }
 //!
 //! let key = libp2p::identity::Keypair::generate_ed25519();
-//! let peer = key.public().to_peer_id();
+//! let config = Config::new(key.public().to_peer_id());
 //! let mut behaviour = MyBehaviour {
-//!     scuttle: Behaviour::new(peer, Config::default()).unwrap(),
+//!     scuttle: Behaviour::new(config).unwrap(),
 //! };
 //! behaviour.scuttle.set("greeting".into(), "hello".into()).unwrap();
-//! assert_eq!(behaviour.scuttle.value("greeting").map(String::as_str), Some("hello"));
+//! assert_eq!(
+//!     behaviour.scuttle.core().value("greeting").map(String::as_str),
+//!     Some("hello")
+//! );
 //! ```
 //!
 //! See `examples/mesh.rs` for a whole mesh over TCP + noise + yamux.
@@ -61,6 +74,7 @@ mod behaviour;
 mod config;
 mod handle;
 pub mod handler;
+mod peers;
 pub mod protocol;
 
 pub use behaviour::{Banned, Behaviour, Event, ExchangeError, NotConnected, Violation};

@@ -1,131 +1,135 @@
-//! The wire protocol: protocol id, the request-response codec and the batch framing.
+//! The wire protocol: the protocol id and the request-response codec.
 //!
-//! One request or response on `/scuttle/1.0.0` is one **batch**: a version byte
-//! ([`BATCH_VERSION`]), then the core's length-prefixed CBOR frames ([`FrameCodec`]) back to
-//! back, and nothing else; the writer closes its side of the stream after the batch. A batch
-//! with no message is the version byte alone, so a stream closed without a byte is a refusal
-//! (a dropped request), never an empty answer. A batch is read up to the configured maximum
-//! (`max_frame_bytes`); a longer one is not buffered but marked [`Frame::is_oversize`], so the
-//! behaviour can disconnect its sender.
+//! An exchange between an initiator A and a responder B on `/scuttle/2.0.0` ([`PROTOCOL_NAME`])
+//! is the core's three messages on at most two requests, **one whole message per request or
+//! response, each one frame** of the core's [`FrameCodec`] (a 4-byte big-endian length, then
+//! the compact CBOR body):
 //!
-//! The codec never fails on bad *content*: it hands raw bytes to the behaviour, which decodes
-//! them and reports the peer. (Request-response drops inbound read errors silently, so a
-//! decoding codec could not tell the behaviour who sent garbage.)
+//! | request (A → B) | response (B → A) |
+//! |---|---|
+//! | `Syn` (A's digest, or only its hash when the cluster looked idle) | `SynAck` (B's news for A and B's digest) |
+//! | `Ack` (A's news for B), sent only when A's core returned one | nothing: zero bytes |
+//!
+//! The empty response to an `Ack` is not a protocol message: it is request-response's own
+//! completion of the request (every request has a response), and it costs no byte on the
+//! wire. An idle exchange is one request and one response of a few bytes each.
+//!
+//! The codec reads one frame up to the core's `max_message_bytes` (the only size knob): the
+//! core never builds a larger message, so the codec never truncates or re-checks news. It does
+//! not decode the body either: it hands the raw [`Frame`] to the behaviour, which decodes it and
+//! can then report the peer that sent garbage (request-response drops inbound read errors
+//! without telling the behaviour who sent them).
+//!
+//! What the codec treats as a stream that ended early (an I/O error, never the peer's fault):
+//! a request stream closed before its first byte (the peer cancelled the request or its
+//! connection closed), or any stream closed inside a frame. What it hands on as the peer's
+//! fault: a length prefix above the limit ([`Frame::Oversize`]) and bytes after the frame
+//! (decoding reports them as trailing bytes).
 
 use std::io;
 
-use bytes::BytesMut;
 use futures::prelude::*;
 use libp2p::request_response;
 use libp2p::StreamProtocol;
-use scuttle_core::{DecodeError, EncodeError, FrameCodec, Message};
-use serde::de::DeserializeOwned;
-use serde::Serialize;
+use scuttle_core::codec::LENGTH_PREFIX;
+#[cfg(doc)]
+use scuttle_core::FrameCodec;
 
-/// The protocol id scuttle negotiates by default.
-pub const PROTOCOL_NAME: StreamProtocol = StreamProtocol::new("/scuttle/1.0.0");
+/// The protocol id scuttle negotiates by default. Its major version is the core's
+/// [`PROTOCOL_VERSION`](scuttle_core::PROTOCOL_VERSION).
+pub const PROTOCOL_NAME: StreamProtocol = StreamProtocol::new("/scuttle/2.0.0");
 
-/// The first byte of every batch: the version of the batch layout.
-pub const BATCH_VERSION: u8 = 1;
-
-/// The raw bytes of one batch, as read from or written to a stream.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Frame {
-    bytes: Vec<u8>,
-    oversize: bool,
+/// What one request or response carries on the wire, undecoded.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Frame {
+    /// No byte at all: the response to an `Ack` (request-response's completion, not a protocol
+    /// message), or a request the responder refused (it closed the stream without answering).
+    Empty,
+    /// One frame, length prefix included, as read or to be written. Not validated: the
+    /// behaviour decodes it (tests use it to send garbage).
+    Bytes(Vec<u8>),
+    /// A frame whose length prefix announced `len` bytes, more than the codec accepts. Its body
+    /// was not read.
+    Oversize {
+        /// The announced body length.
+        len: usize,
+    },
 }
 
-impl Frame {
-    /// A frame holding `bytes` as they are (no validation; tests use it to send garbage).
-    pub fn from_bytes(bytes: Vec<u8>) -> Self {
-        Frame {
-            bytes,
-            oversize: false,
-        }
-    }
-
-    /// A valid batch that carries no message.
-    pub fn empty_batch() -> Self {
-        Frame::from_bytes(vec![BATCH_VERSION])
-    }
-
-    /// The bytes of the batch (empty for an oversize frame, which is not buffered).
-    pub fn as_bytes(&self) -> &[u8] {
-        &self.bytes
-    }
-
-    /// Whether the peer sent more than the maximum frame size.
-    pub fn is_oversize(&self) -> bool {
-        self.oversize
-    }
-}
-
-/// The request-response codec of `/scuttle/1.0.0`: reads at most `max_frame_bytes` per batch
-/// and hands the raw bytes on (see the module docs).
+/// The request-response codec of `/scuttle/2.0.0`: moves one [`Frame`] per request or
+/// response (see the [module docs](self)).
 #[derive(Clone, Copy, Debug)]
 pub struct Codec {
-    max_frame_bytes: usize,
+    max_message_bytes: usize,
 }
 
 impl Codec {
-    /// A codec that accepts batches of at most `max_frame_bytes` bytes.
-    pub fn new(max_frame_bytes: usize) -> Self {
-        Codec { max_frame_bytes }
+    /// A codec for frames whose body holds at most `max_message_bytes` bytes: give it the
+    /// core's [`Config::max_message_bytes`](scuttle_core::Config::max_message_bytes).
+    pub fn new(max_message_bytes: usize) -> Self {
+        Codec { max_message_bytes }
     }
 
-    /// The largest batch accepted, in bytes.
-    pub fn max_frame_bytes(&self) -> usize {
-        self.max_frame_bytes
+    /// The largest body accepted, in bytes.
+    pub fn max_message_bytes(&self) -> usize {
+        self.max_message_bytes
     }
 
-    async fn read_response_frame<T>(&self, io: &mut T) -> io::Result<Frame>
-    where
-        T: AsyncRead + Unpin + Send,
-    {
-        let frame = self.read(io).await?;
-        if frame.bytes.is_empty() && !frame.oversize {
-            return Err(io::Error::new(
-                io::ErrorKind::UnexpectedEof,
-                "the peer closed the stream without a response (request refused)",
-            ));
-        }
-        Ok(frame)
-    }
-
+    /// Reads one frame, to the end of the stream.
     async fn read<T>(&self, io: &mut T) -> io::Result<Frame>
     where
         T: AsyncRead + Unpin + Send,
     {
-        let limit = self.max_frame_bytes as u64;
-        let mut bytes = Vec::new();
-        io.take(limit.saturating_add(1))
-            .read_to_end(&mut bytes)
-            .await?;
-        if bytes.len() as u64 > limit {
-            return Ok(Frame {
-                bytes: Vec::new(),
-                oversize: true,
-            });
+        let mut prefix = [0u8; LENGTH_PREFIX];
+        let mut got = 0;
+        while got < LENGTH_PREFIX {
+            let n = io.read(&mut prefix[got..]).await?;
+            if n == 0 {
+                break;
+            }
+            got += n;
         }
-        Ok(Frame {
-            bytes,
-            oversize: false,
-        })
+        if got == 0 {
+            return Ok(Frame::Empty);
+        }
+        if got < LENGTH_PREFIX {
+            return Err(ended_early("the stream ended inside a length prefix"));
+        }
+        let len = u32::from_be_bytes(prefix) as usize;
+        if len > self.max_message_bytes {
+            return Ok(Frame::Oversize { len });
+        }
+        let mut bytes = Vec::with_capacity(LENGTH_PREFIX + len.min(1 << 16));
+        bytes.extend_from_slice(&prefix);
+        // One byte more than announced, so bytes after the frame are seen (and reported when
+        // the frame is decoded) without reading an unbounded tail.
+        io.take(len as u64 + 1).read_to_end(&mut bytes).await?;
+        if bytes.len() < LENGTH_PREFIX + len {
+            return Err(ended_early("the stream ended inside a frame"));
+        }
+        Ok(Frame::Bytes(bytes))
     }
 
     async fn write<T>(&self, io: &mut T, frame: Frame) -> io::Result<()>
     where
         T: AsyncWrite + Unpin + Send,
     {
-        if frame.oversize || frame.bytes.len() > self.max_frame_bytes {
-            return Err(io::Error::new(
+        match frame {
+            // The request-response handler closes the stream after the frame.
+            Frame::Empty => Ok(()),
+            Frame::Bytes(bytes) if bytes.len() <= LENGTH_PREFIX + self.max_message_bytes => {
+                io.write_all(&bytes).await
+            }
+            Frame::Bytes(_) | Frame::Oversize { .. } => Err(io::Error::new(
                 io::ErrorKind::InvalidInput,
-                "batch exceeds the maximum frame size",
-            ));
+                "frame exceeds max_message_bytes",
+            )),
         }
-        // The request-response handler closes the stream after the batch.
-        io.write_all(&frame.bytes).await
     }
+}
+
+fn ended_early(what: &'static str) -> io::Error {
+    io::Error::new(io::ErrorKind::UnexpectedEof, what)
 }
 
 impl request_response::Codec for Codec {
@@ -137,14 +141,19 @@ impl request_response::Codec for Codec {
     where
         T: AsyncRead + Unpin + Send,
     {
-        self.read(io).await
+        match self.read(io).await? {
+            // A cancelled request (or a closing connection), not a message: request-response
+            // drops the stream.
+            Frame::Empty => Err(ended_early("the stream closed before a request")),
+            frame => Ok(frame),
+        }
     }
 
     async fn read_response<T>(&mut self, _: &StreamProtocol, io: &mut T) -> io::Result<Frame>
     where
         T: AsyncRead + Unpin + Send,
     {
-        self.read_response_frame(io).await
+        self.read(io).await
     }
 
     async fn write_request<T>(
@@ -172,164 +181,111 @@ impl request_response::Codec for Codec {
     }
 }
 
-/// Encodes a batch of messages into one frame of at most `max_frame_bytes`.
-///
-/// News (updates and resets) that would overflow the frame is left out and counted in the
-/// returned `dropped`; the receiver's `prev` check skips what depended on it and the next
-/// exchange resends it. Digest messages are never left out: if they do not fit, the batch fails.
-pub(crate) fn encode_batch<K, V>(
-    messages: &[Message<K, V>],
-    max_frame_bytes: usize,
-) -> Result<(Frame, usize), EncodeError>
-where
-    K: Serialize + Clone,
-    V: Serialize + Clone,
-{
-    let codec = FrameCodec::new(max_frame_bytes);
-    let mut bytes = vec![BATCH_VERSION];
-    let mut one = Vec::new();
-    let mut dropped = 0;
-    for msg in messages {
-        one.clear();
-        let news = matches!(msg, Message::Update { .. } | Message::Reset(_));
-        match codec.encode(msg, &mut one) {
-            Ok(()) if bytes.len() + one.len() <= max_frame_bytes => {
-                bytes.extend_from_slice(&one);
-            }
-            Ok(()) | Err(EncodeError::FrameTooLarge { .. }) if news => dropped += 1,
-            Ok(()) => {
-                return Err(EncodeError::FrameTooLarge {
-                    len: bytes.len() + one.len(),
-                    max: max_frame_bytes,
-                })
-            }
-            Err(e) => return Err(e),
-        }
-    }
-    Ok((Frame::from_bytes(bytes), dropped))
-}
-
-/// Decodes every message of a batch. The frame must hold whole frames only.
-pub(crate) fn decode_batch<K, V>(
-    frame: &Frame,
-    max_frame_bytes: usize,
-) -> Result<Vec<Message<K, V>>, DecodeError>
-where
-    K: DeserializeOwned,
-    V: DeserializeOwned,
-{
-    let codec = FrameCodec::new(max_frame_bytes);
-    let body = match frame.as_bytes().split_first() {
-        Some((&BATCH_VERSION, body)) => body,
-        Some((version, _)) => {
-            return Err(DecodeError::Malformed(format!(
-                "unknown batch version {version}"
-            )))
-        }
-        None => return Err(DecodeError::Malformed("empty batch".into())),
-    };
-    let mut buf = BytesMut::from(body);
-    let mut out = Vec::new();
-    while !buf.is_empty() {
-        match codec.decode(&mut buf)? {
-            Some(msg) => out.push(msg),
-            None => {
-                return Err(DecodeError::Malformed(format!(
-                    "batch ends inside a frame ({} bytes left)",
-                    buf.len()
-                )))
-            }
-        }
-    }
-    Ok(out)
-}
-
 #[cfg(test)]
 mod tests {
-    use super::*;
-    use scuttle_core::{NodeId, Update};
+    #![allow(clippy::unwrap_used)]
 
-    fn update(version: u64, value: &str) -> Message<String, String> {
-        Message::Update {
-            update: Update {
-                key: format!("k{version}"),
-                value: Some(value.to_owned()),
-                source_id: NodeId::from("a"),
-                version,
-                timestamp: 0,
-            },
-            prev: Some(version - 1),
+    use super::*;
+    use request_response::Codec as _;
+    use scuttle_core::{FrameCodec, Gossip, Message, PROTOCOL_VERSION};
+
+    fn read_request(codec: &mut Codec, mut bytes: &[u8]) -> io::Result<Frame> {
+        futures::executor::block_on(codec.read_request(&PROTOCOL_NAME, &mut bytes))
+    }
+
+    fn read_response(codec: &mut Codec, mut bytes: &[u8]) -> io::Result<Frame> {
+        futures::executor::block_on(codec.read_response(&PROTOCOL_NAME, &mut bytes))
+    }
+
+    fn syn() -> Vec<u8> {
+        let a: Gossip<String, String> = Gossip::with_defaults("a");
+        let mut out = Vec::new();
+        FrameCodec::new(1024)
+            .encode(&a.start_exchange(), &mut out)
+            .unwrap();
+        out
+    }
+
+    #[test]
+    fn protocol_name_carries_the_core_version() {
+        assert!(PROTOCOL_NAME
+            .as_ref()
+            .starts_with(&format!("/scuttle/{PROTOCOL_VERSION}.")));
+    }
+
+    #[test]
+    fn one_frame_round_trips() {
+        let mut codec = Codec::new(1024);
+        let frame = syn();
+        let mut wire = Vec::new();
+        futures::executor::block_on(codec.write_request(
+            &PROTOCOL_NAME,
+            &mut wire,
+            Frame::Bytes(frame.clone()),
+        ))
+        .unwrap();
+        assert_eq!(wire, frame);
+        let read = read_request(&mut codec, &wire).unwrap();
+        assert_eq!(read, Frame::Bytes(frame.clone()));
+        let Frame::Bytes(bytes) = read else {
+            unreachable!()
+        };
+        let msg: Message<String, String> = FrameCodec::new(1024).decode_frame(&bytes).unwrap();
+        assert!(matches!(msg, Message::Syn { .. }));
+    }
+
+    #[test]
+    fn an_empty_response_is_a_completion_and_costs_nothing() {
+        let mut codec = Codec::new(1024);
+        let mut wire = Vec::new();
+        futures::executor::block_on(codec.write_response(&PROTOCOL_NAME, &mut wire, Frame::Empty))
+            .unwrap();
+        assert!(wire.is_empty());
+        assert_eq!(read_response(&mut codec, &wire).unwrap(), Frame::Empty);
+    }
+
+    #[test]
+    fn streams_that_end_early_are_io_errors_not_frames() {
+        let mut codec = Codec::new(1024);
+        // A request stream closed before its first byte: a cancelled request.
+        let err = read_request(&mut codec, &[]).unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::UnexpectedEof);
+        let frame = syn();
+        for cut in [2, LENGTH_PREFIX, frame.len() - 1] {
+            let err = read_request(&mut codec, &frame[..cut]).unwrap_err();
+            assert_eq!(err.kind(), io::ErrorKind::UnexpectedEof, "cut at {cut}");
+            let err = read_response(&mut codec, &frame[..cut]).unwrap_err();
+            assert_eq!(err.kind(), io::ErrorKind::UnexpectedEof, "cut at {cut}");
         }
     }
 
     #[test]
-    fn batch_round_trip() {
-        let msgs = vec![
-            update(1, "x"),
-            Message::Digest {
-                source_id: NodeId::from("a"),
-                version: 1,
-                reply: true,
-            },
-            Message::DigestDone { reply: true },
-        ];
-        let (frame, dropped) = encode_batch(&msgs, 1024).unwrap();
-        assert_eq!(dropped, 0);
-        let back: Vec<Message<String, String>> = decode_batch(&frame, 1024).unwrap();
-        assert_eq!(back, msgs);
-    }
-
-    #[test]
-    fn news_that_does_not_fit_is_left_out_but_digest_stays() {
-        let big = "v".repeat(200);
-        let msgs = vec![
-            update(1, &big),
-            update(2, &big),
-            Message::DigestDone { reply: true },
-        ];
-        let (frame, dropped) = encode_batch(&msgs, 300).unwrap();
-        assert_eq!(dropped, 1);
-        let back: Vec<Message<String, String>> = decode_batch(&frame, 300).unwrap();
-        assert_eq!(back, vec![msgs[0].clone(), msgs[2].clone()]);
-    }
-
-    #[test]
-    fn garbage_and_truncation_are_errors() {
-        let garbage = Frame::from_bytes(vec![BATCH_VERSION, 0, 0, 0, 3, 0xff, 0xff, 0xff]);
-        assert!(decode_batch::<String, String>(&garbage, 1024).is_err());
-        let (frame, _) = encode_batch(&[update(1, "x")], 1024).unwrap();
-        let cut = Frame::from_bytes(frame.as_bytes()[..frame.as_bytes().len() - 1].to_vec());
-        assert!(decode_batch::<String, String>(&cut, 1024).is_err());
-        assert!(decode_batch::<String, String>(&Frame::default(), 1024).is_err());
-        let (ok, _) = encode_batch::<String, String>(&[], 1024).unwrap();
-        assert_eq!(ok, Frame::empty_batch());
-        assert!(decode_batch::<String, String>(&ok, 1024)
-            .unwrap()
-            .is_empty());
-        let mut other_version = ok.as_bytes().to_vec();
-        other_version[0] = 2;
-        assert!(decode_batch::<String, String>(&Frame::from_bytes(other_version), 1024).is_err());
-        let huge = Frame::from_bytes(vec![BATCH_VERSION, 0x7f, 0xff, 0xff, 0xff]);
-        assert!(matches!(
-            decode_batch::<String, String>(&huge, 1024),
-            Err(DecodeError::FrameTooLarge { .. })
-        ));
-    }
-
-    #[test]
-    fn codec_marks_oversize_frames() {
-        futures::executor::block_on(async {
-            let codec = Codec::new(8);
-            let mut small: &[u8] = &[1, 2, 3];
-            let frame = codec.read(&mut small).await.unwrap();
-            assert_eq!(frame.as_bytes(), &[1, 2, 3]);
-            assert!(!frame.is_oversize());
-            let mut big: &[u8] = &[0; 9];
-            assert!(codec.read(&mut big).await.unwrap().is_oversize());
-            let mut exact: &[u8] = &[0; 8];
-            assert!(!codec.read(&mut exact).await.unwrap().is_oversize());
-            let mut nothing: &[u8] = &[];
-            assert!(codec.read_response_frame(&mut nothing).await.is_err());
-        });
+    fn oversize_and_trailing_bytes_are_handed_on() {
+        let mut codec = Codec::new(8);
+        assert_eq!(
+            read_request(&mut codec, &[0, 0, 0, 9, 1, 2, 3]).unwrap(),
+            Frame::Oversize { len: 9 }
+        );
+        let exact = [0, 0, 0, 8, 1, 2, 3, 4, 5, 6, 7, 8];
+        assert_eq!(
+            read_request(&mut codec, &exact).unwrap(),
+            Frame::Bytes(exact.to_vec())
+        );
+        // Only one byte past the frame is read, whatever follows.
+        let mut long = exact.to_vec();
+        long.extend_from_slice(&[0; 100]);
+        assert_eq!(
+            read_request(&mut codec, &long).unwrap(),
+            Frame::Bytes(long[..exact.len() + 1].to_vec())
+        );
+        // Nothing oversize is ever written.
+        let mut sink = Vec::new();
+        assert!(futures::executor::block_on(codec.write_request(
+            &PROTOCOL_NAME,
+            &mut sink,
+            Frame::Bytes(vec![0; LENGTH_PREFIX + 9])
+        ))
+        .is_err());
+        assert!(sink.is_empty());
     }
 }

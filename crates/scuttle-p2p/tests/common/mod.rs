@@ -1,5 +1,5 @@
-//! Loopback swarms (127.0.0.1, TCP + noise + yamux) and a driver that polls many of them in
-//! one task until a condition holds.
+//! Swarms on libp2p's in-process memory transport (noise + yamux over channels, no sockets)
+//! and a driver that polls many of them in one task until a condition holds.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
 use std::future::poll_fn;
@@ -7,29 +7,32 @@ use std::task::Poll;
 use std::time::Duration;
 
 use futures::StreamExt;
+use libp2p::core::transport::MemoryTransport;
+use libp2p::core::upgrade::Version;
+use libp2p::core::Transport;
 use libp2p::identity::Keypair;
 use libp2p::swarm::{NetworkBehaviour, SwarmEvent};
-use libp2p::{noise, tcp, yamux, Multiaddr, PeerId, Swarm, SwarmBuilder};
-use scuttle_p2p::{Behaviour, Config, Event};
+use libp2p::{noise, yamux, Multiaddr, PeerId, Swarm, SwarmBuilder};
+use scuttle_p2p::{core, Behaviour, Config, Event};
 
 /// The node type of the tests.
 pub type Node = Behaviour<String, String>;
 
-/// The overall budget of one wait: generous, so slow CI machines pass; never a timing assert.
+/// The overall budget of one wait: a guard against a hang, never a timing assertion.
 pub const PATIENCE: Duration = Duration::from_secs(120);
 
 /// How often [`drive_until`] re-checks its condition when no swarm has an event.
 pub const TICK: Duration = Duration::from_millis(50);
 
 /// Fast rounds for tests.
-pub fn config() -> Config {
-    Config::default()
+pub fn config(peer: PeerId) -> Config {
+    Config::new(peer)
+        .with_core(core::Config::default().with_mtu(20))
         .with_interval(Duration::from_millis(100))
         .with_fanout(2)
-        .with_max_updates(20)
 }
 
-/// A swarm on 127.0.0.1 running `behaviour` (built from the swarm's own key).
+/// A swarm on the memory transport running `behaviour` (built for the swarm's own peer id).
 pub fn swarm_with<B: NetworkBehaviour>(
     key: Keypair,
     behaviour: impl FnOnce(PeerId) -> B,
@@ -37,11 +40,12 @@ pub fn swarm_with<B: NetworkBehaviour>(
     let peer = key.public().to_peer_id();
     SwarmBuilder::with_existing_identity(key)
         .with_tokio()
-        .with_tcp(
-            tcp::Config::default(),
-            noise::Config::new,
-            yamux::Config::default,
-        )
+        .with_other_transport(|key| {
+            MemoryTransport::default()
+                .upgrade(Version::V1)
+                .authenticate(noise::Config::new(key).expect("noise keys from ed25519"))
+                .multiplex(yamux::Config::default())
+        })
         .unwrap()
         .with_behaviour(|_| behaviour(peer))
         .unwrap()
@@ -49,16 +53,19 @@ pub fn swarm_with<B: NetworkBehaviour>(
         .build()
 }
 
-/// A scuttle node with [`config`].
-pub fn node(key: Keypair) -> Swarm<Node> {
-    swarm_with(key, |peer| Node::new(peer, config()).unwrap())
+/// A scuttle node with [`config`], adjusted by `adjust`.
+pub fn node_with(key: Keypair, adjust: impl FnOnce(Config) -> Config) -> Swarm<Node> {
+    swarm_with(key, |peer| Node::new(adjust(config(peer))).unwrap())
 }
 
-/// Starts listening on an ephemeral loopback port and returns the address.
+/// A scuttle node with [`config`].
+pub fn node(key: Keypair) -> Swarm<Node> {
+    node_with(key, |c| c)
+}
+
+/// Starts listening on a fresh memory address and returns it.
 pub async fn listen<B: NetworkBehaviour>(swarm: &mut Swarm<B>) -> Multiaddr {
-    swarm
-        .listen_on("/ip4/127.0.0.1/tcp/0".parse().unwrap())
-        .unwrap();
+    swarm.listen_on("/memory/0".parse().unwrap()).unwrap();
     loop {
         if let SwarmEvent::NewListenAddr { address, .. } = swarm.select_next_some().await {
             return address;
@@ -112,11 +119,17 @@ pub async fn drive_until<B: NetworkBehaviour>(
 /// Whether every present node holds exactly `expected` (key, value) pairs as live values.
 pub fn converged(swarms: &[Option<Swarm<Node>>], expected: &[(String, String)]) -> bool {
     swarms.iter().flatten().all(|s| {
-        let b = s.behaviour();
-        b.core().len() == expected.len()
-            && expected.iter().all(|(k, v)| b.value(k.as_str()) == Some(v))
+        let core = s.behaviour().core();
+        core.len() == expected.len()
+            && expected
+                .iter()
+                .all(|(k, v)| core.value(k.as_str()) == Some(v))
     })
 }
 
-/// Ignores events.
-pub fn ignore(_: usize, _: SwarmEvent<Event<String, String>>) {}
+/// Ignores events but fails the test on a ban: in these meshes every peer is honest.
+pub fn no_violations(i: usize, event: SwarmEvent<Event<String, String>>) {
+    if let SwarmEvent::Behaviour(Event::Misbehaved { peer, error }) = event {
+        panic!("node {i} banned honest peer {peer}: {error}");
+    }
+}
