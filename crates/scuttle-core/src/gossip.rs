@@ -473,12 +473,18 @@ where
             Digest::Full(theirs) => hash_pairs(theirs) == self.digest_hash,
         };
         self.stats.digests_answered += 1;
+        let hashes = self.config.digest_hashes;
         if idle {
             self.stats.idle_exchanges += 1;
             self.in_sync = true;
+            let digest = if hashes {
+                Digest::Hash(self.digest_hash)
+            } else {
+                Digest::Full(self.full_digest())
+            };
             return Ok(Message::SynAck {
                 news: News::default(),
-                digest: Digest::Hash(self.digest_hash),
+                digest,
             });
         }
         let Digest::Full(theirs) = digest else {
@@ -498,7 +504,7 @@ where
         };
         let (with_digest, with_hash) = (budget(&mine), budget(&Digest::Hash(self.digest_hash)));
         let news = self.choose_news(&theirs, with_digest)?;
-        if news.is_empty() && with_hash > with_digest {
+        if hashes && news.is_empty() && with_hash > with_digest {
             // Nothing fits beside a full digest (a large update, many sources): send the news
             // with only the hash, so an update near `max_message_bytes` still moves when its
             // holder only answers. The initiator then sends nothing back this time.

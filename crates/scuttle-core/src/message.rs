@@ -150,8 +150,9 @@ impl<K, V> Message<K, V> {
         }
     }
 
-    /// Checks the rules every message must follow; decoders call it, so a message from a peer
-    /// is checked once, before the core sees it.
+    /// Checks the rules every message must follow.
+    /// [`Gossip::handle_message`](crate::Gossip::handle_message) calls it first (codecs only
+    /// decode), so a message from a peer is checked once and a broken one changes nothing.
     pub fn validate(&self) -> Result<(), ProtocolError> {
         match self.news() {
             Some(News::Updates(runs)) => runs.iter().try_for_each(Run::validate),

@@ -3,7 +3,7 @@
 //!
 //! | line | shape |
 //! |---|---|
-//! | digest entry | `{"digest": true, "source_id": "a", "version": 3}` (+ `"reply": true`) |
+//! | digest entry | `{"digest": true, "id": "a", "source_id": "a", "version": 3}` (+ `"reply": true`) |
 //! | digest done | `{"digest": true, "done": true}` (+ `"reply": true`) |
 //! | digest hash | `{"digest": true, "done": true, "hash": 123}` (scuttle only) |
 //! | update | `{"key": .., "value": .., "source_id": "a", "version": 4, "timestamp": .., "prev": 3}` |
@@ -70,6 +70,10 @@ pub struct Line<K, V> {
     /// A delete.
     #[serde(default, skip_serializing_if = "is_false")]
     pub deleted: bool,
+    /// The source of a digest entry as the seed's code names it (`id`; its README says
+    /// `source_id`). Digest lines carry both, so either kind of seed peer reads them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<NodeId>,
     /// The source of an update or digest entry.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub source_id: Option<NodeId>,
@@ -108,6 +112,7 @@ impl<K, V> Default for Line<K, V> {
             key: None,
             value: None,
             deleted: false,
+            id: None,
             source_id: None,
             version: None,
             timestamp: None,
@@ -207,6 +212,7 @@ pub fn split<K: Clone, V: Clone>(msg: &Message<K, V>) -> Vec<Line<K, V>> {
                     lines.push(Line {
                         digest: true,
                         reply,
+                        id: Some(source.clone()),
                         source_id: Some(source.clone()),
                         version: Some(*version),
                         ..Line::default()
@@ -283,6 +289,7 @@ impl<K, V> Joiner<K, V> {
                 }
                 self.digest.push((
                     line.source_id
+                        .or(line.id)
                         .ok_or_else(|| missing("source_id", "digest"))?,
                     line.version.ok_or_else(|| missing("version", "digest"))?,
                 ));

@@ -84,7 +84,7 @@ fn seed_peers_exchange_over_json_lines() {
     let text = String::from_utf8(out.clone()).unwrap();
     assert_eq!(
         text,
-        "{\"digest\":true,\"source_id\":\"a\",\"version\":1}\n{\"digest\":true,\"done\":true}\n"
+        "{\"digest\":true,\"id\":\"a\",\"source_id\":\"a\",\"version\":1}\n{\"digest\":true,\"done\":true}\n"
     );
     let mut decoder = JsonLinesCodec::<String, String>::default();
     let mut buf = BytesMut::from(&out[..]);
@@ -162,4 +162,22 @@ fn compressed_frames_are_smaller_and_decode() {
     // A bomb that inflates past the limit is refused.
     let small = FrameCodec::new(1024);
     assert!(small.decode_frame::<String, String>(&c).is_err());
+}
+
+#[test]
+fn the_seed_codes_digest_entries_with_id() {
+    let mut joiner = Joiner::<String, String>::new(10);
+    for text in [
+        r#"{"digest":true,"id":"a","version":3}"#,
+        r#"{"digest":true,"done":true}"#,
+    ] {
+        joiner.push(serde_json::from_str(text).unwrap()).unwrap();
+    }
+    let digest = vec![(crate::NodeId::from("a"), 3)];
+    assert_eq!(
+        joiner.pop(),
+        Some(Message::Syn {
+            digest: Digest::Full(digest)
+        })
+    );
 }
