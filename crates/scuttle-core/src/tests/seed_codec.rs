@@ -167,17 +167,18 @@ fn compressed_frames_are_smaller_and_decode() {
 #[test]
 fn the_seed_codes_digest_entries_with_id() {
     let mut joiner = Joiner::<String, String>::new(10);
+    let mut joined = Vec::new();
     for text in [
         r#"{"digest":true,"id":"a","version":3}"#,
         r#"{"digest":true,"done":true}"#,
     ] {
-        joiner.push(serde_json::from_str(text).unwrap()).unwrap();
+        joined.extend(joiner.push(serde_json::from_str(text).unwrap()).unwrap());
     }
     let digest = vec![(crate::NodeId::from("a"), 3)];
     assert_eq!(
-        joiner.pop(),
-        Some(Message::Syn {
+        joined,
+        vec![Message::Syn {
             digest: Digest::Full(digest)
-        })
+        }]
     );
 }
