@@ -1,28 +1,30 @@
 //! Micro-benchmarks of the core: writes and applied news against a plain `HashMap` (the lower
-//! bound), `news()` at growing history sizes, digest creation, and the CBOR frame codec.
+//! bound), `news()` at growing history sizes, digests and their answers, and the CBOR frame
+//! codec.
 //!
-//! `cargo bench --bench core` (results in `docs/benchmarks.md`).
+//! `cargo bench -p scuttle --bench core` (results in `docs/benchmarks.md`).
 
 use std::collections::HashMap;
 use std::hint::black_box;
 use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, BatchSize, BenchmarkId, Criterion, Throughput};
-use scuttle_core::{Config, FrameCodec, Gossip, Message, NodeId, Update};
+use scuttle::core::{LastWriterWins, Run, ScuttleBreadth};
+use scuttle::{Config, FrameCodec, Gossip, Message, Millis, News, NodeId, Update};
 
 type Node = Gossip<String, String>;
+
+/// The time every write of these benchmarks happens at (the core never reads a clock).
+const NOW: Millis = 1_700_000_000_000;
+
+/// Updates per message of the news a peer sends (the default `mtu`).
+const PER_MESSAGE: usize = 10;
 
 fn node(id: &str) -> Node {
     let config = Config::default()
         .with_max_history(usize::MAX)
         .with_events(false);
-    Gossip::new(
-        id,
-        config,
-        scuttle_core::LastWriterWins,
-        scuttle_core::ScuttleBreadth,
-    )
-    .expect("valid config")
+    Gossip::new(id, config, LastWriterWins, ScuttleBreadth).expect("valid config")
 }
 
 fn pairs(n: usize) -> Vec<(String, String)> {
@@ -31,20 +33,30 @@ fn pairs(n: usize) -> Vec<(String, String)> {
         .collect()
 }
 
-/// The news a peer `source` would send for `pairs`, one update each, gap-proof.
+/// The news a peer `source` would send for `pairs`: `Ack`s of [`PER_MESSAGE`] updates each,
+/// every run chained to the previous one by `prev`.
 fn news_from(source: &str, pairs: &[(String, String)]) -> Vec<Message<String, String>> {
-    pairs
+    let source = NodeId::from(source);
+    let updates: Vec<Update<String, String>> = pairs
         .iter()
         .zip(1u64..)
-        .map(|((k, v), version)| Message::Update {
-            update: Update {
-                key: k.clone(),
-                value: Some(v.clone()),
-                source_id: NodeId::from(source),
-                version,
-                timestamp: 1_700_000_000_000,
-            },
-            prev: Some(version - 1),
+        .map(|((k, v), version)| Update {
+            key: k.clone(),
+            value: Some(v.clone()),
+            source_id: source.clone(),
+            version,
+            timestamp: NOW,
+        })
+        .collect();
+    updates
+        .chunks(PER_MESSAGE)
+        .map(|chunk| Message::Ack {
+            news: News::Updates(vec![Run {
+                source: source.clone(),
+                prev: Some(chunk[0].version - 1),
+                updates: chunk.to_vec(),
+                through: None,
+            }]),
         })
         .collect()
 }
@@ -77,7 +89,7 @@ fn writes(c: &mut Criterion) {
                 |input| {
                     let mut node = node("me");
                     for (k, v) in input {
-                        node.set(k, v).expect("accepted");
+                        node.set(NOW, k, v).expect("accepted");
                     }
                     node
                 },
@@ -85,13 +97,12 @@ fn writes(c: &mut Criterion) {
             )
         });
         group.bench_with_input(BenchmarkId::new("gossip_apply", n), &news, |b, news| {
-            let peer = NodeId::from("peer");
             b.iter_batched(
                 || news.clone(),
                 |news| {
                     let mut node = node("me");
                     for msg in news {
-                        node.receive(&peer, msg).expect("well-formed");
+                        node.handle_message(msg).expect("well-formed");
                     }
                     node
                 },
@@ -110,9 +121,9 @@ fn news(c: &mut Criterion) {
     for n in [10_000usize, 100_000, 1_000_000] {
         let mut node = node("src");
         for (k, v) in pairs(n) {
-            node.set(k, v).expect("accepted");
+            node.set(NOW, k, v).expect("accepted");
         }
-        assert_eq!(node.history().len(), n);
+        assert_eq!(node.history_len(), n);
         let n64 = n as u64;
         group.throughput(Throughput::Elements(10));
         // The 10 newest updates: what a peer that is nearly up to date asks for.
@@ -137,26 +148,29 @@ fn digest(c: &mut Criterion) {
         .sample_size(50)
         .measurement_time(Duration::from_secs(2));
     for sources in [10usize, 100, 1_000] {
+        // `me` holds one update from each of `sources` sources; `peer` holds the same.
         let mut me = node("me");
+        let mut peer = node("peer");
         let one = pairs(1);
         for s in 0..sources {
-            let peer = NodeId::new(format!("source-{s:05}"));
-            for msg in news_from(peer.as_str(), &one) {
-                me.receive(&peer, msg).expect("well-formed");
+            for msg in news_from(&format!("source-{s:05}"), &one) {
+                me.handle_message(msg.clone()).expect("well-formed");
+                peer.handle_message(msg).expect("well-formed");
             }
         }
-        let peer = NodeId::from("peer");
         group.throughput(Throughput::Elements(sources as u64));
-        group.bench_function(BenchmarkId::new("create", sources), |b| {
-            b.iter(|| {
-                me.gossip(&peer);
-                let mut n = 0usize;
-                while let Some(msg) = me.poll_message(&peer) {
-                    black_box(&msg);
-                    n += 1;
-                }
-                n
-            })
+        // The Syn that opens an exchange: the full digest.
+        group.bench_function(BenchmarkId::new("start_exchange", sources), |b| {
+            b.iter(|| black_box(me.start_exchange()))
+        });
+        // A peer answering that Syn when both hold the same: an empty SynAck.
+        let syn = me.start_exchange();
+        group.bench_with_input(BenchmarkId::new("answer_syn", sources), &syn, |b, syn| {
+            b.iter_batched(
+                || syn.clone(),
+                |syn| peer.handle_message(syn).expect("well-formed"),
+                BatchSize::SmallInput,
+            )
         });
     }
     group.finish();
@@ -169,15 +183,20 @@ fn codec(c: &mut Criterion) {
         .sample_size(50)
         .measurement_time(Duration::from_secs(2));
     for value_len in [16usize, 256, 4096] {
-        let msg: Message<String, String> = Message::Update {
-            update: Update {
-                key: "key-0001234".into(),
-                value: Some("v".repeat(value_len)),
-                source_id: NodeId::from("node-042"),
-                version: 123_456,
-                timestamp: 1_700_000_000_000,
-            },
-            prev: Some(123_455),
+        // An `Ack` carrying one update.
+        let msg: Message<String, String> = Message::Ack {
+            news: News::Updates(vec![Run {
+                source: NodeId::from("node-042"),
+                prev: Some(123_455),
+                updates: vec![Update {
+                    key: "key-0001234".into(),
+                    value: Some("v".repeat(value_len)),
+                    source_id: NodeId::from("node-042"),
+                    version: 123_456,
+                    timestamp: NOW,
+                }],
+                through: None,
+            }]),
         };
         let mut frame = Vec::new();
         codec.encode(&msg, &mut frame).expect("fits");

@@ -1,7 +1,8 @@
 //! `scuttle`: command-line tools for the scuttlebutt gossip workspace.
 //!
-//! * `scuttle demo` — an in-memory cluster gossiping until converged, with a summary.
-//! * `scuttle node` — a networked node over TCP with a small line REPL.
+//! * `scuttle demo` — an in-memory cluster (`scuttle-sim`'s workload) gossiping until
+//!   converged, with a summary (or one JSON object with `--json`).
+//! * `scuttle node` — a networked node over TCP (`scuttle-tokio`) with a small line REPL.
 //! * `scuttle simulate` — the paper's flow-control experiment (`scuttle-sim`), CSV and SVG out.
 
 use std::process::ExitCode;
@@ -22,10 +23,11 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Run N in-memory nodes that gossip until every replica is identical, then summarize.
-    #[command(
-        after_help = "Example: scuttle demo --nodes 100 --keys 1000 --mtu 10 --sorter depth"
-    )]
+    /// Run N in-memory nodes that each write K keys and gossip until every replica is
+    /// identical, then summarize.
+    #[command(after_help = "Examples:
+  scuttle demo --nodes 100 --keys 10 --mtu 10 --sorter depth
+  scuttle demo --nodes 5 --keys 10 --fanout 3 --max-message-bytes 65507 --json")]
     Demo(demo::DemoArgs),
     /// Run a networked node (TCP) with a line REPL on stdin: set, get, del, state, peers.
     #[command(after_help = "Example, in two terminals:

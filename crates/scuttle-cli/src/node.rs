@@ -11,13 +11,21 @@ use std::io::{IsTerminal, Write};
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use scuttle_core::{Config, Event, Gossip, NodeId};
+use futures::StreamExt;
+use scuttle_core::{
+    Config, DynResolver, DynSorter, Event, Gossip, NodeId, ResolverKind, SorterKind,
+};
 use scuttle_tokio::{DisconnectReason, NodeConfig, NodeEvent};
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::broadcast::error::RecvError;
 
-type Node = scuttle_tokio::Node<String, String>;
+/// The state machine of the CLI's node: string keys and values, the resolver and sorter
+/// picked by name.
+type Core = Gossip<String, String, DynResolver<String, String>, DynSorter<String, String>>;
+
+/// The networked node around [`Core`].
+type Node =
+    scuttle_tokio::Node<String, String, DynResolver<String, String>, DynSorter<String, String>>;
 
 /// Arguments of `scuttle node`.
 #[derive(Clone, Debug, clap::Args)]
@@ -35,6 +43,17 @@ pub struct NodeArgs {
     /// at once as well).
     #[arg(long, default_value_t = 1000)]
     pub interval_ms: u64,
+    /// Which update of a key wins: lww, lww-clock or strict (every node of a cluster must use
+    /// the same).
+    #[arg(long, default_value_t = ResolverKind::LastWriterWins)]
+    pub resolver: ResolverKind,
+    /// Which news goes first when a message is full: breadth or depth.
+    #[arg(long, default_value_t = SorterKind::Breadth)]
+    pub sorter: SorterKind,
+    /// Most encoded bytes of one message (the core's `max_message_bytes`); larger writes are
+    /// refused.
+    #[arg(long, default_value_t = Config::default().max_message_bytes)]
+    pub max_message_bytes: usize,
 }
 
 /// Runs the node until `quit` (or until the process is interrupted).
@@ -45,6 +64,17 @@ pub fn run(args: &NodeArgs) -> Result<(), Box<dyn std::error::Error>> {
     runtime.block_on(serve(args.clone()))
 }
 
+/// The state machine the node runs, as the flags say.
+fn gossip(id: &str, args: &NodeArgs) -> Result<Core, Box<dyn std::error::Error>> {
+    let config = Config::default().with_max_message_bytes(args.max_message_bytes);
+    Ok(Gossip::new(
+        NodeId::from(id),
+        config,
+        args.resolver.boxed(),
+        args.sorter.boxed(),
+    )?)
+}
+
 async fn serve(args: NodeArgs) -> Result<(), Box<dyn std::error::Error>> {
     let listener = TcpListener::bind(args.listen).await?;
     let local = listener.local_addr()?;
@@ -52,16 +82,10 @@ async fn serve(args: NodeArgs) -> Result<(), Box<dyn std::error::Error>> {
         .id
         .clone()
         .unwrap_or_else(|| format!("node-{}", local.port()));
-    let gossip = Gossip::new(
-        NodeId::new(id.clone()),
-        Config::default(),
-        scuttle_core::LastWriterWins,
-        scuttle_core::ScuttleBreadth,
-    )?;
     let config = NodeConfig::default()
         .with_gossip_interval(Duration::from_millis(args.interval_ms.max(1)))
         .with_gossip_jitter(Duration::from_millis(args.interval_ms / 4));
-    let node = Node::new(gossip, config);
+    let node = Node::new(gossip(&id, &args)?, config);
     let interactive = std::io::stdin().is_terminal();
     say(format!("listening on {local} as {id}"));
     if interactive {
@@ -69,21 +93,7 @@ async fn serve(args: NodeArgs) -> Result<(), Box<dyn std::error::Error>> {
     }
 
     tokio::spawn(print_events(node.clone()));
-    let acceptor = node.clone();
-    tokio::spawn(async move {
-        loop {
-            match listener.accept().await {
-                Ok((stream, _)) => {
-                    let _ = stream.set_nodelay(true);
-                    acceptor.spawn_connection(stream);
-                }
-                Err(e) => {
-                    say(format!("accept failed: {e}"));
-                    tokio::time::sleep(Duration::from_millis(100)).await;
-                }
-            }
-        }
-    });
+    node.listen(listener);
     for peer in args.peers.iter().copied() {
         tokio::spawn(dial(node.clone(), peer));
     }
@@ -108,6 +118,7 @@ async fn dial(node: Node, addr: SocketAddr) {
         match TcpStream::connect(addr).await {
             Ok(stream) => {
                 reported = false;
+                // Only a latency hint: the connection works without it.
                 let _ = stream.set_nodelay(true);
                 // Runs until the link ends; events report how.
                 let _ = node.connect(stream).await;
@@ -124,36 +135,48 @@ async fn dial(node: Node, addr: SocketAddr) {
 
 /// Prints what peers change and who comes and goes.
 async fn print_events(node: Node) {
-    let mut events = node.subscribe();
+    let mut events = node.events();
     drop(node);
-    loop {
-        match events.recv().await {
-            Ok(NodeEvent::Core(Event::Update {
-                key,
-                entry,
-                from: Some(peer),
-            })) => match entry.value {
-                Some(value) => say(format!("{key} = {value}  (from {peer})")),
-                None => say(format!("{key} deleted  (from {peer})")),
-            },
-            Ok(NodeEvent::PeerConnected { peer, .. }) => say(format!("peer {peer} connected")),
-            Ok(NodeEvent::PeerDisconnected { peer, reason, .. }) => {
-                let why = match reason {
-                    DisconnectReason::PeerClosed => "closed by peer".to_string(),
-                    DisconnectReason::Closed => "closed".to_string(),
-                    DisconnectReason::Error(e) => e.to_string(),
-                    other => format!("{other:?}"),
-                };
-                say(format!("peer {peer} disconnected: {why}"));
-            }
-            Ok(NodeEvent::Error {
-                peer: None, error, ..
-            }) => say(format!("connection failed: {error}")),
-            Ok(_) => {}
-            Err(RecvError::Lagged(n)) => say(format!("({n} events not shown)")),
-            Err(RecvError::Closed) => return,
+    while let Some(event) = events.next().await {
+        if let Some(line) = describe(&event) {
+            say(line);
         }
     }
+}
+
+/// The line printed for an event, if any (local writes are answered by the REPL itself).
+fn describe(event: &NodeEvent<String, String>) -> Option<String> {
+    Some(match event {
+        NodeEvent::Core {
+            event: Event::Update { key, entry, .. },
+            from: Some(peer),
+        } => match &entry.value {
+            Some(value) => format!("{key} = {value}  (from {peer})"),
+            None => format!("{key} deleted  (from {peer})"),
+        },
+        NodeEvent::Core {
+            event: Event::Forgotten { key },
+            from: Some(peer),
+        } => format!("{key} forgotten (its tombstone was collected)  (from {peer})"),
+        NodeEvent::PeerConnected { peer, .. } => format!("peer {peer} connected"),
+        NodeEvent::PeerDisconnected { peer, reason, .. } => {
+            let why = match reason {
+                DisconnectReason::PeerClosed => "closed by peer".to_string(),
+                DisconnectReason::Closed => "closed".to_string(),
+                DisconnectReason::Error(e) => e.to_string(),
+                other => format!("{other:?}"),
+            };
+            format!("peer {peer} disconnected: {why}")
+        }
+        NodeEvent::Error {
+            peer: None, error, ..
+        } => format!("connection failed: {error}"),
+        NodeEvent::PolicyFailed { peer, error, .. } => {
+            format!("refused a message from {peer}: {error}")
+        }
+        NodeEvent::Lagged { missed } => format!("({missed} events not shown)"),
+        _ => return None,
+    })
 }
 
 const HELP: &str = "commands:
@@ -257,7 +280,16 @@ mod tests {
     use super::*;
 
     fn node() -> Node {
-        Node::new(Gossip::with_defaults("me"), NodeConfig::default())
+        let args = NodeArgs {
+            listen: "127.0.0.1:0".parse().unwrap(),
+            peers: Vec::new(),
+            id: None,
+            interval_ms: 1000,
+            resolver: ResolverKind::LastWriterWins,
+            sorter: SorterKind::Breadth,
+            max_message_bytes: 1024,
+        };
+        Node::new(gossip("me", &args).unwrap(), NodeConfig::default())
     }
 
     fn text(node: &Node, line: &str) -> String {
@@ -288,5 +320,67 @@ mod tests {
         assert!(text(&n, "help").contains("set KEY VALUE"));
         assert_eq!(text(&n, "   "), "");
         assert_eq!(execute(&n, "quit"), Reply::Quit);
+    }
+
+    #[test]
+    fn a_write_too_large_for_one_message_is_refused_by_the_core() {
+        let n = node(); // max_message_bytes 1024
+        let line = format!("set big {}", "x".repeat(2000));
+        let reply = text(&n, &line);
+        assert!(reply.starts_with("refused: "), "{reply}");
+        assert_eq!(text(&n, "get big"), "(not set)");
+        assert_eq!(n.version(), 0);
+    }
+
+    #[test]
+    fn policies_come_from_the_flags() {
+        let mut args = NodeArgs {
+            listen: "127.0.0.1:0".parse().unwrap(),
+            peers: Vec::new(),
+            id: None,
+            interval_ms: 1000,
+            resolver: "strict".parse().unwrap(),
+            sorter: "depth".parse().unwrap(),
+            max_message_bytes: 1 << 20,
+        };
+        let n = Node::new(gossip("me", &args).unwrap(), NodeConfig::default());
+        // strictly ordered values: a local write may only raise the value.
+        assert_eq!(text(&n, "set k b"), "ok (version 1)");
+        assert!(text(&n, "set k a").starts_with("refused: "));
+        assert_eq!(text(&n, "get k"), "b");
+        args.max_message_bytes = 8;
+        assert!(gossip("me", &args).is_err(), "the core refuses the config");
+    }
+
+    #[test]
+    fn events_are_described_with_their_peer() {
+        let entry = |value: Option<&str>| scuttle_core::Entry {
+            value: value.map(str::to_string),
+            version: 7,
+            source_id: NodeId::from("b"),
+            timestamp: 0,
+        };
+        let update = |value, from: Option<&str>| NodeEvent::Core {
+            event: Event::Update {
+                key: "greeting".to_string(),
+                entry: entry(value),
+                local: from.is_none(),
+            },
+            from: from.map(NodeId::from),
+        };
+        assert_eq!(
+            describe(&update(Some("hello"), Some("b"))).as_deref(),
+            Some("greeting = hello  (from b)")
+        );
+        assert_eq!(
+            describe(&update(None, Some("b"))).as_deref(),
+            Some("greeting deleted  (from b)")
+        );
+        // Local writes are answered by the REPL, not echoed.
+        assert_eq!(describe(&update(Some("hello"), None)), None);
+        assert_eq!(
+            describe(&NodeEvent::Lagged { missed: 3 }).as_deref(),
+            Some("(3 events not shown)")
+        );
     }
 }
