@@ -1,11 +1,12 @@
 //! Seeded fault schedules: after healing and fault-free rounds every replica must equal the
-//! resolver maximum of the write log.
+//! resolver maximum of the write log, and no message may exceed its sender's
+//! `max_message_bytes`.
 //!
 //! Replay one failing schedule with `SCUTTLE_SIM_SEED=<seed> cargo test --release -p
 //! scuttle-sim --test faults` (the seed's suite runs it alone and prints its parameters).
 #![allow(clippy::unwrap_used)] // tests may panic
-
 use std::cmp::Ordering;
+use std::fmt::Display;
 
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
@@ -23,6 +24,8 @@ struct Params {
     nodes: usize,
     mtu: usize,
     max_history: usize,
+    max_message_bytes: usize,
+    digest_hashes: bool,
     keys: u8,
     actions: usize,
     faults: Faults,
@@ -36,6 +39,13 @@ impl Params {
             nodes: r.gen_range(2..=20),
             mtu: r.gen_range(1..=10),
             max_history: r.gen_range(0..=10),
+            // Half the schedules cut news by bytes too.
+            max_message_bytes: if r.gen_bool(0.5) {
+                r.gen_range(150..=2_000)
+            } else {
+                Config::default().max_message_bytes
+            },
+            digest_hashes: r.gen_bool(0.8),
             keys: r.gen_range(1..=12),
             actions: r.gen_range(5..=120),
             faults: Faults {
@@ -60,20 +70,18 @@ fn run<R, S>(
 ) -> Result<Totals, String>
 where
     R: Resolver<K, V> + Clone + 'static,
+    R::Error: Display,
     S: Sorter<K, V> + Clone + 'static,
 {
     let config = Config::default()
         .with_mtu(p.mtu)
         .with_max_history(p.max_history)
+        .with_max_message_bytes(p.max_message_bytes)
+        .with_digest_hashes(p.digest_hashes)
         .with_tombstone_grace(None)
         .with_events(false);
-    let mut sim = Sim::new(p.nodes, seed, p.faults, move |id, clock| {
-        let cfg = config
-            .clone()
-            .with_rng_seed(seed ^ scuttle_sim_hash(id.as_str()));
-        Gossip::new(id, cfg, resolver.clone(), sorter.clone())
-            .expect("valid config")
-            .with_clock(clock)
+    let mut sim = Sim::new(p.nodes, seed, p.faults, move |id| {
+        Gossip::new(id, config.clone(), resolver.clone(), sorter.clone()).expect("valid config")
     });
     let e = |e: scuttle_sim::SimError| e.to_string();
     for _ in 0..p.actions {
@@ -123,6 +131,12 @@ where
     sim.settle(2_000).map_err(e)?;
     sim.check_converged(order).map_err(e)?;
     let net = sim.stats();
+    if net.largest > p.max_message_bytes as u64 {
+        return Err(format!(
+            "a message of {} bytes exceeds max_message_bytes = {}",
+            net.largest, p.max_message_bytes
+        ));
+    }
     Ok(Totals {
         writes: sim.writes().iter().filter(|w| w.value.is_some()).count() as u64,
         deletes: sim.writes().iter().filter(|w| w.value.is_none()).count() as u64,
@@ -142,12 +156,6 @@ struct Totals {
     duplicated: u64,
     delayed: u64,
     misdelivered: u64,
-}
-
-fn scuttle_sim_hash(s: &str) -> u64 {
-    s.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| {
-        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
-    })
 }
 
 /// Runs `count` seeds from `base` (or only `SCUTTLE_SIM_SEED`), panicking with every failing

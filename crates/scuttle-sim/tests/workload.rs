@@ -1,5 +1,6 @@
 //! The convergence workload: converges, counts what it sends, is deterministic, measures the
 //! idle cost, and refuses invalid workloads.
+#![allow(clippy::unwrap_used)] // tests may panic
 
 use scuttle_core::SorterKind;
 use scuttle_sim::workload::{run, run_with_progress, try_run, Report, Workload, WorkloadError};
