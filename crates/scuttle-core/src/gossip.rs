@@ -334,12 +334,21 @@ where
 
     /// The message that opens an exchange with a peer: this node's digest, or only its hash
     /// when the last exchange found both sides equal and nothing changed since.
+    ///
+    /// A full digest that would not fit `max_message_bytes` is cut to the entries that fit,
+    /// starting at a place that moves with the digest hash: a peer treats a source left out
+    /// as unknown and answers with that source's news from the start (duplicates, never a
+    /// loss).
     pub fn start_exchange(&self) -> Message<K, V> {
         Message::Syn {
             digest: if self.in_sync && self.config.digest_hashes {
                 Digest::Hash(self.digest_hash)
             } else {
-                Digest::Full(self.full_digest())
+                let budget = self
+                    .config
+                    .max_message_bytes
+                    .saturating_sub(wire::message_head_len(1));
+                Digest::Full(self.digest_within(budget))
             },
         }
     }
@@ -451,6 +460,30 @@ where
         digest
     }
 
+    /// The full digest, or as many of its entries as fit `budget` encoded bytes.
+    fn digest_within(&self, budget: usize) -> Vec<(NodeId, Version)> {
+        let digest = self.full_digest();
+        let entries: usize = digest
+            .iter()
+            .map(|(s, v)| wire::digest_entry_len(s, *v))
+            .sum();
+        if digest.is_empty() || wire::uint_len(2 * digest.len() as u64) + entries <= budget {
+            return digest;
+        }
+        let start = (self.digest_hash % digest.len() as u64) as usize;
+        let mut kept = Vec::new();
+        let mut entries_len = 0;
+        for (source, version) in digest.iter().cycle().skip(start).take(digest.len()) {
+            let entry = wire::digest_entry_len(source, *version);
+            if wire::uint_len(2 * (kept.len() as u64 + 1)) + entries_len + entry > budget {
+                break;
+            }
+            entries_len += entry;
+            kept.push((source.clone(), *version));
+        }
+        kept
+    }
+
     fn digest_map(
         &self,
         digest: &[(NodeId, Version)],
@@ -477,10 +510,14 @@ where
         if idle {
             self.stats.idle_exchanges += 1;
             self.in_sync = true;
+            let room = self
+                .config
+                .max_message_bytes
+                .saturating_sub(wire::message_head_len(2) + wire::news_head_len(0));
             let digest = if hashes {
                 Digest::Hash(self.digest_hash)
             } else {
-                Digest::Full(self.full_digest())
+                Digest::Full(self.digest_within(room))
             };
             return Ok(Message::SynAck {
                 news: News::default(),
@@ -490,13 +527,22 @@ where
         let Digest::Full(theirs) = digest else {
             // Only a hash, and it differs: the initiator learns it is not in sync and answers
             // with its news; it pulls in full next time.
+            let room = self
+                .config
+                .max_message_bytes
+                .saturating_sub(wire::message_head_len(2) + wire::news_head_len(0));
             return Ok(Message::SynAck {
                 news: News::default(),
-                digest: Digest::Full(self.full_digest()),
+                digest: Digest::Full(self.digest_within(room)),
             });
         };
         let theirs = self.digest_map(&theirs)?;
-        let mine = Digest::Full(self.full_digest());
+        // The digest always fits; the news gets what is left.
+        let room = self
+            .config
+            .max_message_bytes
+            .saturating_sub(wire::message_head_len(2) + wire::news_head_len(0));
+        let mine = Digest::Full(self.digest_within(room));
         let budget = |digest: &Digest| {
             self.config
                 .max_message_bytes
@@ -634,6 +680,12 @@ where
                 for (i, u) in reset.entries.iter().enumerate() {
                     plan.clock = plan.clock.max(u.version);
                     held.insert(&u.key);
+                    // An entry at or below this node's watermark was seen here already (and is
+                    // held, dominated, or deleted and collected): merging it again could bring
+                    // back a collected delete.
+                    if u.version <= self.watermark(u.source_id.as_str()) {
+                        continue;
+                    }
                     if decide_one(u, &mut won).map_err(ReceiveError::Policy)? {
                         won.insert(&u.key, u);
                         plan.installs.push(i);

@@ -95,6 +95,11 @@ pub(crate) fn digest_len(digest: &Digest) -> usize {
     }
 }
 
+/// Bytes of one digest entry (source and version).
+pub(crate) fn digest_entry_len(source: &NodeId, version: Version) -> usize {
+    text_len(source.as_str()) + uint_len(version)
+}
+
 fn pairs_len(entries: &[(NodeId, Version)]) -> usize {
     uint_len(2 * entries.len() as u64)
         + entries
