@@ -75,7 +75,7 @@ pub use cpu::thread_cpu_time;
 pub use scuttle_core::SorterKind;
 pub use scuttle_side::run_scuttle;
 
-use scuttle_sim::workload::Workload;
+use scuttle_sim::workload::{Schedule, Workload};
 
 /// Peers each node starts an exchange with per round. chitchat fixes it at 3 (its
 /// `GOSSIP_COUNT`); scuttle's workload is run with the same.
@@ -105,6 +105,11 @@ pub struct Case {
     pub idle_rounds: usize,
     /// scuttle's sorter (chitchat always orders its news scuttle-depth).
     pub sorter: SorterKind,
+    /// How scuttle's exchanges of a round overlap (chitchat's run as its tasks are
+    /// scheduled).
+    pub schedule: Schedule,
+    /// Whether scuttle compresses its frames with zstd (chitchat always compresses).
+    pub compression: bool,
 }
 
 impl Case {
@@ -118,6 +123,8 @@ impl Case {
             max_rounds: 1_000,
             idle_rounds: 10,
             sorter: Workload::default().sorter,
+            schedule: Workload::default().schedule,
+            compression: false,
         }
     }
 
@@ -134,6 +141,8 @@ impl Case {
             seed: self.seed,
             max_rounds: self.max_rounds,
             idle_rounds: self.idle_rounds,
+            schedule: self.schedule,
+            compression: self.compression,
         }
     }
 

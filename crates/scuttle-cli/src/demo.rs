@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use scuttle_core::SorterKind;
-use scuttle_sim::workload::{self, Report, Workload};
+use scuttle_sim::workload::{self, Report, Schedule, Workload};
 use serde::Serialize;
 
 /// Arguments of `scuttle demo`.
@@ -50,6 +50,14 @@ pub struct DemoArgs {
     /// Rounds run after convergence to measure what an idle cluster costs (0: none).
     #[arg(long, default_value_t = 5)]
     pub idle_rounds: usize,
+    /// Start every exchange of a round at once (replies cross in the network: the worst case
+    /// for duplicate news) instead of one after the other.
+    #[arg(long)]
+    pub concurrent: bool,
+    /// Compress frames with zstd (counted bytes are the compressed ones; sequential rounds
+    /// only).
+    #[arg(long)]
+    pub compression: bool,
     /// Print one JSON object (the run's parameters and its report) instead of a summary.
     #[arg(long)]
     pub json: bool,
@@ -68,6 +76,12 @@ impl DemoArgs {
             seed: self.seed,
             max_rounds: self.max_rounds,
             idle_rounds: self.idle_rounds,
+            schedule: if self.concurrent {
+                Schedule::Concurrent
+            } else {
+                Schedule::Sequential
+            },
+            compression: self.compression,
         }
     }
 }
@@ -84,6 +98,8 @@ struct JsonReport<'a> {
     mtu: Option<usize>,
     sorter: String,
     seed: u64,
+    schedule: Schedule,
+    compression: bool,
     #[serde(flatten)]
     report: &'a Report,
 }
@@ -136,6 +152,8 @@ pub fn run(args: &DemoArgs) -> Result<(), Box<dyn std::error::Error>> {
             mtu: (w.mtu != usize::MAX).then_some(w.mtu),
             sorter: w.sorter.to_string(),
             seed: w.seed,
+            schedule: w.schedule,
+            compression: w.compression,
             report: &report,
         };
         println!("{}", serde_json::to_string(&out)?);

@@ -9,6 +9,13 @@
 //! replicas are identical or after `max_rounds`. On a converged cluster it can then run
 //! `idle_rounds` more rounds to measure what an idle cluster costs.
 //!
+//! [`Schedule`] says how the exchanges of a round overlap: one after the other in a random
+//! order (the default: an exchange takes a round trip, a round a gossip interval, so real
+//! exchanges rarely overlap), or all at once (every `Syn` of the round leaves before any reply:
+//! the worst case for duplicate news). In the sequential schedule every message is really
+//! encoded with [`FrameCodec`] (zstd-compressed when `compression` is on) and decoded, so the
+//! time measured includes the codec, and `bytes` counts the encoded bodies.
+//!
 //! ```
 //! use scuttle_sim::workload::{run, Workload};
 //!
@@ -20,8 +27,11 @@
 use std::fmt::Write as _;
 use std::time::Instant;
 
+use rand::seq::SliceRandom;
 use rand::Rng;
-use scuttle_core::{Config, ConfigError, DynSorter, Gossip, LastWriterWins, SorterKind};
+use scuttle_core::{
+    Config, ConfigError, DynSorter, FrameCodec, Gossip, LastWriterWins, Message, SorterKind,
+};
 
 use crate::{Sim, SimError};
 
@@ -51,6 +61,21 @@ pub struct Workload {
     pub max_rounds: usize,
     /// Rounds to run on the converged cluster to measure its idle cost (0: none).
     pub idle_rounds: usize,
+    /// How the exchanges of a round overlap.
+    pub schedule: Schedule,
+    /// Whether frames are zstd-compressed (above 128 bytes, when it makes them smaller).
+    /// Only the sequential schedule encodes frames; the concurrent one counts plain bodies.
+    pub compression: bool,
+}
+
+/// How the exchanges of one round overlap.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub enum Schedule {
+    /// Each exchange ends before the next starts, in a random order of the round's exchanges.
+    #[default]
+    Sequential,
+    /// Every exchange of a round starts at once; replies cross in the network.
+    Concurrent,
 }
 
 impl Default for Workload {
@@ -69,6 +94,8 @@ impl Default for Workload {
             seed: 1,
             max_rounds: 1_000,
             idle_rounds: 0,
+            schedule: Schedule::Sequential,
+            compression: false,
         }
     }
 }
@@ -111,9 +138,14 @@ pub enum WorkloadError {
     /// The simulation failed (for example a value too large for `max_message_bytes`).
     #[error(transparent)]
     Sim(#[from] SimError),
+    /// A node refused a message or a frame did not round-trip (a bug: the workload has no
+    /// faults and no custom policy).
+    #[error("exchange failed: {0}")]
+    Exchange(String),
 }
 
 type Node = Gossip<String, String, LastWriterWins, DynSorter<String, String>>;
+type Cluster = Sim<String, String, LastWriterWins, DynSorter<String, String>>;
 
 impl Workload {
     fn config(&self) -> Config {
@@ -156,6 +188,101 @@ impl Workload {
 
 fn digits(n: usize) -> usize {
     n.to_string().len()
+}
+
+impl Workload {
+    fn codec(&self) -> FrameCodec {
+        let codec = FrameCodec::new(self.max_message_bytes);
+        if self.compression {
+            codec.with_compression(128)
+        } else {
+            codec
+        }
+    }
+}
+
+/// Messages and bytes the sequential schedule carried itself (the concurrent one's are
+/// counted by the simulator's network).
+#[derive(Default)]
+struct Count {
+    messages: u64,
+    bytes: u64,
+}
+
+impl Count {
+    /// Messages and bytes so far, both schedules.
+    fn totals(&self, sim: &Cluster) -> (u64, u64) {
+        let net = sim.stats();
+        (self.messages + net.messages, self.bytes + net.bytes)
+    }
+}
+
+/// One gossip round of the workload.
+fn round(
+    sim: &mut Cluster,
+    w: &Workload,
+    codec: &FrameCodec,
+    count: &mut Count,
+) -> Result<(), WorkloadError> {
+    match w.schedule {
+        Schedule::Sequential => {
+            for (i, j) in round_pairs(sim, w.fanout) {
+                exchange(sim, codec, i, j, count)?;
+            }
+        }
+        Schedule::Concurrent => {
+            sim.gossip_round_with(w.fanout);
+            sim.run_until_quiet(ROUND_STEPS)?;
+        }
+    }
+    Ok(())
+}
+
+/// The exchanges of one round: every node with `fanout` distinct random peers, shuffled.
+fn round_pairs(sim: &mut Cluster, fanout: usize) -> Vec<(usize, usize)> {
+    let n = sim.len();
+    let fanout = fanout.min(n.saturating_sub(1));
+    let mut pairs = Vec::with_capacity(n * fanout);
+    for i in 0..n {
+        let peers = rand::seq::index::sample(sim.rng(), n - 1, fanout);
+        pairs.extend(peers.iter().map(|j| (i, if j >= i { j + 1 } else { j })));
+    }
+    pairs.shuffle(sim.rng());
+    pairs
+}
+
+/// One whole exchange `i → j`, every message encoded and decoded as a transport would.
+fn exchange(
+    sim: &mut Cluster,
+    codec: &FrameCodec,
+    i: usize,
+    j: usize,
+    count: &mut Count,
+) -> Result<(), WorkloadError> {
+    let mut frame = Vec::new();
+    let mut carry =
+        |msg: &Message<String, String>| -> Result<Message<String, String>, WorkloadError> {
+            frame.clear();
+            codec
+                .encode(msg, &mut frame)
+                .map_err(|e| WorkloadError::Exchange(e.to_string()))?;
+            count.bytes += (frame.len() - scuttle_core::codec::LENGTH_PREFIX) as u64;
+            count.messages += 1;
+            codec
+                .decode_frame(&frame)
+                .map_err(|e| WorkloadError::Exchange(e.to_string()))
+        };
+    let refused = |e| WorkloadError::Exchange(format!("{e:?}"));
+    let syn = carry(&sim.node(i).start_exchange())?;
+    let Some(syn_ack) = sim.node_mut(j).handle_message(syn).map_err(refused)? else {
+        return Ok(());
+    };
+    let syn_ack = carry(&syn_ack)?;
+    if let Some(ack) = sim.node_mut(i).handle_message(syn_ack).map_err(refused)? {
+        let ack = carry(&ack)?;
+        sim.node_mut(j).handle_message(ack).map_err(refused)?;
+    }
+    Ok(())
 }
 
 /// Runs the workload. See the [module docs](self).
@@ -212,11 +339,13 @@ pub fn try_run(
             .count()
     };
 
+    let codec = w.codec();
+    let mut count = Count::default();
+
     let start = Instant::now();
     let mut rounds = 0;
     while holding(&sim) < w.nodes && rounds < w.max_rounds {
-        sim.gossip_round_with(w.fanout);
-        sim.run_until_quiet(ROUND_STEPS)?;
+        round(&mut sim, w, &codec, &mut count)?;
         rounds += 1;
         on_round(rounds, holding(&sim));
     }
@@ -224,27 +353,28 @@ pub fn try_run(
     // Every key is written once, so a node holding every key holds the final state; the
     // exact comparison confirms it.
     let converged = holding(&sim) == w.nodes && sim.replicas_identical();
-    let net = sim.stats();
     let (updates_sent, duplicates) = (0..sim.len()).fold((0, 0), |(u, d), i| {
         let s = sim.node(i).stats();
         (u + s.updates_sent, d + s.duplicates)
     });
+    let (messages_then, bytes_then) = count.totals(&sim);
 
     let mut idle_bytes_per_node_round = None;
     if converged && w.idle_rounds > 0 && w.nodes > 0 {
         for _ in 0..w.idle_rounds {
-            sim.gossip_round_with(w.fanout);
-            sim.run_until_quiet(ROUND_STEPS)?;
+            round(&mut sim, w, &codec, &mut count)?;
         }
-        let idle = sim.stats().bytes - net.bytes;
+        let (_, bytes_now) = count.totals(&sim);
+        let idle = bytes_now - bytes_then;
         idle_bytes_per_node_round = Some(idle as f64 / (w.nodes * w.idle_rounds) as f64);
     }
+    let (messages, bytes) = (messages_then, bytes_then);
 
     Ok(Report {
         converged,
         rounds,
-        messages: net.messages,
-        bytes: net.bytes,
+        messages,
+        bytes,
         payload_lower_bound: w.payload_lower_bound(),
         updates_sent,
         duplicates,

@@ -3,7 +3,9 @@
 #![allow(clippy::unwrap_used)] // tests may panic
 
 use scuttle_core::SorterKind;
-use scuttle_sim::workload::{run, run_with_progress, try_run, Report, Workload, WorkloadError};
+use scuttle_sim::workload::{
+    run, run_with_progress, try_run, Report, Schedule, Workload, WorkloadError,
+};
 
 fn small() -> Workload {
     Workload {
@@ -179,4 +181,33 @@ fn the_report_serializes() {
     assert_eq!(json["converged"], true);
     assert_eq!(json["bytes"], r.bytes);
     assert!(json["idle_bytes_per_node_round"].is_number());
+}
+
+#[test]
+fn both_schedules_converge_and_sequential_sends_no_duplicate() {
+    let sequential = run(&small());
+    let concurrent = run(&Workload {
+        schedule: Schedule::Concurrent,
+        ..small()
+    });
+    assert!(sequential.converged && concurrent.converged);
+    // One exchange at a time: every digest is fresh, so no update arrives twice.
+    assert_eq!(sequential.duplicates, 0, "{sequential:?}");
+    assert!(concurrent.duplicates > 0, "{concurrent:?}");
+    assert!(sequential.bytes < concurrent.bytes);
+}
+
+#[test]
+fn compression_makes_the_same_run_cheaper() {
+    let plain = run(&small());
+    let packed = run(&Workload {
+        compression: true,
+        ..small()
+    });
+    assert!(packed.converged);
+    assert_eq!(
+        (packed.rounds, packed.messages),
+        (plain.rounds, plain.messages)
+    );
+    assert!(packed.bytes < plain.bytes, "{packed:?} vs {plain:?}");
 }

@@ -4,6 +4,7 @@
 //! cargo run --release -p scuttle-bench --bin compare -- [--quick] [--nodes 10,30,100]
 //!     [--keys 10,100,1000] [--seed 1] [--max-rounds 1000] [--idle-rounds 10]
 //!     [--sorter breadth|depth] [--chitchat v1|v0] [--side both|scuttle|chitchat]
+//!     [--schedule sequential|concurrent] [--compression on|off]
 //! ```
 //!
 //! Progress goes to stderr, the tables to stdout.
@@ -11,13 +12,16 @@
 use std::process::ExitCode;
 use std::str::FromStr;
 
+use scuttle_sim::workload::Schedule;
+
 use scuttle_bench::{
     run_chitchat, run_scuttle, table, thread_cpu_time, Case, ProtocolVersion, Row, Side,
     SorterKind, FANOUT, MAX_MESSAGE_BYTES, VALUE_LEN,
 };
 
 const USAGE: &str = "usage: compare [--quick] [--nodes 10,30,100] [--keys 10,100,1000] \
-[--seed 1] [--max-rounds 1000] [--idle-rounds 10] [--sorter breadth|depth] [--chitchat v1|v0] [--side both|scuttle|chitchat]";
+[--seed 1] [--max-rounds 1000] [--idle-rounds 10] [--sorter breadth|depth] [--chitchat v1|v0] [--side both|scuttle|chitchat] \
+[--schedule sequential|concurrent] [--compression on|off]";
 
 struct Args {
     nodes: Vec<usize>,
@@ -26,6 +30,8 @@ struct Args {
     max_rounds: usize,
     idle_rounds: usize,
     sorter: SorterKind,
+    schedule: Schedule,
+    compression: bool,
     protocol: ProtocolVersion,
     scuttle: bool,
     chitchat: bool,
@@ -46,6 +52,8 @@ fn parse_args() -> Result<Args, String> {
         max_rounds: 1_000,
         idle_rounds: 10,
         sorter: Case::new(2, 1).sorter,
+        schedule: Case::new(2, 1).schedule,
+        compression: false,
         protocol: ProtocolVersion::V1,
         scuttle: true,
         chitchat: true,
@@ -70,6 +78,20 @@ fn parse_args() -> Result<Args, String> {
             "--seed" => args.seed = value.parse().map_err(|e| bad(format!("{e}")))?,
             "--max-rounds" => args.max_rounds = value.parse().map_err(|e| bad(format!("{e}")))?,
             "--idle-rounds" => args.idle_rounds = value.parse().map_err(|e| bad(format!("{e}")))?,
+            "--schedule" => {
+                args.schedule = match value.as_str() {
+                    "sequential" => Schedule::Sequential,
+                    "concurrent" => Schedule::Concurrent,
+                    other => return Err(bad(format!("unknown schedule {other:?}"))),
+                }
+            }
+            "--compression" => {
+                args.compression = match value.as_str() {
+                    "on" => true,
+                    "off" => false,
+                    other => return Err(bad(format!("expected on or off, got {other:?}"))),
+                }
+            }
             "--sorter" => {
                 args.sorter = SorterKind::from_str(&value).map_err(|e| bad(e.to_string()))?
             }
@@ -140,6 +162,8 @@ fn main() -> ExitCode {
         max_rounds: args.max_rounds,
         idle_rounds: args.idle_rounds,
         sorter: args.sorter,
+        schedule: args.schedule,
+        compression: args.compression,
         ..Case::new(n, k)
     };
     let cpu0 = thread_cpu_time();
@@ -203,10 +227,10 @@ fn main() -> ExitCode {
     println!(
         "Workload: every node writes K keys with {VALUE_LEN}-byte values, then every round each node \
          starts an exchange with {FANOUT} random peers; messages of at most {MAX_MESSAGE_BYTES} bytes. \
-         scuttle sorter: {}; chitchat digests: {:?}; seed {}. Bytes: encoded messages, digests \
+         scuttle sorter: {}, schedule {:?}, zstd {}; chitchat digests: {:?}; seed {}. Bytes: encoded messages, digests \
          included. Lower bound: N·(N−1)·Σ(key + value bytes). ms: CPU / wall time from the first \
          write to convergence.\n",
-        args.sorter, args.protocol, args.seed
+        args.sorter, args.schedule, args.compression, args.protocol, args.seed
     );
     println!("{}", table::convergence(&lines));
     if !idle_lines.is_empty() {
