@@ -13,6 +13,7 @@ use crate::message::{Digest, Message, News, Reset};
 use crate::news;
 use crate::resolver::{LastWriterWins, Resolver};
 use crate::sorter::{ScuttleBreadth, Sorter};
+use crate::state::State;
 use crate::types::{Entry, Millis, NodeId, Update, UpdateRef, Version};
 use crate::wire;
 
@@ -60,7 +61,7 @@ pub struct Gossip<K, V, R = LastWriterWins, S = ScuttleBreadth> {
     resolver: R,
     sorter: S,
     version: Version,
-    state: HashMap<K, Entry<V>>,
+    state: State<K, V>,
     history: History<K, V>,
     watermarks: HashMap<NodeId, Version>,
     /// Sum of a hash of every `(source, watermark)`: the digest hash, kept up to date in O(1).
@@ -127,7 +128,7 @@ where
             resolver,
             sorter,
             version: 0,
-            state: HashMap::new(),
+            state: State::default(),
             history: History::default(),
             watermarks: HashMap::new(),
             digest_hash: 0,
@@ -749,7 +750,7 @@ where
             .map(|(k, _)| k.clone())
             .collect();
         for key in &forgotten {
-            if let Some(entry) = self.state.remove(key) {
+            if let Some((_, _, entry)) = self.state.remove(key) {
                 self.history.remove(&entry.source_id, entry.version);
                 self.tombstones
                     .remove(&(entry.timestamp, entry.source_id.clone(), entry.version));
@@ -825,8 +826,6 @@ where
             self.tombstones
                 .insert((timestamp, entry.source_id.clone(), version), key.clone());
         }
-        self.history
-            .insert_current(&entry.source_id, version, key.clone());
         if emit && self.config.events {
             self.events.push_back(Event::Update {
                 key: key.clone(),
@@ -834,12 +833,19 @@ where
                 local,
             });
         }
-        if let Some(old) = self.state.insert(key, entry) {
+        let source = entry.source_id.clone();
+        let (id, old) = self.state.insert(key, entry);
+        self.history.insert_current(&source, version, id);
+        if let Some(old) = old {
             if old.is_deleted() {
                 self.tombstones
                     .remove(&(old.timestamp, old.source_id.clone(), old.version));
             }
-            self.history.supersede(old);
+            // The superseded update keeps its own copy of the key (rare: history bounds it).
+            if let Some((key, _)) = self.state.slot(id) {
+                let key = key.clone();
+                self.history.supersede(key, old);
+            }
         }
         let dropped = self.history.compact(self.config.max_history);
         if dropped > 0 {

@@ -1,20 +1,21 @@
 //! The updates a node can still replay as news, indexed per source by version.
 //!
 //! Each value is stored once per node: the current update of a key lives in the state and
-//! history holds only its key; a superseded update (no longer the state of its key) moves its
-//! value here, where compaction can drop it, oldest first.
+//! history holds only its state slot; a superseded update (no longer the state of its key)
+//! moves its value here, where compaction can drop it, oldest first.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::hash::Hash;
 
+use crate::state::{SlotId, State};
 use crate::types::{Entry, Millis, NodeId, UpdateRef, Version};
 
 /// What history holds for one `(source, version)`. Boxing the superseded case keeps the
-/// common one (a current update: just its key) as small as the key itself.
+/// common one (a current update: just its state slot) small.
 #[derive(Debug, Clone)]
 enum Slot<K, V> {
-    /// The current update of `key`: its value and timestamp are in the state.
-    Current(K),
+    /// The current update of the key in this state slot: key, value and timestamp are there.
+    Current(SlotId),
     /// An update that lost its key to a later one.
     Superseded(Box<Superseded<K, V>>),
 }
@@ -58,7 +59,7 @@ impl<K: Eq + Hash, V> History<K, V> {
     /// `state`.
     pub(crate) fn news<'a>(
         &'a self,
-        state: &'a HashMap<K, Entry<V>>,
+        state: &'a State<K, V>,
         source: &str,
         since: Version,
     ) -> impl Iterator<Item = UpdateRef<'a, K, V>> + 'a {
@@ -68,7 +69,7 @@ impl<K: Eq + Hash, V> History<K, V> {
             .flat_map(move |(source_id, m)| {
                 m.range(since.saturating_add(1)..)
                     .filter_map(move |(&version, slot)| match slot {
-                        Slot::Current(key) => state.get(key).map(|e| UpdateRef {
+                        Slot::Current(id) => state.slot(*id).map(|(key, e)| UpdateRef {
                             key,
                             value: e.value.as_ref(),
                             source_id,
@@ -98,25 +99,25 @@ impl<K: Eq + Hash, V> History<K, V> {
         self.by_source.keys()
     }
 
-    /// Records the current update of `key`.
-    pub(crate) fn insert_current(&mut self, source: &NodeId, version: Version, key: K) {
+    /// Records the current update of the key in state slot `id`.
+    pub(crate) fn insert_current(&mut self, source: &NodeId, version: Version, id: SlotId) {
         let map = match self.by_source.get_mut(source) {
             Some(m) => m,
             None => self.by_source.entry(source.clone()).or_default(),
         };
-        if map.insert(version, Slot::Current(key)).is_none() {
+        if map.insert(version, Slot::Current(id)).is_none() {
             self.len += 1;
         }
     }
 
-    /// The update at `(source, version)` lost its key: it keeps its value here from now on.
-    pub(crate) fn supersede(&mut self, old: Entry<V>) {
+    /// The update at `(old.source_id, old.version)` lost `key` to a later one: it keeps its
+    /// value here from now on.
+    pub(crate) fn supersede(&mut self, key: K, old: Entry<V>) {
         let Some(map) = self.by_source.get_mut(&old.source_id) else {
             return;
         };
-        // Remove and re-insert to move the key out without cloning it.
         match map.remove(&old.version) {
-            Some(Slot::Current(key)) => {
+            Some(Slot::Current(_)) => {
                 map.insert(
                     old.version,
                     Slot::Superseded(Box::new(Superseded {

@@ -21,7 +21,8 @@ use crate::history::History;
 use crate::message::Run;
 use crate::policy::SorterKind;
 use crate::sorter::{Candidate, Sorter};
-use crate::types::{Entry, Millis, NodeId, UpdateRef, Version};
+use crate::state::State;
+use crate::types::{Millis, NodeId, UpdateRef, Version};
 use crate::wire;
 
 /// News chosen for one message.
@@ -52,7 +53,7 @@ struct Source<'a, K, V, I: Iterator<Item = UpdateRef<'a, K, V>>> {
 /// encoded bytes (the news list's own head included). `mine` are this node's watermarks.
 pub(crate) fn choose<K, V, S>(
     history: &History<K, V>,
-    state: &HashMap<K, Entry<V>>,
+    state: &State<K, V>,
     sorter: &S,
     mine: &HashMap<NodeId, Version>,
     theirs: &HashMap<NodeId, Version>,
