@@ -63,7 +63,7 @@ pub fn from_cbor<K: DeserializeOwned, V: DeserializeOwned>(
 ///
 /// The prefix is the body's length as a big-endian `u32`; its top bit marks a body compressed
 /// with zstd (cargo feature `zstd`). Compression is off unless
-/// [`with_compression`](Self::with_compression) turns it on, which a transport does only once
+/// `with_compression` (feature `zstd`) turns it on, which a transport does only once
 /// the peer said it accepts compressed frames; a decoder built with the feature accepts both.
 /// The byte budget (`max_message_bytes`) counts the uncompressed body, so compression only
 /// ever makes a frame smaller.
