@@ -6,9 +6,9 @@
 //
 // It sends scuttle's hello, checks the node's, writes SET_KEY = SET_VALUE, gossips (sends its
 // digest) every INTERVAL_MS, writes "converged" on stderr once it holds EXPECT_KEY =
-// EXPECT_VALUE, and exits when its stdin closes. The seed's objects go on the wire unchanged
-// except one name: the seed calls a digest entry's source `id`, scuttle's seed shapes (from
-// the seed's README) call it `source_id`, so this glue renames it both ways.
+// EXPECT_VALUE, and exits when its stdin closes. The seed's objects go on the wire unchanged:
+// the seed's code names a digest entry's source `id` (its README says `source_id`); scuttle
+// reads either and writes both.
 'use strict'
 
 const path = require('path')
@@ -27,13 +27,7 @@ function send(obj) {
   process.stdout.write(JSON.stringify(obj) + '\n')
 }
 
-gossip.on('data', (obj) => {
-  if (obj.digest && 'id' in obj) {
-    obj = Object.assign({}, obj, { source_id: obj.id })
-    delete obj.id
-  }
-  send(obj)
-})
+gossip.on('data', send)
 
 let converged = false
 gossip.on('state', () => {
@@ -63,9 +57,6 @@ lines.on('line', (line) => {
     gossip.set(setKey, setValue)
     timer = setInterval(() => gossip.gossip(), Number(interval))
     return
-  }
-  if (obj.digest && 'source_id' in obj) {
-    obj.id = obj.source_id
   }
   gossip.write(obj)
 })
