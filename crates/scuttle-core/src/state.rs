@@ -55,9 +55,10 @@ impl<K: Hash + Eq, V> State<K, V> {
         Q: Hash + Eq + ?Sized,
     {
         self.index
-            .find(hash, |&id| {
-                matches!(&self.slots[id as usize], Some((k, _)) if k.borrow() == key)
-            })
+            .find(
+                hash,
+                |&id| matches!(&self.slots[id as usize], Some((k, _)) if k.borrow() == key),
+            )
             .copied()
     }
 
@@ -98,10 +99,11 @@ impl<K: Hash + Eq, V> State<K, V> {
             }
         };
         let (slots, hasher) = (&self.slots, &self.hasher);
-        self.index.insert_unique(hash, id, |&i| match &slots[i as usize] {
-            Some((k, _)) => hasher.hash_one(k),
-            None => 0,
-        });
+        self.index
+            .insert_unique(hash, id, |&i| match &slots[i as usize] {
+                Some((k, _)) => hasher.hash_one(k),
+                None => 0,
+            });
         (id, None)
     }
 
@@ -113,9 +115,10 @@ impl<K: Hash + Eq, V> State<K, V> {
     {
         let hash = self.hasher.hash_one(key);
         let slots = &self.slots;
-        let found = self.index.find_entry(hash, |&id| {
-            matches!(&slots[id as usize], Some((k, _)) if k.borrow() == key)
-        });
+        let found = self.index.find_entry(
+            hash,
+            |&id| matches!(&slots[id as usize], Some((k, _)) if k.borrow() == key),
+        );
         let (id, _) = found.ok()?.remove();
         let (k, e) = self.slots[id as usize].take()?;
         self.free.push(id);
@@ -124,6 +127,8 @@ impl<K: Hash + Eq, V> State<K, V> {
 
     /// Every key and entry, in no particular order.
     pub(crate) fn iter(&self) -> impl Iterator<Item = (&K, &Entry<V>)> {
-        self.slots.iter().filter_map(|s| s.as_ref().map(|(k, e)| (k, e)))
+        self.slots
+            .iter()
+            .filter_map(|s| s.as_ref().map(|(k, e)| (k, e)))
     }
 }
