@@ -5,7 +5,9 @@
 //! | [`WireFormat::Cbor`] | 4-byte big-endian length + CBOR map | [`FrameCodec`] frames (the same length prefix) |
 //! | [`WireFormat::JsonLines`] | one JSON line | [`JsonLinesCodec`] lines (the seed's shapes) |
 //!
-//! The hello is the map `{"protocol_version": 2, "node_id": "a"}` in either format. Its frames
+//! The hello is the map `{"protocol_version": 2, "node_id": "a"}` in either format, plus
+//! `"zstd": true` from a node with [`NodeConfig::compression`](crate::NodeConfig::compression)
+//! on (a hello without it means "no"). Its frames
 //! are cut by `tokio_util`'s [`LengthDelimitedCodec`] (configured as the core's length prefix)
 //! and [`LinesCodec`], so no framing is written by hand here.
 
@@ -28,6 +30,14 @@ pub const MAX_HELLO_SIZE: usize = 64 * 1024;
 /// bounds what a peer can make this node buffer.
 pub const JSON_LINE_FACTOR: usize = 16;
 
+/// CBOR bodies longer than this many bytes are compressed on a connection where both sides
+/// turned compression on (smaller ones gain too little to pay for it).
+pub const COMPRESS_ABOVE: usize = 256;
+
+fn is_false(b: &bool) -> bool {
+    !*b
+}
+
 /// The first frame each side of a connection sends, before any message.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Hello {
@@ -35,15 +45,28 @@ pub struct Hello {
     pub protocol_version: u32,
     /// The sender's node id: the peer id in this node's events.
     pub node_id: NodeId,
+    /// The sender accepts zstd-compressed CBOR frames (it turned compression on). Sent only
+    /// when `true`; a hello without it means `false`.
+    #[serde(default, rename = "zstd", skip_serializing_if = "is_false")]
+    pub accepts_zstd: bool,
 }
 
 impl Hello {
-    /// The hello of node `node_id`, with this crate's [`PROTOCOL_VERSION`].
+    /// The hello of node `node_id`, with this crate's [`PROTOCOL_VERSION`], not offering
+    /// compression.
     pub fn new(node_id: NodeId) -> Self {
         Hello {
             protocol_version: PROTOCOL_VERSION,
             node_id,
+            accepts_zstd: false,
         }
+    }
+
+    /// Sets [`accepts_zstd`](Self::accepts_zstd) (only if this build can read compressed
+    /// frames).
+    pub fn with_zstd(mut self, on: bool) -> Self {
+        self.accepts_zstd = on && FrameCodec::accepts_compressed();
+        self
     }
 
     /// The hello as it goes on the wire in `format`.
@@ -82,6 +105,8 @@ struct RawHello {
     protocol_version: Option<u32>,
     #[serde(default)]
     node_id: Option<NodeId>,
+    #[serde(default)]
+    zstd: bool,
 }
 
 impl RawHello {
@@ -101,6 +126,7 @@ impl RawHello {
         Ok(Hello {
             protocol_version: theirs,
             node_id,
+            accepts_zstd: self.zstd,
         })
     }
 }
@@ -234,6 +260,7 @@ pub struct WireCodec<K, V> {
     frames: FrameCodec,
     lines: JsonLinesCodec<K, V>,
     scratch: Vec<u8>,
+    bytes_encoded: u64,
 }
 
 impl<K, V> WireCodec<K, V> {
@@ -247,7 +274,21 @@ impl<K, V> WireCodec<K, V> {
                 config.max_digest_sources,
             ),
             scratch: Vec::new(),
+            bytes_encoded: 0,
         }
+    }
+
+    /// Compresses CBOR frames with bodies longer than `above` bytes (zstd, when that makes
+    /// them smaller). Only for a peer whose hello said it accepts them; JSON lines are never
+    /// compressed. Decoding always reads both kinds of frame.
+    pub fn with_compression(mut self, above: usize) -> Self {
+        self.frames = self.frames.with_compression(above);
+        self
+    }
+
+    /// Bytes written by [`encode`](Encoder::encode) since the last call (or since the start).
+    pub fn take_bytes_encoded(&mut self) -> u64 {
+        std::mem::take(&mut self.bytes_encoded)
     }
 }
 
@@ -291,6 +332,7 @@ where
             WireFormat::JsonLines => self.lines.encode(&msg, &mut self.scratch)?,
         }
         dst.extend_from_slice(&self.scratch);
+        self.bytes_encoded += self.scratch.len() as u64;
         Ok(())
     }
 }
@@ -334,6 +376,65 @@ mod tests {
             .to_bytes(WireFormat::JsonLines)
             .unwrap();
         assert_eq!(bytes, b"{\"protocol_version\":2,\"node_id\":\"a\"}\n");
+    }
+
+    #[test]
+    fn a_hello_without_the_zstd_field_means_no() {
+        // CBOR {"protocol_version": 2, "node_id": "a"}, as written before compression existed.
+        let mut body = Vec::new();
+        ciborium::into_writer(
+            &ciborium::Value::Map(vec![
+                ("protocol_version".into(), 2.into()),
+                ("node_id".into(), "a".into()),
+            ]),
+            &mut body,
+        )
+        .unwrap();
+        let mut frame = (body.len() as u32).to_be_bytes().to_vec();
+        frame.extend_from_slice(&body);
+        let hello = decode_hello(WireFormat::Cbor, &frame).unwrap().unwrap();
+        assert!(!hello.accepts_zstd);
+        let line = b"{\"protocol_version\":2,\"node_id\":\"a\"}\n";
+        let hello = decode_hello(WireFormat::JsonLines, line).unwrap().unwrap();
+        assert!(!hello.accepts_zstd);
+        // A hello offering compression says so, and only then carries the field.
+        let offer = Hello::new(NodeId::from("a")).with_zstd(true);
+        assert!(offer.accepts_zstd);
+        for format in [WireFormat::Cbor, WireFormat::JsonLines] {
+            let bytes = offer.to_bytes(format).unwrap();
+            assert_eq!(decode_hello(format, &bytes).unwrap(), Some(offer.clone()));
+        }
+        assert_eq!(
+            offer.to_bytes(WireFormat::JsonLines).unwrap(),
+            b"{\"protocol_version\":2,\"node_id\":\"a\",\"zstd\":true}\n"
+        );
+    }
+
+    #[test]
+    fn wire_codec_compresses_only_when_asked_and_reads_both() {
+        let config = Config::default();
+        let mut node: Gossip<String, String> = Gossip::with_defaults("a");
+        for i in 0..20 {
+            node.set(0, format!("k{i}"), "compressible ".repeat(20))
+                .unwrap();
+        }
+        let syn_ack = Gossip::<String, String>::with_defaults("b")
+            .handle_message(node.start_exchange())
+            .unwrap()
+            .unwrap();
+        let msg = node.handle_message(syn_ack).unwrap().unwrap();
+        let mut plain: WireCodec<String, String> = WireCodec::new(WireFormat::Cbor, &config);
+        let mut packed = WireCodec::<String, String>::new(WireFormat::Cbor, &config)
+            .with_compression(COMPRESS_ABOVE);
+        let (mut a, mut b) = (BytesMut::new(), BytesMut::new());
+        plain.encode(msg.clone(), &mut a).unwrap();
+        packed.encode(msg.clone(), &mut b).unwrap();
+        assert!(b.len() < a.len(), "{} >= {}", b.len(), a.len());
+        assert_eq!(packed.take_bytes_encoded(), b.len() as u64);
+        assert_eq!(packed.take_bytes_encoded(), 0);
+        // Either codec reads either frame.
+        assert_eq!(packed.decode(&mut a).unwrap(), Some(msg.clone()));
+        assert_eq!(plain.decode(&mut b).unwrap(), Some(msg));
     }
 
     #[test]

@@ -59,6 +59,12 @@ pub struct NodeConfig {
     /// events and sees [`NodeEvent::Lagged`](crate::NodeEvent::Lagged). Default: 1,024.
     /// 0 is raised to 1.
     pub event_capacity: usize,
+    /// Offer zstd frame compression to peers: the hello says this node accepts compressed
+    /// frames, and CBOR messages longer than [`COMPRESS_ABOVE`](crate::codec::COMPRESS_ABOVE)
+    /// bytes go out compressed (when that makes them smaller) to peers whose hello says the
+    /// same. Trades CPU for bytes. JSON-lines connections never compress; compressed frames
+    /// from a peer are always read. Default: `false`.
+    pub compression: bool,
 }
 
 impl Default for NodeConfig {
@@ -71,6 +77,7 @@ impl Default for NodeConfig {
             exchange_timeout: Duration::from_secs(5),
             handshake_timeout: Duration::from_secs(10),
             event_capacity: 1_024,
+            compression: false,
         }
     }
 }
@@ -115,6 +122,12 @@ impl NodeConfig {
     /// Sets [`event_capacity`](Self::event_capacity).
     pub fn with_event_capacity(mut self, capacity: usize) -> Self {
         self.event_capacity = capacity;
+        self
+    }
+
+    /// Sets [`compression`](Self::compression).
+    pub fn with_compression(mut self, on: bool) -> Self {
+        self.compression = on;
         self
     }
 

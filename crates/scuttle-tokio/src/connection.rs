@@ -30,8 +30,8 @@ use tokio_util::codec::{FramedRead, FramedWrite};
 use tokio_util::sync::CancellationToken;
 
 use crate::bounds::{Key, NodeResolver, NodeSorter, Value};
-use crate::codec::{Hello, HelloCodec, WireCodec};
-use crate::config::NodeConfig;
+use crate::codec::{Hello, HelloCodec, WireCodec, COMPRESS_ABOVE};
+use crate::config::{NodeConfig, WireFormat};
 use crate::error::{ConnectionError, DisconnectReason, PolicyError};
 use crate::event::{ConnectionId, NodeEvent};
 use crate::shared::Shared;
@@ -52,6 +52,7 @@ pub(crate) struct ConnShared {
     established: AtomicBool,
     received: AtomicU64,
     sent: AtomicU64,
+    bytes_sent: AtomicU64,
     exchanges: AtomicU64,
     answered: AtomicU64,
 }
@@ -64,6 +65,7 @@ impl ConnShared {
             established: AtomicBool::new(false),
             received: AtomicU64::new(0),
             sent: AtomicU64::new(0),
+            bytes_sent: AtomicU64::new(0),
             exchanges: AtomicU64::new(0),
             answered: AtomicU64::new(0),
         }
@@ -82,6 +84,9 @@ pub struct ConnectionStats {
     pub messages_received: u64,
     /// Messages written to the peer (the hello not included).
     pub messages_sent: u64,
+    /// Bytes written to the peer, the hello included (compressed frames count their
+    /// compressed size).
+    pub bytes_sent: u64,
     /// Exchanges this node started (`Syn`s sent).
     pub exchanges_started: u64,
     /// Exchanges this node started that the peer answered (`SynAck`s received).
@@ -127,6 +132,7 @@ impl ConnectionHandle {
         ConnectionStats {
             messages_received: get(&self.conn.received),
             messages_sent: get(&self.conn.sent),
+            bytes_sent: get(&self.conn.bytes_sent),
             exchanges_started: get(&self.conn.exchanges),
             exchanges_answered: get(&self.conn.answered),
         }
@@ -243,10 +249,17 @@ impl<K: Key, V: Value, R: NodeResolver<K, V>, S: NodeSorter<K, V>> Link<'_, K, V
         let (rd, mut wr) = tokio::io::split(io);
 
         // Handshake: both sides send their hello at once, then read the other's.
-        let hello = Hello::new(self.shared.id.clone()).to_bytes(format)?;
+        // Compression is offered on CBOR connections only.
+        let offer = config.compression && format == WireFormat::Cbor;
+        let hello = Hello::new(self.shared.id.clone())
+            .with_zstd(offer)
+            .to_bytes(format)?;
         let handshake = async {
             wr.write_all(&hello).await?;
             wr.flush().await?;
+            self.conn
+                .bytes_sent
+                .fetch_add(hello.len() as u64, Ordering::Relaxed);
             let mut reader = FramedRead::new(rd, HelloCodec::new(format));
             match reader.next().await {
                 Some(Ok(hello)) => Ok((hello, reader)),
@@ -261,7 +274,7 @@ impl<K: Key, V: Value, R: NodeResolver<K, V>, S: NodeSorter<K, V>> Link<'_, K, V
                 r.map_err(|_| ConnectionError::HandshakeTimeout(timeout))??
             }
         };
-        let peer = hello.node_id;
+        let peer = hello.node_id.clone();
         let _ = self.conn.peer.set(peer.clone());
         if peer == self.shared.id {
             return Err(ConnectionError::SelfConnection(peer));
@@ -276,7 +289,12 @@ impl<K: Key, V: Value, R: NodeResolver<K, V>, S: NodeSorter<K, V>> Link<'_, K, V
         // The bytes after the hello stay buffered in the reader.
         let core = &self.shared.core_config;
         let reader = reader.map_decoder(|_| WireCodec::<K, V>::new(format, core));
-        let mut writer = FramedWrite::new(wr, WireCodec::<K, V>::new(format, core));
+        let mut encoder = WireCodec::<K, V>::new(format, core);
+        // Compress only when both sides asked for it.
+        if offer && hello.accepts_zstd {
+            encoder = encoder.with_compression(COMPRESS_ABOVE);
+        }
+        let mut writer = FramedWrite::new(wr, encoder);
         let (tx, rx) = mpsc::channel(REPLY_SLOTS);
         let result = tokio::select! {
             r = self.read(&peer, reader, tx) => or_peer_closed(r),
@@ -343,6 +361,13 @@ impl<K: Key, V: Value, R: NodeResolver<K, V>, S: NodeSorter<K, V>> Link<'_, K, V
         }
     }
 
+    /// Counts a message just written.
+    fn sent<IO>(&self, writer: &mut FramedWrite<WriteHalf<IO>, WireCodec<K, V>>) {
+        bump(&self.conn.sent);
+        let bytes = writer.encoder_mut().take_bytes_encoded();
+        self.conn.bytes_sent.fetch_add(bytes, Ordering::Relaxed);
+    }
+
     /// Starts this node's exchanges and writes every message to the peer.
     async fn write<IO: AsyncWrite>(
         &self,
@@ -363,7 +388,7 @@ impl<K: Key, V: Value, R: NodeResolver<K, V>, S: NodeSorter<K, V>> Link<'_, K, V
                 wanted = false;
                 let syn = self.shared.start_exchange();
                 writer.send(syn).await?;
-                bump(&self.conn.sent);
+                self.sent(writer);
                 bump(&self.conn.exchanges);
                 in_flight = Some(Instant::now());
             }
@@ -375,7 +400,7 @@ impl<K: Key, V: Value, R: NodeResolver<K, V>, S: NodeSorter<K, V>> Link<'_, K, V
                     let Some(step) = step else { return Ok(End::Closed) };
                     if let Some(reply) = step.reply {
                         writer.send(reply).await?;
-                        bump(&self.conn.sent);
+                        self.sent(writer);
                     }
                     if step.answers_ours && in_flight.take().is_some() {
                         bump(&self.conn.answered);

@@ -25,6 +25,7 @@ fn hello(id: &str, version: u32) -> Vec<u8> {
     Hello {
         protocol_version: version,
         node_id: NodeId::from(id),
+        accepts_zstd: false,
     }
     .to_bytes(WireFormat::Cbor)
     .unwrap()
@@ -242,6 +243,7 @@ async fn wrong_version(format: WireFormat) {
     let bytes = Hello {
         protocol_version: PROTOCOL_VERSION + 98,
         node_id: NodeId::from("future"),
+        accepts_zstd: false,
     }
     .to_bytes(format)
     .unwrap();
