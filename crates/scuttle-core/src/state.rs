@@ -15,10 +15,17 @@ use crate::types::Entry;
 /// The position of a key in the state; stable while the key is held.
 pub(crate) type SlotId = u32;
 
+struct Slot<K, V> {
+    hash: u64,
+    key: K,
+    entry: Entry<V>,
+}
+
 pub(crate) struct State<K, V> {
     index: HashTable<SlotId>,
     hasher: RandomState,
-    slots: Vec<Option<(K, Entry<V>)>>,
+    /// Each key with its entry and its hash (kept so growing the table rehashes nothing).
+    slots: Vec<Option<Slot<K, V>>>,
     free: Vec<SlotId>,
 }
 
@@ -57,7 +64,7 @@ impl<K: Hash + Eq, V> State<K, V> {
         self.index
             .find(
                 hash,
-                |&id| matches!(&self.slots[id as usize], Some((k, _)) if k.borrow() == key),
+                |&id| matches!(&self.slots[id as usize], Some(s) if s.hash == hash && s.key.borrow() == key),
             )
             .copied()
     }
@@ -75,35 +82,33 @@ impl<K: Hash + Eq, V> State<K, V> {
         self.slots
             .get(id as usize)
             .and_then(Option::as_ref)
-            .map(|(k, e)| (k, e))
+            .map(|s| (&s.key, &s.entry))
     }
 
     /// Makes `entry` the entry of `key`; returns its slot and the entry it replaced.
     pub(crate) fn insert(&mut self, key: K, entry: Entry<V>) -> (SlotId, Option<Entry<V>>) {
         let hash = self.hasher.hash_one(&key);
         if let Some(id) = self.find_hashed(hash, &key) {
-            let slot = self.slots[id as usize].as_mut().map(|(_, e)| e);
+            let slot = self.slots[id as usize].as_mut().map(|s| &mut s.entry);
             let old = slot.map(|e| std::mem::replace(e, entry));
             return (id, old);
         }
         let id = match self.free.pop() {
             Some(id) => {
-                self.slots[id as usize] = Some((key, entry));
+                self.slots[id as usize] = Some(Slot { hash, key, entry });
                 id
             }
             None => {
                 // More than 2^32 keys on one node is out of reach of its memory anyway.
                 let id = SlotId::try_from(self.slots.len()).unwrap_or(SlotId::MAX);
-                self.slots.push(Some((key, entry)));
+                self.slots.push(Some(Slot { hash, key, entry }));
                 id
             }
         };
-        let (slots, hasher) = (&self.slots, &self.hasher);
-        self.index
-            .insert_unique(hash, id, |&i| match &slots[i as usize] {
-                Some((k, _)) => hasher.hash_one(k),
-                None => 0,
-            });
+        let slots = &self.slots;
+        self.index.insert_unique(hash, id, |&i| {
+            slots[i as usize].as_ref().map_or(0, |s| s.hash)
+        });
         (id, None)
     }
 
@@ -117,18 +122,18 @@ impl<K: Hash + Eq, V> State<K, V> {
         let slots = &self.slots;
         let found = self.index.find_entry(
             hash,
-            |&id| matches!(&slots[id as usize], Some((k, _)) if k.borrow() == key),
+            |&id| matches!(&slots[id as usize], Some(s) if s.hash == hash && s.key.borrow() == key),
         );
         let (id, _) = found.ok()?.remove();
-        let (k, e) = self.slots[id as usize].take()?;
+        let slot = self.slots[id as usize].take()?;
         self.free.push(id);
-        Some((id, k, e))
+        Some((id, slot.key, slot.entry))
     }
 
     /// Every key and entry, in no particular order.
     pub(crate) fn iter(&self) -> impl Iterator<Item = (&K, &Entry<V>)> {
         self.slots
             .iter()
-            .filter_map(|s| s.as_ref().map(|(k, e)| (k, e)))
+            .filter_map(|s| s.as_ref().map(|s| (&s.key, &s.entry)))
     }
 }
