@@ -36,7 +36,7 @@ use crate::config::{Config, ConfigError};
 use crate::handle::{Command, Commands, Handle, HANDLE_QUEUE};
 use crate::handler::Handler;
 use crate::peers::{Peers, Sent};
-use crate::protocol::{Codec, Frame};
+use crate::protocol::{Codec, Frame, COMPRESS_ABOVE};
 
 type Inner = request_response::Behaviour<Codec>;
 
@@ -174,6 +174,8 @@ where
     inner: Inner,
     core: Gossip<K, V, R, S>,
     codec: FrameCodec,
+    /// With [`Config::compression`]: the codec of frames for `+zstd` streams.
+    packer: Option<FrameCodec>,
     config: Config,
     peers: Peers,
     round: Delay,
@@ -213,9 +215,15 @@ where
         let local = config.local_peer_id;
         let core = Gossip::new(local.to_string(), config.core.clone(), resolver, sorter)?;
         let max = config.core.max_message_bytes;
+        let compressed = config.compressed_protocol();
+        // With compression, `+zstd` first: peers that speak it pick it.
+        let protocols = compressed
+            .iter()
+            .chain([&config.protocol])
+            .map(|p| (p.clone(), ProtocolSupport::Full));
         let inner = Inner::with_codec(
-            Codec::new(max),
-            [(config.protocol.clone(), ProtocolSupport::Full)],
+            Codec::new(max).with_compressed_protocol(compressed.clone()),
+            protocols,
             request_response::Config::default()
                 .with_request_timeout(config.request_timeout)
                 .with_max_concurrent_streams(config.max_concurrent_streams),
@@ -229,6 +237,7 @@ where
             inner,
             core,
             codec: FrameCodec::new(max),
+            packer: compressed.map(|_| FrameCodec::new(max).with_compression(COMPRESS_ABOVE)),
             peers: Peers::new(config.rate_limit),
             round: Delay::new(config.interval),
             timeout: None,
@@ -436,7 +445,7 @@ where
     fn encode(&mut self, peer: PeerId, msg: &Message<K, V>) -> Option<Frame> {
         let mut bytes = Vec::with_capacity(LENGTH_PREFIX + wire::message_len(msg));
         match self.codec.encode(msg, &mut bytes) {
-            Ok(()) => Some(Frame::Bytes(bytes)),
+            Ok(()) => Some(self.with_compressed(msg, bytes)),
             Err(e) => {
                 self.push_event(Event::ExchangeFailed {
                     peer,
@@ -444,6 +453,22 @@ where
                 });
                 None
             }
+        }
+    }
+
+    /// The frame `plain` of `msg`, plus its compressed form when compression is on and makes
+    /// it smaller (the codec picks one by the stream's protocol).
+    fn with_compressed(&self, msg: &Message<K, V>, plain: Vec<u8>) -> Frame {
+        let Some(packer) = self.packer else {
+            return Frame::Bytes(plain);
+        };
+        if plain.len() <= LENGTH_PREFIX + COMPRESS_ABOVE {
+            return Frame::Bytes(plain);
+        }
+        let mut compressed = Vec::new();
+        match packer.encode(msg, &mut compressed) {
+            Ok(()) if compressed.len() < plain.len() => Frame::Compressible { plain, compressed },
+            _ => Frame::Bytes(plain),
         }
     }
 
@@ -455,7 +480,9 @@ where
                 len,
                 max: self.codec.max_frame_size(),
             }),
-            Frame::Bytes(bytes) => self.codec.decode_frame(&bytes).map(Some),
+            Frame::Bytes(bytes) | Frame::Compressible { plain: bytes, .. } => {
+                self.codec.decode_frame(&bytes).map(Some)
+            }
         }
     }
 

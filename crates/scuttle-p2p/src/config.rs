@@ -77,6 +77,12 @@ pub struct Config {
     /// The protocol id negotiated. Nodes with different ids do not gossip, which separates
     /// clusters sharing a swarm. Default: [`PROTOCOL_NAME`] (`/scuttle/2.0.0`).
     pub protocol: StreamProtocol,
+    /// Offer zstd frame compression: negotiate `{protocol}+zstd` (e.g. `/scuttle/2.0.0+zstd`)
+    /// first and [`Config::protocol`] second, and on streams that agreed on the `+zstd` id
+    /// send frames longer than [`COMPRESS_ABOVE`](crate::protocol::COMPRESS_ABOVE) bytes
+    /// compressed (when that makes them smaller). Nodes without it speak only the plain id, so
+    /// they never receive a compressed frame. Trades CPU for bytes. Default: `false`.
+    pub compression: bool,
 }
 
 impl Config {
@@ -94,6 +100,7 @@ impl Config {
             keep_alive: true,
             ban_duration: Duration::from_secs(60),
             protocol: PROTOCOL_NAME,
+            compression: false,
         }
     }
 
@@ -149,6 +156,21 @@ impl Config {
     pub fn with_protocol(mut self, protocol: StreamProtocol) -> Self {
         self.protocol = protocol;
         self
+    }
+
+    /// Sets [`Config::compression`].
+    pub fn with_compression(mut self, on: bool) -> Self {
+        self.compression = on;
+        self
+    }
+
+    /// The protocol id of compressed streams, `{protocol}+zstd`, when
+    /// [`compression`](Config::compression) is on.
+    pub fn compressed_protocol(&self) -> Option<StreamProtocol> {
+        if !self.compression {
+            return None;
+        }
+        StreamProtocol::try_from_owned(format!("{}+zstd", self.protocol)).ok()
     }
 
     /// Checks every constraint, naming the first one broken.

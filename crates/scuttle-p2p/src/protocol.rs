@@ -25,6 +25,14 @@
 //! connection closed), or any stream closed inside a frame. What it hands on as the peer's
 //! fault: a length prefix above the limit ([`Frame::Oversize`]) and bytes after the frame
 //! (decoding reports them as trailing bytes).
+//!
+//! **Compression** ([`Config::compression`](crate::Config::compression)): such a node offers
+//! `/scuttle/2.0.0+zstd` first and `/scuttle/2.0.0` second. On a stream that negotiated the
+//! `+zstd` id, both the request and its response carry frames longer than [`COMPRESS_ABOVE`]
+//! bytes zstd-compressed (the core's `FrameCodec::with_compression`: the top bit of the length
+//! prefix marks them); on `/scuttle/2.0.0` frames are always plain. A node without compression
+//! speaks only `/scuttle/2.0.0`, so negotiation alone keeps compressed frames from it. Reading
+//! accepts both kinds on either id.
 
 use std::io;
 
@@ -39,6 +47,12 @@ use scuttle_core::FrameCodec;
 /// [`PROTOCOL_VERSION`](scuttle_core::PROTOCOL_VERSION).
 pub const PROTOCOL_NAME: StreamProtocol = StreamProtocol::new("/scuttle/2.0.0");
 
+/// Frames with longer bodies are compressed on `+zstd` streams.
+pub const COMPRESS_ABOVE: usize = 256;
+
+/// The bit of the length prefix marking a compressed body (see [`FrameCodec`]).
+const COMPRESSED: u32 = 1 << 31;
+
 /// What one request or response carries on the wire, undecoded.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Frame {
@@ -48,6 +62,14 @@ pub enum Frame {
     /// One frame, length prefix included, as read or to be written. Not validated: the
     /// behaviour decodes it (tests use it to send garbage).
     Bytes(Vec<u8>),
+    /// One message as two frames, to be written as `compressed` on a `+zstd` stream and as
+    /// `plain` on any other. Only written, never read.
+    Compressible {
+        /// The plain frame.
+        plain: Vec<u8>,
+        /// The same message, compressed.
+        compressed: Vec<u8>,
+    },
     /// A frame whose length prefix announced `len` bytes, more than the codec accepts. Its body
     /// was not read.
     Oversize {
@@ -58,16 +80,27 @@ pub enum Frame {
 
 /// The request-response codec of `/scuttle/2.0.0`: moves one [`Frame`] per request or
 /// response (see the [module docs](self)).
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 pub struct Codec {
     max_message_bytes: usize,
+    compressed: Option<StreamProtocol>,
 }
 
 impl Codec {
     /// A codec for frames whose body holds at most `max_message_bytes` bytes: give it the
     /// core's [`Config::max_message_bytes`](scuttle_core::Config::max_message_bytes).
     pub fn new(max_message_bytes: usize) -> Self {
-        Codec { max_message_bytes }
+        Codec {
+            max_message_bytes,
+            compressed: None,
+        }
+    }
+
+    /// Writes [`Frame::Compressible`] frames compressed on streams that negotiated `protocol`
+    /// (the `+zstd` id), plain on any other. `None`: always plain.
+    pub fn with_compressed_protocol(mut self, protocol: Option<StreamProtocol>) -> Self {
+        self.compressed = protocol;
+        self
     }
 
     /// The largest body accepted, in bytes.
@@ -95,7 +128,8 @@ impl Codec {
         if got < LENGTH_PREFIX {
             return Err(ended_early("the stream ended inside a length prefix"));
         }
-        let len = u32::from_be_bytes(prefix) as usize;
+        // The body length, without the bit marking a compressed body.
+        let len = (u32::from_be_bytes(prefix) & !COMPRESSED) as usize;
         if len > self.max_message_bytes {
             return Ok(Frame::Oversize { len });
         }
@@ -110,20 +144,32 @@ impl Codec {
         Ok(Frame::Bytes(bytes))
     }
 
-    async fn write<T>(&self, io: &mut T, frame: Frame) -> io::Result<()>
+    async fn write<T>(&self, protocol: &StreamProtocol, io: &mut T, frame: Frame) -> io::Result<()>
     where
         T: AsyncWrite + Unpin + Send,
     {
+        let frame = match frame {
+            Frame::Compressible { plain, compressed } => {
+                if self.compressed.as_ref() == Some(protocol) {
+                    Frame::Bytes(compressed)
+                } else {
+                    Frame::Bytes(plain)
+                }
+            }
+            frame => frame,
+        };
         match frame {
             // The request-response handler closes the stream after the frame.
             Frame::Empty => Ok(()),
             Frame::Bytes(bytes) if bytes.len() <= LENGTH_PREFIX + self.max_message_bytes => {
                 io.write_all(&bytes).await
             }
-            Frame::Bytes(_) | Frame::Oversize { .. } => Err(io::Error::new(
-                io::ErrorKind::InvalidInput,
-                "frame exceeds max_message_bytes",
-            )),
+            Frame::Bytes(_) | Frame::Compressible { .. } | Frame::Oversize { .. } => {
+                Err(io::Error::new(
+                    io::ErrorKind::InvalidInput,
+                    "frame exceeds max_message_bytes",
+                ))
+            }
         }
     }
 }
@@ -158,26 +204,26 @@ impl request_response::Codec for Codec {
 
     async fn write_request<T>(
         &mut self,
-        _: &StreamProtocol,
+        protocol: &StreamProtocol,
         io: &mut T,
         frame: Frame,
     ) -> io::Result<()>
     where
         T: AsyncWrite + Unpin + Send,
     {
-        self.write(io, frame).await
+        self.write(protocol, io, frame).await
     }
 
     async fn write_response<T>(
         &mut self,
-        _: &StreamProtocol,
+        protocol: &StreamProtocol,
         io: &mut T,
         frame: Frame,
     ) -> io::Result<()>
     where
         T: AsyncWrite + Unpin + Send,
     {
-        self.write(io, frame).await
+        self.write(protocol, io, frame).await
     }
 }
 
@@ -257,6 +303,51 @@ mod tests {
             let err = read_response(&mut codec, &frame[..cut]).unwrap_err();
             assert_eq!(err.kind(), io::ErrorKind::UnexpectedEof, "cut at {cut}");
         }
+    }
+
+    #[test]
+    fn compressed_frames_go_only_on_the_zstd_protocol_and_are_read_on_both() {
+        let zstd = StreamProtocol::new("/scuttle/2.0.0+zstd");
+        let mut a: Gossip<String, String> = Gossip::with_defaults("a");
+        for i in 0..20 {
+            a.set(0, format!("k{i}"), "compressible ".repeat(20))
+                .unwrap();
+        }
+        let syn_ack = Gossip::<String, String>::with_defaults("b")
+            .handle_message(a.start_exchange())
+            .unwrap()
+            .unwrap();
+        let ack = a.handle_message(syn_ack).unwrap().unwrap();
+        let (mut plain, mut compressed) = (Vec::new(), Vec::new());
+        FrameCodec::new(1 << 20).encode(&ack, &mut plain).unwrap();
+        FrameCodec::new(1 << 20)
+            .with_compression(COMPRESS_ABOVE)
+            .encode(&ack, &mut compressed)
+            .unwrap();
+        assert!(compressed.len() < plain.len());
+        let frame = Frame::Compressible {
+            plain: plain.clone(),
+            compressed: compressed.clone(),
+        };
+        let mut codec = Codec::new(1 << 20).with_compressed_protocol(Some(zstd.clone()));
+        for (protocol, expected) in [(&zstd, &compressed), (&PROTOCOL_NAME, &plain)] {
+            let mut wire = Vec::new();
+            futures::executor::block_on(codec.write_request(protocol, &mut wire, frame.clone()))
+                .unwrap();
+            assert_eq!(&wire, expected, "on {protocol}");
+            // Read back (the compressed prefix is not mistaken for an oversize length).
+            let Frame::Bytes(read) = read_request(&mut codec, &wire).unwrap() else {
+                panic!("not a frame")
+            };
+            let msg: Message<String, String> =
+                FrameCodec::new(1 << 20).decode_frame(&read).unwrap();
+            assert_eq!(msg, ack);
+        }
+        // A codec without compression writes plain frames, whatever the protocol.
+        let mut wire = Vec::new();
+        futures::executor::block_on(Codec::new(1 << 20).write_request(&zstd, &mut wire, frame))
+            .unwrap();
+        assert_eq!(wire, plain);
     }
 
     #[test]
