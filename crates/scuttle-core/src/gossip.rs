@@ -13,6 +13,7 @@ use crate::message::{Digest, Message, News, Reset};
 use crate::news;
 use crate::resolver::{LastWriterWins, Resolver};
 use crate::sorter::{ScuttleBreadth, Sorter};
+use crate::sources::SourceMap;
 use crate::state::State;
 use crate::types::{Entry, Millis, NodeId, Update, UpdateRef, Version};
 use crate::wire;
@@ -63,7 +64,7 @@ pub struct Gossip<K, V, R = LastWriterWins, S = ScuttleBreadth> {
     version: Version,
     state: State<K, V>,
     history: History<K, V>,
-    watermarks: HashMap<NodeId, Version>,
+    watermarks: SourceMap<Version>,
     /// Sum of a hash of every `(source, watermark)`: the digest hash, kept up to date in O(1).
     digest_hash: u64,
     /// Whether the last exchange found this node's digest equal to a peer's (and nothing
@@ -130,7 +131,7 @@ where
             version: 0,
             state: State::default(),
             history: History::default(),
-            watermarks: HashMap::new(),
+            watermarks: SourceMap::default(),
             digest_hash: 0,
             in_sync: false,
             floors: HashMap::new(),
@@ -313,8 +314,7 @@ where
             return Err(SetError::Rejected);
         }
         self.version = version;
-        let id = self.id.clone();
-        self.raise_watermark(&id, version);
+        self.raise_watermark(&update.source_id, version);
         self.install_local(update, true);
         Ok(version)
     }
@@ -779,11 +779,11 @@ where
     }
 
     fn raise_watermark(&mut self, source: &NodeId, version: Version) {
-        let old = match self.watermarks.get_mut(source) {
+        let old = match self.watermarks.get_mut(source.as_str()) {
             Some(w) if *w >= version => return,
             Some(w) => std::mem::replace(w, version),
             None => {
-                self.watermarks.insert(source.clone(), version);
+                self.watermarks.get_or_insert_with(source, || version);
                 if version == 0 {
                     return;
                 }
@@ -833,9 +833,10 @@ where
                 local,
             });
         }
-        let source = entry.source_id.clone();
         let (id, old) = self.state.insert(key, entry);
-        self.history.insert_current(&source, version, id);
+        if let Some((_, entry)) = self.state.slot(id) {
+            self.history.insert_current(&entry.source_id, version, id);
+        }
         if let Some(old) = old {
             if old.is_deleted() {
                 self.tombstones

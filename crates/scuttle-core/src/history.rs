@@ -4,9 +4,10 @@
 //! history holds only its state slot; a superseded update (no longer the state of its key)
 //! moves its value here, where compaction can drop it, oldest first.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
 use std::hash::Hash;
 
+use crate::sources::SourceMap;
 use crate::state::{SlotId, State};
 use crate::types::{Entry, Millis, NodeId, UpdateRef, Version};
 
@@ -31,7 +32,7 @@ struct Superseded<K, V> {
 /// Updates kept for replay; O(log n + k) news per source.
 #[derive(Debug, Clone)]
 pub(crate) struct History<K, V> {
-    by_source: HashMap<NodeId, BTreeMap<Version, Slot<K, V>>>,
+    by_source: SourceMap<BTreeMap<Version, Slot<K, V>>>,
     superseded: BTreeSet<(Version, NodeId)>,
     len: usize,
 }
@@ -39,7 +40,7 @@ pub(crate) struct History<K, V> {
 impl<K, V> Default for History<K, V> {
     fn default() -> Self {
         History {
-            by_source: HashMap::new(),
+            by_source: SourceMap::default(),
             superseded: BTreeSet::new(),
             len: 0,
         }
@@ -101,10 +102,7 @@ impl<K: Eq + Hash, V> History<K, V> {
 
     /// Records the current update of the key in state slot `id`.
     pub(crate) fn insert_current(&mut self, source: &NodeId, version: Version, id: SlotId) {
-        let map = match self.by_source.get_mut(source) {
-            Some(m) => m,
-            None => self.by_source.entry(source.clone()).or_default(),
-        };
+        let map = self.by_source.get_or_insert_with(source, BTreeMap::new);
         if map.insert(version, Slot::Current(id)).is_none() {
             self.len += 1;
         }
@@ -113,7 +111,7 @@ impl<K: Eq + Hash, V> History<K, V> {
     /// The update at `(old.source_id, old.version)` lost `key` to a later one: it keeps its
     /// value here from now on.
     pub(crate) fn supersede(&mut self, key: K, old: Entry<V>) {
-        let Some(map) = self.by_source.get_mut(&old.source_id) else {
+        let Some(map) = self.by_source.get_mut(old.source_id.as_str()) else {
             return;
         };
         match map.remove(&old.version) {
@@ -136,14 +134,14 @@ impl<K: Eq + Hash, V> History<K, V> {
     }
 
     pub(crate) fn remove(&mut self, source: &NodeId, version: Version) {
-        let Some(map) = self.by_source.get_mut(source) else {
+        let Some(map) = self.by_source.get_mut(source.as_str()) else {
             return;
         };
         if map.remove(&version).is_none() {
             return;
         }
         if map.is_empty() {
-            self.by_source.remove(source);
+            self.by_source.remove(source.as_str());
         }
         self.superseded.remove(&(version, source.clone()));
         self.len -= 1;
@@ -170,7 +168,7 @@ impl<K: Eq + Hash, V> History<K, V> {
             .iter()
             .filter(|(v, s)| {
                 matches!(
-                    self.by_source.get(s).and_then(|m| m.get(v)),
+                    self.by_source.get(s.as_str()).and_then(|m| m.get(v)),
                     Some(Slot::Superseded(s)) if forget(&s.key)
                 )
             })

@@ -43,6 +43,7 @@ mod news;
 pub mod policy;
 pub mod resolver;
 pub mod sorter;
+mod sources;
 mod state;
 mod types;
 pub mod wire;

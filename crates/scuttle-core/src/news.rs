@@ -21,6 +21,7 @@ use crate::history::History;
 use crate::message::Run;
 use crate::policy::SorterKind;
 use crate::sorter::{Candidate, Sorter};
+use crate::sources::SourceMap;
 use crate::state::State;
 use crate::types::{Millis, NodeId, UpdateRef, Version};
 use crate::wire;
@@ -55,7 +56,7 @@ pub(crate) fn choose<K, V, S>(
     history: &History<K, V>,
     state: &State<K, V>,
     sorter: &S,
-    mine: &HashMap<NodeId, Version>,
+    mine: &SourceMap<Version>,
     theirs: &HashMap<NodeId, Version>,
     mtu: usize,
     budget: usize,
@@ -167,7 +168,7 @@ where
     for s in opened {
         // A run holding all of its source's news says how far the sender's watermark goes,
         // so a compacted tail does not keep the peer's watermark behind for good.
-        let watermark = mine.get(s.id).copied().unwrap_or(0);
+        let watermark = mine.get(s.id.as_str()).copied().unwrap_or(0);
         let items = s.items.len();
         let added = wire::uint_len(watermark) + wire::run_head_len(s.id, Some(s.prev), items + 1)
             - wire::run_head_len(s.id, Some(s.prev), items);
