@@ -32,6 +32,7 @@
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
+mod cbor_len;
 pub mod codec;
 mod config;
 mod error;

@@ -66,6 +66,9 @@ fn text_len(s: &str) -> usize {
 
 /// Bytes of any serializable value in CBOR.
 pub(crate) fn cbor_len<T: Serialize + ?Sized>(value: &T) -> usize {
+    if let Some(len) = crate::cbor_len::fast_len(value) {
+        return len;
+    }
     struct Count(usize);
     impl std::io::Write for Count {
         fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
