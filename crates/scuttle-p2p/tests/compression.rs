@@ -4,9 +4,11 @@
 
 mod common;
 
-use common::{converged, drive_until, listen, no_violations, node_with, Node};
+use common::{
+    assert_connected_unbanned, converged, drive_until, listen, no_violations, node_with, Node,
+};
 use libp2p::identity::Keypair;
-use libp2p::{PeerId, Swarm};
+use libp2p::Swarm;
 
 /// Two nodes (compression per `on`), the second dialing the first, with large compressible
 /// values written on both; runs until both hold everything.
@@ -37,16 +39,7 @@ async fn pair(on: [bool; 2]) {
         expected.push((k, v));
     }
     drive_until(&mut swarms, no_violations, |s| converged(s, &expected)).await;
-    let ids: Vec<PeerId> = swarms
-        .iter()
-        .flatten()
-        .map(|s| *s.local_peer_id())
-        .collect();
-    for swarm in swarms.iter().flatten() {
-        let b = swarm.behaviour();
-        assert_eq!(b.peers().count(), 1);
-        assert!(ids.iter().all(|p| !b.is_banned(p)));
-    }
+    assert_connected_unbanned(&swarms, 1);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

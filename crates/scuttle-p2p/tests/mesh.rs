@@ -7,7 +7,9 @@ mod common;
 use std::cell::Cell;
 use std::time::Duration;
 
-use common::{converged, drive_until, listen, no_violations, node, node_with, Node};
+use common::{
+    assert_connected_unbanned, converged, drive_until, listen, no_violations, node, node_with, Node,
+};
 use libp2p::identity::Keypair;
 use libp2p::swarm::SwarmEvent;
 use libp2p::{Multiaddr, PeerId, Swarm};
@@ -252,16 +254,7 @@ async fn peers_with_different_mtus_converge_without_bans() {
         expected.push((k, v));
     }
     drive_until(&mut swarms, no_violations, |s| converged(s, &expected)).await;
-    let ids: Vec<PeerId> = swarms
-        .iter()
-        .flatten()
-        .map(|s| *s.local_peer_id())
-        .collect();
-    for swarm in swarms.iter().flatten() {
-        let b = swarm.behaviour();
-        assert_eq!(b.peers().count(), 2);
-        assert!(ids.iter().all(|p| !b.is_banned(p)));
-    }
+    assert_connected_unbanned(&swarms, 2);
 }
 
 /// A write that could never fit one message is refused at `set` with the typed error, and

@@ -133,3 +133,17 @@ pub fn no_violations(i: usize, event: SwarmEvent<Event<String, String>>) {
         panic!("node {i} banned honest peer {peer}: {error}");
     }
 }
+
+/// Every node is connected to `peers` others and has banned none of them.
+pub fn assert_connected_unbanned(swarms: &[Option<Swarm<Node>>], peers: usize) {
+    let ids: Vec<PeerId> = swarms
+        .iter()
+        .flatten()
+        .map(|s| *s.local_peer_id())
+        .collect();
+    for swarm in swarms.iter().flatten() {
+        let b = swarm.behaviour();
+        assert_eq!(b.peers().count(), peers);
+        assert!(ids.iter().all(|p| !b.is_banned(p)));
+    }
+}
