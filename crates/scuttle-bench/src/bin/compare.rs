@@ -178,17 +178,7 @@ fn main() -> ExitCode {
                 eprintln!("  {}", describe(s));
             }
             let c = if args.chitchat {
-                match run_chitchat(&case, args.protocol) {
-                    Ok(c) => {
-                        eprintln!("  {}", describe(&c));
-                        Some(c)
-                    }
-                    Err(e) => {
-                        eprintln!("  chitchat failed: {e}");
-                        failed = true;
-                        None
-                    }
-                }
+                chitchat_row(&case, args.protocol, &mut failed)
             } else {
                 None
             };
@@ -202,17 +192,7 @@ fn main() -> ExitCode {
         for (case, s, c) in lines.iter().filter(|(case, _, _)| case.nodes == n) {
             let other_row = if args.chitchat && case.keys == k_min {
                 eprintln!("N = {n}, K = {k_min}, chitchat {other:?} for the idle cost:");
-                match run_chitchat(case, other) {
-                    Ok(row) => {
-                        eprintln!("  {}", describe(&row));
-                        Some(row)
-                    }
-                    Err(e) => {
-                        eprintln!("  chitchat failed: {e}");
-                        failed = true;
-                        None
-                    }
-                }
+                chitchat_row(case, other, &mut failed)
             } else {
                 None
             };
@@ -259,5 +239,20 @@ fn main() -> ExitCode {
         ExitCode::FAILURE
     } else {
         ExitCode::SUCCESS
+    }
+}
+
+/// One chitchat run, printed; a failure is printed and remembered in `failed`.
+fn chitchat_row(case: &Case, protocol: ProtocolVersion, failed: &mut bool) -> Option<Row> {
+    match run_chitchat(case, protocol) {
+        Ok(row) => {
+            eprintln!("  {}", describe(&row));
+            Some(row)
+        }
+        Err(e) => {
+            eprintln!("  chitchat failed: {e}");
+            *failed = true;
+            None
+        }
     }
 }
