@@ -79,6 +79,17 @@ pub struct Gossip<K, V, R = LastWriterWins, S = ScuttleBreadth> {
     stats: Stats,
 }
 
+/// Where an installed update comes from; it decides the event.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Origin {
+    /// Loaded with `with_state`: no event.
+    Loaded,
+    /// A local write.
+    Local,
+    /// News from a peer.
+    Remote,
+}
+
 /// What applying one message's news would do; computed in full before anything changes.
 struct Plan {
     /// Indexes (in the message's update order) of the updates to install.
@@ -150,7 +161,7 @@ where
         for (key, entry) in entries {
             self.raise_watermark(&entry.source_id, entry.version);
             self.version = self.version.max(entry.version);
-            self.install(entry.to_update(key), false);
+            self.install(entry.to_update(key), Origin::Loaded);
         }
         self
     }
@@ -315,7 +326,7 @@ where
         }
         self.version = version;
         self.raise_watermark(&update.source_id, version);
-        self.install_local(update, true);
+        self.install(update, Origin::Local);
         Ok(version)
     }
 
@@ -718,7 +729,7 @@ where
                 }
                 for i in plan.installs {
                     if let Some(u) = updates.get_mut(i).and_then(Option::take) {
-                        self.install(u, true);
+                        self.install(u, Origin::Remote);
                     }
                 }
             }
@@ -737,7 +748,7 @@ where
         let mut entries: Vec<Option<Update<K, V>>> = entries.into_iter().map(Some).collect();
         for i in plan.installs {
             if let Some(u) = entries.get_mut(i).and_then(Option::take) {
-                self.install(u, true);
+                self.install(u, Origin::Remote);
             }
         }
         // A key the sender has seen but no longer holds had its tombstone collected there.
@@ -798,17 +809,9 @@ where
         self.in_sync = false;
     }
 
-    fn install_local(&mut self, update: Update<K, V>, emit: bool) {
-        self.install_as(update, emit, true);
-    }
-
-    fn install(&mut self, update: Update<K, V>, emit: bool) {
-        self.install_as(update, emit, false);
-    }
-
     /// Makes `update` the state of its key (the caller has asked the resolver), records it in
     /// history, moves the value it replaces into history as superseded, and compacts.
-    fn install_as(&mut self, update: Update<K, V>, emit: bool, local: bool) {
+    fn install(&mut self, update: Update<K, V>, origin: Origin) {
         let Update {
             key,
             value,
@@ -826,11 +829,11 @@ where
             self.tombstones
                 .insert((timestamp, entry.source_id.clone(), version), key.clone());
         }
-        if emit && self.config.events {
+        if origin != Origin::Loaded && self.config.events {
             self.events.push_back(Event::Update {
                 key: key.clone(),
                 entry: entry.clone(),
-                local,
+                local: origin == Origin::Local,
             });
         }
         let (id, old) = self.state.insert(key, entry);
