@@ -4,7 +4,7 @@
 //! history holds only its state slot; a superseded update (no longer the state of its key)
 //! moves its value here, where compaction can drop it, oldest first.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeSet, VecDeque};
 use std::hash::Hash;
 
 use crate::sources::SourceMap;
@@ -29,10 +29,91 @@ struct Superseded<K, V> {
     timestamp: Millis,
 }
 
+/// One source's updates, ascending by version. A source's news arrives in version order, so
+/// an insert is almost always an append (O(1), where a `BTreeMap` walks from its root); a
+/// removal leaves a hole, trimmed at the front and squeezed out once holes outnumber updates.
+#[derive(Debug, Clone)]
+struct Log<K, V> {
+    entries: VecDeque<(Version, Option<Slot<K, V>>)>,
+    live: usize,
+}
+
+impl<K, V> Default for Log<K, V> {
+    fn default() -> Self {
+        Log {
+            entries: VecDeque::new(),
+            live: 0,
+        }
+    }
+}
+
+impl<K, V> Log<K, V> {
+    fn position(&self, version: Version) -> Result<usize, usize> {
+        self.entries.binary_search_by_key(&version, |(v, _)| *v)
+    }
+
+    /// Stores `slot` at `version`; returns whether the version was new.
+    fn insert(&mut self, version: Version, slot: Slot<K, V>) -> bool {
+        let at = match self.entries.back() {
+            Some((last, _)) if *last < version => self.entries.len(),
+            None => 0,
+            Some(_) => match self.position(version) {
+                Ok(i) => {
+                    let new = self.entries[i].1.replace(slot).is_none();
+                    self.live += usize::from(new);
+                    return new;
+                }
+                Err(i) => i,
+            },
+        };
+        self.entries.insert(at, (version, Some(slot)));
+        self.live += 1;
+        true
+    }
+
+    fn get(&self, version: Version) -> Option<&Slot<K, V>> {
+        let i = self.position(version).ok()?;
+        self.entries[i].1.as_ref()
+    }
+
+    fn get_mut(&mut self, version: Version) -> Option<&mut Slot<K, V>> {
+        let i = self.position(version).ok()?;
+        self.entries[i].1.as_mut()
+    }
+
+    fn remove(&mut self, version: Version) -> Option<Slot<K, V>> {
+        let i = self.position(version).ok()?;
+        let slot = self.entries[i].1.take()?;
+        self.live -= 1;
+        while matches!(self.entries.front(), Some((_, None))) {
+            self.entries.pop_front();
+        }
+        while matches!(self.entries.back(), Some((_, None))) {
+            self.entries.pop_back();
+        }
+        if self.entries.len() > 2 * self.live + 32 {
+            self.entries.retain(|(_, s)| s.is_some());
+        }
+        Some(slot)
+    }
+
+    /// Held updates above `since`, ascending.
+    fn since(&self, since: Version) -> impl Iterator<Item = (Version, &Slot<K, V>)> {
+        let start = self.entries.partition_point(|(v, _)| *v <= since);
+        self.entries
+            .range(start..)
+            .filter_map(|(v, s)| s.as_ref().map(|s| (*v, s)))
+    }
+
+    fn is_empty(&self) -> bool {
+        self.live == 0
+    }
+}
+
 /// Updates kept for replay; O(log n + k) news per source.
 #[derive(Debug, Clone)]
 pub(crate) struct History<K, V> {
-    by_source: SourceMap<BTreeMap<Version, Slot<K, V>>>,
+    by_source: SourceMap<Log<K, V>>,
     superseded: BTreeSet<(Version, NodeId)>,
     len: usize,
 }
@@ -68,8 +149,8 @@ impl<K: Eq + Hash, V> History<K, V> {
             .get_key_value(source)
             .into_iter()
             .flat_map(move |(source_id, m)| {
-                m.range(since.saturating_add(1)..)
-                    .filter_map(move |(&version, slot)| match slot {
+                m.since(since)
+                    .filter_map(move |(version, slot)| match slot {
                         Slot::Current(id) => state.slot(*id).map(|(key, e)| UpdateRef {
                             key,
                             value: e.value.as_ref(),
@@ -92,7 +173,7 @@ impl<K: Eq + Hash, V> History<K, V> {
     pub(crate) fn count_since(&self, source: &str, since: Version) -> usize {
         self.by_source
             .get(source)
-            .map_or(0, |m| m.range(since.saturating_add(1)..).count())
+            .map_or(0, |m| m.since(since).count())
     }
 
     /// Every source with at least one held update.
@@ -102,8 +183,8 @@ impl<K: Eq + Hash, V> History<K, V> {
 
     /// Records the current update of the key in state slot `id`.
     pub(crate) fn insert_current(&mut self, source: &NodeId, version: Version, id: SlotId) {
-        let map = self.by_source.get_or_insert_with(source, BTreeMap::new);
-        if map.insert(version, Slot::Current(id)).is_none() {
+        let log = self.by_source.get_or_insert_with(source, Log::default);
+        if log.insert(version, Slot::Current(id)) {
             self.len += 1;
         }
     }
@@ -111,36 +192,27 @@ impl<K: Eq + Hash, V> History<K, V> {
     /// The update at `(old.source_id, old.version)` lost `key` to a later one: it keeps its
     /// value here from now on.
     pub(crate) fn supersede(&mut self, key: K, old: Entry<V>) {
-        let Some(map) = self.by_source.get_mut(old.source_id.as_str()) else {
+        let Some(log) = self.by_source.get_mut(old.source_id.as_str()) else {
             return;
         };
-        match map.remove(&old.version) {
-            Some(Slot::Current(_)) => {
-                map.insert(
-                    old.version,
-                    Slot::Superseded(Box::new(Superseded {
-                        key,
-                        value: old.value,
-                        timestamp: old.timestamp,
-                    })),
-                );
-                self.superseded.insert((old.version, old.source_id));
-            }
-            Some(other) => {
-                map.insert(old.version, other);
-            }
-            None => {}
+        if let Some(slot @ Slot::Current(_)) = log.get_mut(old.version) {
+            *slot = Slot::Superseded(Box::new(Superseded {
+                key,
+                value: old.value,
+                timestamp: old.timestamp,
+            }));
+            self.superseded.insert((old.version, old.source_id));
         }
     }
 
     pub(crate) fn remove(&mut self, source: &NodeId, version: Version) {
-        let Some(map) = self.by_source.get_mut(source.as_str()) else {
+        let Some(log) = self.by_source.get_mut(source.as_str()) else {
             return;
         };
-        if map.remove(&version).is_none() {
+        if log.remove(version).is_none() {
             return;
         }
-        if map.is_empty() {
+        if log.is_empty() {
             self.by_source.remove(source.as_str());
         }
         self.superseded.remove(&(version, source.clone()));
@@ -168,7 +240,7 @@ impl<K: Eq + Hash, V> History<K, V> {
             .iter()
             .filter(|(v, s)| {
                 matches!(
-                    self.by_source.get(s.as_str()).and_then(|m| m.get(v)),
+                    self.by_source.get(s.as_str()).and_then(|m| m.get(*v)),
                     Some(Slot::Superseded(s)) if forget(&s.key)
                 )
             })
