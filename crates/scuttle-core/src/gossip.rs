@@ -1,7 +1,7 @@
 //! The node: a replicated map driven by scuttlebutt exchanges.
 
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
-use std::hash::Hash;
+use std::hash::{BuildHasherDefault, Hash, Hasher};
 
 use serde::Serialize;
 
@@ -79,6 +79,65 @@ pub struct Gossip<K, V, R = LastWriterWins, S = ScuttleBreadth> {
     stats: Stats,
 }
 
+/// The updates already won inside the message being decided, found by their key's hash in
+/// the state (computed once per update): a later update of the same key meets the winner, not
+/// the state. Keys whose hashes collide go to a second map keyed by the key itself.
+struct Won<'a, K, V> {
+    by_hash: HashMap<u64, &'a Update<K, V>, BuildHasherDefault<Prehashed>>,
+    collided: HashMap<&'a K, &'a Update<K, V>>,
+}
+
+impl<K, V> Default for Won<'_, K, V> {
+    fn default() -> Self {
+        Won {
+            by_hash: HashMap::default(),
+            collided: HashMap::new(),
+        }
+    }
+}
+
+impl<'a, K: Eq + Hash, V> Won<'a, K, V> {
+    fn get(&self, hash: u64, key: &K) -> Option<&'a Update<K, V>> {
+        match self.by_hash.get(&hash) {
+            Some(w) if w.key == *key => Some(*w),
+            Some(_) => self.collided.get(key).copied(),
+            None => None,
+        }
+    }
+
+    fn insert(&mut self, hash: u64, update: &'a Update<K, V>) {
+        match self.by_hash.get(&hash) {
+            Some(w) if w.key != update.key => {
+                self.collided.insert(&update.key, update);
+            }
+            _ => {
+                self.by_hash.insert(hash, update);
+            }
+        }
+    }
+}
+
+/// A hasher for keys that are already hashes (the state's keyed SipHash of a key).
+#[derive(Default)]
+struct Prehashed(u64);
+
+impl Hasher for Prehashed {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        // Only `write_u64` is used; fold anything else in for completeness.
+        for b in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(*b);
+        }
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n;
+    }
+}
+
 /// Where an installed update comes from; it decides the event.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Origin {
@@ -92,8 +151,9 @@ enum Origin {
 
 /// What applying one message's news would do; computed in full before anything changes.
 struct Plan {
-    /// Indexes (in the message's update order) of the updates to install.
-    installs: Vec<usize>,
+    /// Indexes (in the message's update order) of the updates to install, with their key's
+    /// hash in the state.
+    installs: Vec<(usize, u64)>,
     /// Watermarks to raise.
     raises: Vec<(NodeId, Version)>,
     /// Highest version seen in the message.
@@ -637,16 +697,12 @@ where
             gaps: 0,
         };
         // Keys already won inside this message: later updates of the same key meet them.
-        let mut won: HashMap<&K, &Update<K, V>> = HashMap::new();
-        let decide_one = |u: &'_ Update<K, V>,
-                          won: &mut HashMap<&'_ K, &'_ Update<K, V>>|
-         -> Result<bool, R::Error> {
-            let accepted = match won.get(&u.key) {
-                Some(w) => self.resolver.accept(Some(&w.to_entry()), u)?,
-                None => self.resolver.accept(self.state.get(&u.key), u)?,
+        let mut won = Won::default();
+        let decide_one =
+            |u: &'_ Update<K, V>, hash: u64, won: &Won<'_, K, V>| match won.get(hash, &u.key) {
+                Some(w) => self.resolver.accept(Some(&w.to_entry()), u),
+                None => self.resolver.accept(self.state.get_hashed(hash, &u.key), u),
             };
-            Ok(accepted)
-        };
         match news {
             News::Updates(runs) => {
                 let mut index = 0;
@@ -672,9 +728,10 @@ where
                         // The watermark moves whether or not the resolver accepts: otherwise
                         // the same news would be resent forever.
                         *mark = u.version;
-                        if decide_one(u, &mut won).map_err(ReceiveError::Policy)? {
-                            won.insert(&u.key, u);
-                            plan.installs.push(start + i);
+                        let hash = self.state.hash_of(&u.key);
+                        if decide_one(u, hash, &won).map_err(ReceiveError::Policy)? {
+                            won.insert(hash, u);
+                            plan.installs.push((start + i, hash));
                             plan.applied += 1;
                         } else {
                             plan.rejected += 1;
@@ -688,19 +745,18 @@ where
                 plan.raises = marks.into_iter().map(|(s, v)| (s.clone(), v)).collect();
             }
             News::Reset(reset) => {
-                let mut held: HashSet<&K> = HashSet::new();
                 for (i, u) in reset.entries.iter().enumerate() {
                     plan.clock = plan.clock.max(u.version);
-                    held.insert(&u.key);
                     // An entry at or below this node's watermark was seen here already (and is
                     // held, dominated, or deleted and collected): merging it again could bring
                     // back a collected delete.
                     if u.version <= self.watermark(u.source_id.as_str()) {
                         continue;
                     }
-                    if decide_one(u, &mut won).map_err(ReceiveError::Policy)? {
-                        won.insert(&u.key, u);
-                        plan.installs.push(i);
+                    let hash = self.state.hash_of(&u.key);
+                    if decide_one(u, hash, &won).map_err(ReceiveError::Policy)? {
+                        won.insert(hash, u);
+                        plan.installs.push((i, hash));
                         plan.applied += 1;
                     }
                 }
@@ -727,9 +783,9 @@ where
                 for (source, version) in &plan.raises {
                     self.raise_watermark(source, *version);
                 }
-                for i in plan.installs {
+                for (i, hash) in plan.installs {
                     if let Some(u) = updates.get_mut(i).and_then(Option::take) {
-                        self.install(u, Origin::Remote);
+                        self.install_hashed(u, Origin::Remote, hash);
                     }
                 }
             }
@@ -746,9 +802,9 @@ where
         let seen: HashMap<NodeId, Version> = watermarks.into_iter().collect();
         let held: HashSet<K> = entries.iter().map(|u| u.key.clone()).collect();
         let mut entries: Vec<Option<Update<K, V>>> = entries.into_iter().map(Some).collect();
-        for i in plan.installs {
+        for (i, hash) in plan.installs {
             if let Some(u) = entries.get_mut(i).and_then(Option::take) {
-                self.install(u, Origin::Remote);
+                self.install_hashed(u, Origin::Remote, hash);
             }
         }
         // A key the sender has seen but no longer holds had its tombstone collected there.
@@ -812,6 +868,12 @@ where
     /// Makes `update` the state of its key (the caller has asked the resolver), records it in
     /// history, moves the value it replaces into history as superseded, and compacts.
     fn install(&mut self, update: Update<K, V>, origin: Origin) {
+        let hash = self.state.hash_of(&update.key);
+        self.install_hashed(update, origin, hash);
+    }
+
+    /// [`install`](Self::install) with the key's hash in the state.
+    fn install_hashed(&mut self, update: Update<K, V>, origin: Origin, hash: u64) {
         let Update {
             key,
             value,
@@ -836,7 +898,7 @@ where
                 local: origin == Origin::Local,
             });
         }
-        let (id, old) = self.state.insert(key, entry);
+        let (id, old) = self.state.insert_hashed(hash, key, entry);
         if let Some((_, entry)) = self.state.slot(id) {
             self.history.insert_current(&entry.source_id, version, id);
         }
@@ -897,4 +959,34 @@ fn pair_hash(source: &NodeId, version: Version) -> u64 {
     z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
     z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
     z ^ (z >> 31)
+}
+
+#[cfg(test)]
+mod won_tests {
+    use super::Won;
+    use crate::{NodeId, Update};
+
+    fn up(key: &str, version: u64) -> Update<String, u8> {
+        Update {
+            key: key.into(),
+            value: Some(0),
+            source_id: NodeId::from("s"),
+            version,
+            timestamp: 0,
+        }
+    }
+
+    #[test]
+    fn keys_whose_hashes_collide_stay_apart() {
+        let (a, b, a2) = (up("a", 1), up("b", 2), up("a", 3));
+        let mut won = Won::default();
+        won.insert(7, &a);
+        won.insert(7, &b); // same hash, another key
+        assert_eq!(won.get(7, &"a".to_string()).map(|u| u.version), Some(1));
+        assert_eq!(won.get(7, &"b".to_string()).map(|u| u.version), Some(2));
+        assert!(won.get(7, &"c".to_string()).is_none());
+        won.insert(7, &a2); // the same key wins again
+        assert_eq!(won.get(7, &"a".to_string()).map(|u| u.version), Some(3));
+        assert!(won.get(8, &"a".to_string()).is_none());
+    }
 }

@@ -69,6 +69,23 @@ impl<K: Hash + Eq, V> State<K, V> {
             .copied()
     }
 
+    /// The hash the table files `key` under (to look it up or insert it more than once without
+    /// hashing it again).
+    pub(crate) fn hash_of<Q: Hash + ?Sized>(&self, key: &Q) -> u64 {
+        self.hasher.hash_one(key)
+    }
+
+    /// [`get`](Self::get) with the key's [`hash_of`](Self::hash_of).
+    pub(crate) fn get_hashed<Q>(&self, hash: u64, key: &Q) -> Option<&Entry<V>>
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
+        self.find_hashed(hash, key)
+            .and_then(|id| self.slot(id))
+            .map(|(_, e)| e)
+    }
+
     pub(crate) fn get<Q>(&self, key: &Q) -> Option<&Entry<V>>
     where
         K: Borrow<Q>,
@@ -85,9 +102,14 @@ impl<K: Hash + Eq, V> State<K, V> {
             .map(|s| (&s.key, &s.entry))
     }
 
-    /// Makes `entry` the entry of `key`; returns its slot and the entry it replaced.
-    pub(crate) fn insert(&mut self, key: K, entry: Entry<V>) -> (SlotId, Option<Entry<V>>) {
-        let hash = self.hasher.hash_one(&key);
+    /// Makes `entry` the entry of `key`, whose [`hash_of`](Self::hash_of) is `hash`; returns
+    /// its slot and the entry it replaced.
+    pub(crate) fn insert_hashed(
+        &mut self,
+        hash: u64,
+        key: K,
+        entry: Entry<V>,
+    ) -> (SlotId, Option<Entry<V>>) {
         if let Some(id) = self.find_hashed(hash, &key) {
             let slot = self.slots[id as usize].as_mut().map(|s| &mut s.entry);
             let old = slot.map(|e| std::mem::replace(e, entry));
