@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use scuttle_sim::experiment::{run_to_dir, steady_mean, ExperimentConfig, Strategy};
+use scuttle_sim::experiment::{run_to_dir, steady_state_line, ExperimentConfig, Strategy};
 
 /// Arguments of `scuttle simulate`.
 #[derive(clap::Args, Debug, Clone)]
@@ -52,13 +52,7 @@ pub fn run(args: &SimulateArgs) -> Result<(), Box<dyn std::error::Error>> {
     let samples = run_to_dir(&cfg, &args.out)?;
     println!("steady state (second half of {} rounds):", cfg.rounds);
     for &s in &cfg.strategies {
-        println!(
-            "  {:16} mean staleness {:6.2} rounds, max {:6.1}; mean behind {:5.2} writes",
-            s.name(),
-            steady_mean(&samples, s, |x| x.mean_staleness),
-            steady_mean(&samples, s, |x| x.max_staleness as f64),
-            steady_mean(&samples, s, |x| x.mean_behind),
-        );
+        println!("{}", steady_state_line(&samples, s));
     }
     println!(
         "wrote {} and {}",

@@ -6,7 +6,7 @@
 
 use std::path::PathBuf;
 
-use scuttle_sim::experiment::{run_to_dir, steady_mean, ExperimentConfig, PLOTS};
+use scuttle_sim::experiment::{run_to_dir, steady_state_line, ExperimentConfig, PLOTS};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let dir = PathBuf::from(
@@ -22,13 +22,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!("{cfg:?}");
     println!("steady state (second half of the run):");
     for &s in &cfg.strategies {
-        println!(
-            "  {:16} mean staleness {:6.2} rounds, max {:6.1}; mean behind {:5.2} writes",
-            s.name(),
-            steady_mean(&samples, s, |x| x.mean_staleness),
-            steady_mean(&samples, s, |x| x.max_staleness as f64),
-            steady_mean(&samples, s, |x| x.mean_behind),
-        );
+        println!("{}", steady_state_line(&samples, s));
     }
     if PLOTS {
         println!(

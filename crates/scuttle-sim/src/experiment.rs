@@ -460,6 +460,17 @@ pub fn steady_mean(samples: &[Sample], strategy: Strategy, f: impl Fn(&Sample) -
     tail.iter().map(|s| f(s)).sum::<f64>() / tail.len() as f64
 }
 
+/// One line of steady-state summary for `strategy`: mean and max staleness, mean writes behind.
+pub fn steady_state_line(samples: &[Sample], strategy: Strategy) -> String {
+    format!(
+        "  {:16} mean staleness {:6.2} rounds, max {:6.1}; mean behind {:5.2} writes",
+        strategy.name(),
+        steady_mean(samples, strategy, |x| x.mean_staleness),
+        steady_mean(samples, strategy, |x| x.max_staleness as f64),
+        steady_mean(samples, strategy, |x| x.mean_behind),
+    )
+}
+
 #[cfg(feature = "plot")]
 fn color(s: Strategy) -> RGBColor {
     match s {
