@@ -40,10 +40,15 @@ pub struct Config {
     /// offers it again) until the local clock comes close enough: one peer cannot pin every
     /// node's clock at the maximum. Default one minute.
     pub max_clock_skew: Duration,
-    /// Whether a node that starts empty refuses local writes ([`SetError::CatchingUp`]) until
-    /// it has caught up with a peer (handled a peer's full digest, which also raises its
-    /// version above every version of its own the peer holds) or this long has passed since
-    /// the first `now` it was given. `None` (default): writes are accepted at once.
+    /// Whether a node that starts empty (no store, or an empty one) refuses local writes
+    /// ([`SetError::CatchingUp`]) until it has caught up with a peer, or this long has passed
+    /// since the first `now` it was given. Caught up means: it heard a peer's digest (which
+    /// raises its clock above every version of its own the peer holds) and holds its own
+    /// updates up to the version that digest named. Without it, a node restarted without its
+    /// store would raise its own watermark over its old updates with its first write, and
+    /// never get them back. `None` (default): writes are accepted at once. After the period
+    /// passes with no peer heard, a restarted node's old updates that only peers hold can be
+    /// shadowed on it: keep a store where that matters.
     ///
     /// [`SetError::CatchingUp`]: crate::SetError::CatchingUp
     pub catch_up: Option<Duration>,

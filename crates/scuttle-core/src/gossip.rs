@@ -2,6 +2,7 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::hash::{BuildHasherDefault, Hash, Hasher};
+use std::sync::atomic::{AtomicU64, Ordering as AtomicOrdering};
 
 use serde::Serialize;
 
@@ -84,6 +85,13 @@ pub struct Gossip<K, V, R = LastWriterWins, S = ScuttleBreadth> {
     caught_up: bool,
     /// The first `now` this node was given: the catch-up period counts from it.
     started: Option<Millis>,
+    /// Whether a peer's digest has been heard (catching up).
+    heard_peer: bool,
+    /// The highest version of this node's own updates a peer's digest claimed (catching up).
+    own_target: Version,
+    /// Where the next cut digest starts (an atomic only because `start_exchange` takes
+    /// `&self`).
+    digest_cuts: AtomicU64,
 }
 
 /// The updates already won inside the message being decided, found by their key's hash in
@@ -226,6 +234,9 @@ where
             store: None,
             caught_up,
             started: None,
+            heard_peer: false,
+            own_target: 0,
+            digest_cuts: AtomicU64::new(0),
         }
     }
 
@@ -514,13 +525,23 @@ where
 
     /// A peer's digest that names this node shows how far its own versions went (before a
     /// restart, say): the clock rises to it (within the bound), so the next write is above.
-    /// Having heard a peer's digest, the node has caught up.
+    /// A node catching up opens its writes once it holds its own updates up to there: a
+    /// write before that would raise its own watermark over them, and they would never come
+    /// back to it.
     fn learn_from_digest(&mut self, theirs: Option<&HashMap<NodeId, Version>>, now: Millis) {
-        self.caught_up = true;
         if let Some(mine) = theirs.and_then(|t| t.get(&self.id)) {
             if *mine <= self.clock_ceiling(now) {
                 self.version = self.version.max(*mine);
+                self.own_target = self.own_target.max(*mine);
             }
+        }
+        self.heard_peer = true;
+        self.check_caught_up();
+    }
+
+    fn check_caught_up(&mut self) {
+        if !self.caught_up && self.heard_peer {
+            self.caught_up = self.watermark(self.id.as_str()) >= self.own_target;
         }
     }
 
@@ -662,6 +683,7 @@ where
                 let plan = self.decide(now, &news)?;
                 self.persist(&plan, &news)?;
                 self.commit(plan, news);
+                self.check_caught_up();
                 Ok(None)
             }
         }
@@ -708,7 +730,11 @@ where
         if digest.is_empty() || wire::uint_len(2 * digest.len() as u64) + entries <= budget {
             return digest;
         }
-        let start = (self.digest_hash % digest.len() as u64) as usize;
+        // Each cut starts where the last one ended, so every source is named in turn: a cut
+        // that always left out the same sources could stall them for good (a peer answers a
+        // left-out source from its start, which may be all duplicates here).
+        let turn = self.digest_cuts.load(AtomicOrdering::Relaxed);
+        let start = (self.digest_hash.wrapping_add(turn) % digest.len() as u64) as usize;
         let mut kept = Vec::new();
         let mut entries_len = 0;
         for (source, version) in digest.iter().cycle().skip(start).take(digest.len()) {
@@ -719,6 +745,8 @@ where
             entries_len += entry;
             kept.push((source.clone(), *version));
         }
+        self.digest_cuts
+            .fetch_add(kept.len().max(1) as u64, AtomicOrdering::Relaxed);
         kept
     }
 
@@ -938,7 +966,12 @@ where
                         _ => {}
                     }
                 }
-                plan.raises = marks.into_iter().map(|(s, v)| (s.clone(), v)).collect();
+                // Only real rises: a source named by news that moved nothing is not learned.
+                plan.raises = marks
+                    .into_iter()
+                    .filter(|(s, v)| *v > self.watermark(s.as_str()))
+                    .map(|(s, v)| (s.clone(), v))
+                    .collect();
             }
             News::Reset(reset) => {
                 let too_far = reset

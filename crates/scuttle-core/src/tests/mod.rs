@@ -3,6 +3,7 @@
 //! `scuttle-sim` (the one in-memory network).
 
 mod budget;
+mod durable;
 mod exchange;
 mod seed_codec;
 mod wire_size;
