@@ -65,7 +65,12 @@ impl RedbStore {
     /// file, a store of another format, another node's store, or in use.
     pub fn open(path: impl AsRef<Path>, node_id: &str) -> Result<Self, OpenError> {
         let path = path.as_ref().to_path_buf();
-        let db = Database::create(&path).map_err(|e| open_error(&path, e))?;
+        // Verify every page's checksum on open: a file altered outside redb then fails with a
+        // typed error, where a plain open trusts it and may panic on a corrupt page later.
+        let db = redb::Builder::new()
+            .set_check_integrity_on_open(true)
+            .create(&path)
+            .map_err(|e| open_error(&path, e))?;
         let store = RedbStore {
             db,
             path,
@@ -256,7 +261,15 @@ fn open_error(path: &Path, e: DatabaseError) -> OpenError {
     let path = path.to_path_buf();
     match e {
         DatabaseError::DatabaseAlreadyOpen => OpenError::Locked { path },
-        DatabaseError::Storage(StorageError::Io(source)) => OpenError::Io { path, source },
+        // Short reads and a wrong magic number are the file's fault, not the OS's.
+        DatabaseError::Storage(StorageError::Io(source))
+            if !matches!(
+                source.kind(),
+                std::io::ErrorKind::InvalidData | std::io::ErrorKind::UnexpectedEof
+            ) =>
+        {
+            OpenError::Io { path, source }
+        }
         other => OpenError::Corrupt {
             path,
             reason: other.to_string(),

@@ -37,8 +37,11 @@ fn ack(source: &str, prev: Option<Version>, versions: &[Version]) -> Message<Str
     }
 }
 
+/// A node's clock, values and watermarks.
+type Observed = (Version, Vec<(String, String)>, Vec<(NodeId, Version)>);
+
 /// Everything observable about a node, to check that something changed nothing.
-fn observe(g: &Gossip<String, String>) -> (Version, Vec<(String, String)>, Vec<(NodeId, Version)>) {
+fn observe(g: &Gossip<String, String>) -> Observed {
     let mut state: Vec<_> = g.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
     state.sort();
     let mut marks: Vec<_> = g.watermarks().map(|(s, v)| (s.clone(), v)).collect();
