@@ -36,7 +36,7 @@ if [ "$(cbindgen --version 2>/dev/null || true)" != "cbindgen $CBINDGEN_VERSION"
 fi
 
 echo "==> building libscuttle_c (release)"
-cargo build --release --quiet -p scuttle-c
+cargo build --release --quiet -p scuttle-gossip-c
 for lib in libscuttle_c.a libscuttle_c.so; do
   [ -f "$lib_dir/$lib" ] || { echo "missing $lib_dir/$lib"; exit 1; }
 done
@@ -44,11 +44,11 @@ done
 echo "==> checking bindings/c/include/scuttle.h against cbindgen"
 tmp="$(mktemp -d)"
 trap 'rm -rf "$tmp"' EXIT
-cbindgen --quiet --config bindings/c/cbindgen.toml --crate scuttle-c \
+cbindgen --quiet --config bindings/c/cbindgen.toml --crate scuttle-gossip-c \
   --output "$tmp/scuttle.h" bindings/c
 if ! diff -u bindings/c/include/scuttle.h "$tmp/scuttle.h"; then
   echo "bindings/c/include/scuttle.h is stale: regenerate it with"
-  echo "  cbindgen --config bindings/c/cbindgen.toml --crate scuttle-c --output bindings/c/include/scuttle.h bindings/c"
+  echo "  cbindgen --config bindings/c/cbindgen.toml --crate scuttle-gossip-c --output bindings/c/include/scuttle.h bindings/c"
   exit 1
 fi
 # The header stands alone in strict C99 (and in C++ where a C++ compiler is present).

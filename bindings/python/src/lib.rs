@@ -1,5 +1,9 @@
 //! # scuttle-python
 //!
+//! Package `scuttle-gossip-python`, library `_scuttle`: every package of the workspace is named
+//! `scuttle-gossip*`, because `scuttle` and `scuttle-core` on crates.io are another project
+//! (README, "Names").
+//!
 //! The native module `scuttle._scuttle` behind the Python package `scuttle` (built with
 //! maturin; see `docs/python.md`). It wraps the sans-IO core as
 //! `Gossip<String, value::Value, PyResolver, PySorter>`: keys are `str`, values are any of
