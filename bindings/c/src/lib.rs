@@ -5,7 +5,8 @@
 //! (README, "Names").
 //!
 //! C bindings of scuttle, the scuttlebutt anti-entropy gossip library. The crate builds
-//! `libscuttle_c.so` and `libscuttle_c.a`; the header `include/scuttle.h` is generated from this
+//! `libscuttle_c.so` and `libscuttle_c.a`, which `make -C bindings/c install` installs as
+//! `libscuttle` (SONAME `libscuttle.so.MAJOR`) with `scuttle.pc`; the header `include/scuttle.h` is generated from this
 //! source by cbindgen (`cbindgen.toml`), and `docs/c.md` tells how to build, link and use it.
 //!
 //! The bindings wrap one sans-IO [`scuttle_core::Gossip`] node with byte-string keys and values
