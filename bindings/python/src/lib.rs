@@ -41,5 +41,7 @@ fn _scuttle(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(sync::sync, m)?)?;
     m.add("DEFAULT_PEER", node::DEFAULT_PEER)?;
     m.add("PROTOCOL_VERSION", scuttle_core::PROTOCOL_VERSION)?;
+    // The crate's version is the distribution's: maturin takes it from this Cargo.toml.
+    m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())
 }
