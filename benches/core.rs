@@ -102,7 +102,7 @@ fn writes(c: &mut Criterion) {
                 |news| {
                     let mut node = node("me");
                     for msg in news {
-                        node.handle_message(msg).expect("well-formed");
+                        node.handle_message(0, msg).expect("well-formed");
                     }
                     node
                 },
@@ -154,8 +154,8 @@ fn digest(c: &mut Criterion) {
         let one = pairs(1);
         for s in 0..sources {
             for msg in news_from(&format!("source-{s:05}"), &one) {
-                me.handle_message(msg.clone()).expect("well-formed");
-                peer.handle_message(msg).expect("well-formed");
+                me.handle_message(0, msg.clone()).expect("well-formed");
+                peer.handle_message(0, msg).expect("well-formed");
             }
         }
         group.throughput(Throughput::Elements(sources as u64));
@@ -168,7 +168,7 @@ fn digest(c: &mut Criterion) {
         group.bench_with_input(BenchmarkId::new("answer_syn", sources), &syn, |b, syn| {
             b.iter_batched(
                 || syn.clone(),
-                |syn| peer.handle_message(syn).expect("well-formed"),
+                |syn| peer.handle_message(0, syn).expect("well-formed"),
                 BatchSize::SmallInput,
             )
         });

@@ -10,7 +10,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # In dependency order: what `cargo publish` (without --dry-run) must upload, one by one.
-PUBLISHED="scuttle-gossip-core scuttle-gossip-p2p scuttle-gossip-sim scuttle-gossip-tokio scuttle-gossip scuttle-gossip-cli"
+PUBLISHED="scuttle-gossip-core scuttle-gossip-p2p scuttle-gossip-sim scuttle-gossip-store scuttle-gossip-tokio scuttle-gossip scuttle-gossip-cli"
 
 command -v cargo >/dev/null || { echo "cargo is required (https://rustup.rs)"; exit 1; }
 if [ "${CARGO_NET_OFFLINE:-false}" = "true" ]; then
@@ -25,6 +25,21 @@ if command -v curl >/dev/null &&
   ! curl --silent --fail --max-time 20 --output /dev/null https://index.crates.io/config.json; then
   skip_unreachable
 fi
+
+# Cargo takes a registry package of a given version to be immutable: it reuses the copy of
+# the overlay registry's packages it extracted into $CARGO_HOME/registry/src/<hash>/ and the
+# libraries it compiled from them, so a second run would verify the dependents against the
+# first run's sources. Drop both (ours only: every registry directory but crates.io's; cf.
+# 0xMiden/miden-vm#2530, which clears the whole registry); our crates recompile, nothing else.
+cargo_home="${CARGO_HOME:-$HOME/.cargo}"
+for dir in "$cargo_home"/registry/src/* "$cargo_home"/registry/cache/*; do
+  case "$(basename "$dir")" in
+    index.crates.io-*) ;;
+    *) rm -rf "$dir"/scuttle-gossip* ;;
+  esac
+done
+target_dir="${CARGO_TARGET_DIR:-target}"
+rm -rf "$target_dir"/debug/.fingerprint/scuttle-gossip-*
 
 cargo_minor="$(cargo --version | sed -E 's/^cargo 1\.([0-9]+).*/\1/')"
 verify=()

@@ -30,9 +30,9 @@
 //!
 //! // One exchange: Syn, SynAck, Ack (a transport carries each message).
 //! let syn = a.start_exchange();
-//! let syn_ack = b.handle_message(syn).unwrap().expect("a Syn is always answered");
-//! if let Some(ack) = a.handle_message(syn_ack).unwrap() {
-//!     b.handle_message(ack).unwrap();
+//! let syn_ack = b.handle_message(now, syn).unwrap().expect("a Syn is always answered");
+//! if let Some(ack) = a.handle_message(now, syn_ack).unwrap() {
+//!     b.handle_message(now, ack).unwrap();
 //! }
 //! assert_eq!(b.value("greeting").map(String::as_str), Some("hello"));
 //! ```

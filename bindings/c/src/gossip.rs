@@ -743,7 +743,11 @@ pub unsafe extern "C" fn scuttle_gossip_handle_frame(
                             format!("bad frame: {e}; nothing changed"),
                         )
                     })?;
-                match n.gossip.handle_message(msg).map_err(receive_failure)? {
+                match n
+                    .gossip
+                    .handle_message(scuttle_now_ms(), msg)
+                    .map_err(receive_failure)?
+                {
                     Some(reply) => frame_of(n, &reply),
                     None => Ok(ScuttleBytes::empty()),
                 }
@@ -810,7 +814,16 @@ pub unsafe extern "C" fn scuttle_gossip_handle_timeout(
 ) -> ScuttleStatus {
     ffi_call(|| {
         // SAFETY: forwarded from the caller.
-        let count = unsafe { with_node(gossip, |n| Ok(n.gossip.handle_timeout(now_ms))) }?;
+        let count = unsafe {
+            with_node(gossip, |n| {
+                n.gossip.handle_timeout(now_ms).map_err(|e| {
+                    Failure::new(
+                        ScuttleStatus::ProtocolError,
+                        format!("{e}; nothing collected"),
+                    )
+                })
+            })
+        }?;
         // SAFETY: forwarded from the caller.
         unsafe { write_optional(count_out, count) };
         Ok(())

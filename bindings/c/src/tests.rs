@@ -864,7 +864,7 @@ fn a_c_node_and_a_rust_core_node_exchange_frames() {
     let syn = frame_of(&rust.start_exchange());
     let syn_ack = deliver(c_node, &syn).expect("a Syn is answered");
     let msg = codec.decode_frame(&syn_ack).unwrap();
-    let ack = rust.handle_message(msg).unwrap().expect("news for c");
+    let ack = rust.handle_message(0, msg).unwrap().expect("news for c");
     assert_eq!(deliver(c_node, &frame_of(&ack)), None);
     assert_eq!(get(c_node, "from-rust").1, b"2");
     assert_eq!(
@@ -875,12 +875,12 @@ fn a_c_node_and_a_rust_core_node_exchange_frames() {
     set(c_node, "again", "3").unwrap();
     let syn = start(c_node);
     let syn_ack = rust
-        .handle_message(codec.decode_frame(&syn).unwrap())
+        .handle_message(0, codec.decode_frame(&syn).unwrap())
         .unwrap()
         .expect("a Syn is answered");
     let ack = deliver(c_node, &frame_of(&syn_ack)).expect("c has news");
     assert!(rust
-        .handle_message(codec.decode_frame(&ack).unwrap())
+        .handle_message(0, codec.decode_frame(&ack).unwrap())
         .unwrap()
         .is_none());
     assert_eq!(

@@ -213,7 +213,8 @@ impl PyGossip {
     fn tick(&mut self, now: Option<Millis>) {
         let now = now_or_system(now);
         if self.core.poll_timeout().is_some_and(|due| due <= now) {
-            self.core.handle_timeout(now);
+            // A collection the store refuses changes nothing; it is tried again next time.
+            let _ = self.core.handle_timeout(now);
         }
     }
 
@@ -231,7 +232,7 @@ impl PyGossip {
         msg: Message<String, Value>,
     ) -> PyResult<Option<Message<String, Value>>> {
         self.core
-            .handle_message(msg)
+            .handle_message(now_or_system(None), msg)
             .map_err(|e| errors::from_receive(py, e))
     }
 
@@ -623,8 +624,10 @@ impl PyGossip {
     /// clock); returns how many.
     #[pyo3(signature = (now = None))]
     fn handle_timeout(slf: &Bound<'_, Self>, now: Option<Millis>) -> PyResult<usize> {
-        Self::run(slf, None, |this, _| {
-            Ok(this.core.handle_timeout(now_or_system(now)))
+        Self::run(slf, None, |this, py| {
+            this.core
+                .handle_timeout(now_or_system(now))
+                .map_err(|e| errors::scuttle(py, e.to_string()))
         })
     }
 

@@ -31,6 +31,56 @@ pub struct Config {
     pub digest_hashes: bool,
     /// Whether [`Gossip::poll_event`](crate::Gossip::poll_event) gets events. Default on.
     pub events: bool,
+    /// How local writes are numbered. Default [`Versions::Counter`] (the seed's rule);
+    /// networked nodes should use [`Versions::Hybrid`], which never repeats a version after a
+    /// restart, store or no store.
+    pub versions: Versions,
+    /// With [`Versions::Hybrid`], how far ahead of `now` a remote version's clock may be.
+    /// News above it waits (it is not applied and does not move anything, so the sender
+    /// offers it again) until the local clock comes close enough: one peer cannot pin every
+    /// node's clock at the maximum. Default one minute.
+    pub max_clock_skew: Duration,
+    /// Whether a node that starts empty (no store, or an empty one) refuses local writes
+    /// ([`SetError::CatchingUp`]) until it has caught up with a peer, or this long has passed
+    /// since the first `now` it was given. Caught up means: it heard a peer's digest (which
+    /// raises its clock above every version of its own the peer holds) and holds its own
+    /// updates up to the version that digest named. Without it, a node restarted without its
+    /// store would raise its own watermark over its old updates with its first write, and
+    /// never get them back. `None` (default): writes are accepted at once. After the period
+    /// passes with no peer heard, a restarted node's old updates that only peers hold can be
+    /// shadowed on it: keep a store where that matters.
+    ///
+    /// [`SetError::CatchingUp`]: crate::SetError::CatchingUp
+    pub catch_up: Option<Duration>,
+}
+
+/// How a node numbers its own writes.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Versions {
+    /// The seed's Lamport counter: a write gets `version() + 1`. For in-process use and seed
+    /// peers. A node that restarts without its store (or without catching up first, see
+    /// [`Config::catch_up`]) can reissue a version its peers already hold, and they drop the
+    /// write as a duplicate.
+    #[default]
+    Counter,
+    /// A hybrid logical clock: a write gets `max(version() + 1, now << 16)` — milliseconds
+    /// in the high bits, a counter in the low [`HLC_COUNTER_BITS`] — so the seed's rule stays
+    /// the lower bound and a restarted node starts above every version it issued before
+    /// (as long as its wall clock moved on past the last write's millisecond).
+    Hybrid,
+}
+
+/// Bits of a [`Versions::Hybrid`] version that count writes within one millisecond.
+pub const HLC_COUNTER_BITS: u32 = 16;
+
+/// With [`Versions::Counter`], the most a remote version may lie above the local version:
+/// a remote counter beyond it waits, like a hybrid clock beyond [`Config::max_clock_skew`].
+pub const MAX_COUNTER_JUMP: u64 = 1 << 32;
+
+/// The hybrid-clock version of the start of millisecond `now`.
+pub fn hlc(now: crate::Millis) -> crate::Version {
+    now.saturating_mul(1 << HLC_COUNTER_BITS)
 }
 
 impl Default for Config {
@@ -43,6 +93,9 @@ impl Default for Config {
             max_digest_sources: 1 << 20,
             digest_hashes: true,
             events: true,
+            versions: Versions::Counter,
+            max_clock_skew: Duration::from_secs(60),
+            catch_up: None,
         }
     }
 }
@@ -88,6 +141,32 @@ impl Config {
     pub fn with_events(mut self, events: bool) -> Self {
         self.events = events;
         self
+    }
+
+    /// Sets [`versions`](Self::versions).
+    pub fn with_versions(mut self, versions: Versions) -> Self {
+        self.versions = versions;
+        self
+    }
+
+    /// Sets [`max_clock_skew`](Self::max_clock_skew).
+    pub fn with_max_clock_skew(mut self, skew: Duration) -> Self {
+        self.max_clock_skew = skew;
+        self
+    }
+
+    /// Sets [`catch_up`](Self::catch_up).
+    pub fn with_catch_up(mut self, timeout: Option<Duration>) -> Self {
+        self.catch_up = timeout;
+        self
+    }
+
+    /// The settings for a networked node: [`Versions::Hybrid`] and a catch-up period of
+    /// `catch_up` for a node that starts empty (no store, or an empty one).
+    pub fn networked(catch_up: Duration) -> Self {
+        Config::default()
+            .with_versions(Versions::Hybrid)
+            .with_catch_up(Some(catch_up))
     }
 
     /// Checks every constraint.

@@ -4,6 +4,8 @@
 
 use std::convert::Infallible;
 
+use crate::store::StoreError;
+
 use crate::types::Version;
 
 /// A frame from a peer could not be decoded. The peer is at fault; the transport should drop
@@ -97,6 +99,9 @@ pub enum ReceiveError<E = Infallible> {
     /// The sorter failed while building the reply.
     #[error(transparent)]
     Sort(#[from] SortError),
+    /// The node's store refused to persist what the message would change.
+    #[error(transparent)]
+    Store(#[from] StoreError),
 }
 
 /// Why a local write was refused. A refused write changes nothing, not even
@@ -123,6 +128,26 @@ pub enum SetError<E = Infallible> {
     /// The resolver failed (its own error).
     #[error("the resolver failed: {0}")]
     Policy(E),
+    /// The node started empty and has not caught up with a peer yet (see
+    /// [`Config::catch_up`](crate::Config::catch_up)): a write now could reuse a version its
+    /// peers hold. Retry after an exchange, or after the catch-up period.
+    #[error("the node has not caught up with a peer yet; retry after an exchange")]
+    CatchingUp,
+    /// The node's store refused to persist the write; nothing changed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Why [`Gossip::with_store`](crate::Gossip::with_store) could not open a store.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum OpenError {
+    /// The store could not be read.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The node already holds data, so the store's contents could not simply be loaded.
+    #[error("a store can only be attached to a fresh node")]
+    NotFresh,
 }
 
 /// A [`Config`](crate::Config) breaks a constraint. The caller is at fault.

@@ -60,4 +60,7 @@ pub struct Stats {
     pub idle_exchanges: u64,
     /// Resets that did not fit `max_message_bytes`, so incremental news went instead.
     pub resets_too_large: u64,
+    /// Remote updates (and resets) left for later because their version was beyond the
+    /// clock bound (see `Config::max_clock_skew`).
+    pub ahead: u64,
 }

@@ -2,11 +2,12 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::hash::{BuildHasherDefault, Hash, Hasher};
+use std::sync::atomic::{AtomicU64, Ordering as AtomicOrdering};
 
 use serde::Serialize;
 
-use crate::config::Config;
-use crate::error::{ConfigError, ProtocolError, ReceiveError, SetError};
+use crate::config::{hlc, Config, Versions, HLC_COUNTER_BITS, MAX_COUNTER_JUMP};
+use crate::error::{ConfigError, OpenError, ProtocolError, ReceiveError, SetError};
 use crate::event::{Event, Stats};
 use crate::history::History;
 use crate::message::{Digest, Message, News, Reset};
@@ -15,6 +16,7 @@ use crate::resolver::{LastWriterWins, Resolver};
 use crate::sorter::{ScuttleBreadth, Sorter};
 use crate::sources::SourceMap;
 use crate::state::State;
+use crate::store::{Batch, Store, StoreError};
 use crate::types::{Entry, Millis, NodeId, Update, UpdateRef, Version};
 use crate::wire;
 
@@ -48,9 +50,9 @@ use crate::wire;
 ///
 /// // A transport carries each message to the other node and the reply back.
 /// let syn = a.start_exchange();
-/// let syn_ack = b.handle_message(syn).unwrap().expect("B answers a Syn");
-/// if let Some(ack) = a.handle_message(syn_ack).unwrap() {
-///     assert!(b.handle_message(ack).unwrap().is_none(), "an Ack ends the exchange");
+/// let syn_ack = b.handle_message(now, syn).unwrap().expect("B answers a Syn");
+/// if let Some(ack) = a.handle_message(now, syn_ack).unwrap() {
+///     assert!(b.handle_message(now, ack).unwrap().is_none(), "an Ack ends the exchange");
 /// }
 /// assert_eq!(a.value("answer").map(String::as_str), Some("42"));
 /// assert_eq!(b.value("greeting").map(String::as_str), Some("hello"));
@@ -77,6 +79,19 @@ pub struct Gossip<K, V, R = LastWriterWins, S = ScuttleBreadth> {
     tombstones: BTreeMap<(Millis, NodeId, Version), K>,
     events: VecDeque<Event<K, V>>,
     stats: Stats,
+    /// Where every change is persisted before it is made in memory, if anywhere.
+    store: Option<Box<dyn Store<K, V> + Send + Sync>>,
+    /// Whether local writes are open (see [`Config::catch_up`]).
+    caught_up: bool,
+    /// The first `now` this node was given: the catch-up period counts from it.
+    started: Option<Millis>,
+    /// Whether a peer's digest has been heard (catching up).
+    heard_peer: bool,
+    /// The highest version of this node's own updates a peer's digest claimed (catching up).
+    own_target: Version,
+    /// Where the next cut digest starts (an atomic only because `start_exchange` takes
+    /// `&self`).
+    digest_cuts: AtomicU64,
 }
 
 /// The updates already won inside the message being decided, found by their key's hash in
@@ -150,15 +165,21 @@ enum Origin {
 }
 
 /// What applying one message's news would do; computed in full before anything changes.
-struct Plan {
+struct Plan<K> {
     /// Indexes (in the message's update order) of the updates to install, with their key's
     /// hash in the state.
     installs: Vec<(usize, u64)>,
     /// Watermarks to raise.
     raises: Vec<(NodeId, Version)>,
-    /// Highest version seen in the message.
+    /// Highest version this message moves a watermark to (skipped news moves nothing).
     clock: Version,
+    /// Keys a reset shows were deleted and collected by the sender.
+    forgotten: Vec<K>,
+    /// Floors a reset raises.
+    floors: Vec<(NodeId, Version)>,
     applied: u64,
+    /// Updates left for later because their version is beyond the clock bound.
+    ahead: u64,
     rejected: u64,
     duplicates: u64,
     gaps: u64,
@@ -194,6 +215,7 @@ where
     }
 
     fn build(id: NodeId, config: Config, resolver: R, sorter: S) -> Self {
+        let caught_up = config_catch_up_open(&config);
         Gossip {
             id,
             config,
@@ -209,7 +231,78 @@ where
             tombstones: BTreeMap::new(),
             events: VecDeque::new(),
             stats: Stats::default(),
+            store: None,
+            caught_up,
+            started: None,
+            heard_peer: false,
+            own_target: 0,
+            digest_cuts: AtomicU64::new(0),
         }
+    }
+
+    /// Opens `store` for this fresh node: loads what it holds (entries, watermarks, floors,
+    /// clock; no events), then persists every later change there before making it. A store
+    /// that held data also opens local writes at once (the node knows its own versions).
+    ///
+    /// ```
+    /// use scuttle_core::{Config, Gossip, LastWriterWins, MemoryStore, ScuttleBreadth};
+    ///
+    /// let store = MemoryStore::new();
+    /// let mut a: Gossip<String, String> =
+    ///     Gossip::new("a", Config::default(), LastWriterWins, ScuttleBreadth)
+    ///         .unwrap()
+    ///         .with_store(store.clone())
+    ///         .unwrap();
+    /// a.set(1, "k".into(), "v".into()).unwrap();
+    /// drop(a); // a crash
+    /// let a: Gossip<String, String> = Gossip::with_defaults("a").with_store(store).unwrap();
+    /// assert_eq!(a.value("k").map(String::as_str), Some("v"));
+    /// assert_eq!(a.version(), 1);
+    /// ```
+    pub fn with_store(
+        mut self,
+        store: impl Store<K, V> + Send + Sync + 'static,
+    ) -> Result<Self, OpenError> {
+        if !(self.state.len() == 0 && self.watermarks.iter().next().is_none() && self.version == 0)
+        {
+            return Err(OpenError::NotFresh);
+        }
+        let mut store: Box<dyn Store<K, V> + Send + Sync> = Box::new(store);
+        let snapshot = store.load()?;
+        if !snapshot.is_empty() {
+            self.caught_up = true;
+        }
+        for (source, version) in &snapshot.watermarks {
+            self.raise_watermark(source, *version);
+        }
+        for (source, floor) in snapshot.floors {
+            let f = self.floors.entry(source).or_insert(0);
+            *f = (*f).max(floor);
+        }
+        self.version = self.version.max(snapshot.clock);
+        for (key, entry) in snapshot.entries {
+            self.raise_watermark(&entry.source_id, entry.version);
+            self.version = self.version.max(entry.version);
+            self.install(entry.to_update(key), Origin::Loaded);
+        }
+        // Loading compacts, quietly.
+        self.events.clear();
+        self.store = Some(store);
+        Ok(self)
+    }
+
+    /// Makes every change so far durable, for stores that group commits (a no-op otherwise).
+    pub fn flush(&mut self) -> Result<(), StoreError> {
+        match self.store.as_mut() {
+            Some(store) => store.flush(),
+            None => Ok(()),
+        }
+    }
+
+    /// Whether local writes are open: always, unless [`Config::catch_up`] is set and this node
+    /// started empty and has neither caught up with a peer nor waited out the period.
+    pub fn is_caught_up(&self) -> bool {
+        self.caught_up
     }
 
     /// Loads a saved state, for example after a restart. Every entry becomes known news, the
@@ -359,10 +452,15 @@ where
         key: K,
         value: Option<V>,
     ) -> Result<Version, SetError<R::Error>> {
-        let version = self
+        self.open_writes(now)?;
+        let next = self
             .version
             .checked_add(1)
             .ok_or(SetError::VersionOverflow)?;
+        let version = match self.config.versions {
+            Versions::Counter => next,
+            Versions::Hybrid => next.max(hlc(now)),
+        };
         let update = Update {
             key,
             value,
@@ -384,10 +482,67 @@ where
         if !accepted {
             return Err(SetError::Rejected);
         }
+        if let Some(store) = self.store.as_mut() {
+            store.commit(&Batch {
+                puts: vec![&update],
+                removes: Vec::new(),
+                watermarks: vec![(&update.source_id, version)],
+                floors: Vec::new(),
+                clock: version,
+            })?;
+        }
         self.version = version;
         self.raise_watermark(&update.source_id, version);
         self.install(update, Origin::Local);
         Ok(version)
+    }
+
+    /// Refuses local writes while the node is catching up (see [`Config::catch_up`]).
+    fn open_writes(&mut self, now: Millis) -> Result<(), SetError<R::Error>> {
+        let started = *self.started.get_or_insert(now);
+        if self.caught_up {
+            return Ok(());
+        }
+        let period = self.config.catch_up.map_or(0, duration_millis);
+        if now < started.saturating_add(period) {
+            return Err(SetError::CatchingUp);
+        }
+        self.caught_up = true;
+        Ok(())
+    }
+
+    /// The highest remote version this node takes at `now`: beyond it news waits.
+    fn clock_ceiling(&self, now: Millis) -> Version {
+        let bound = match self.config.versions {
+            Versions::Counter => self.version.saturating_add(MAX_COUNTER_JUMP),
+            Versions::Hybrid => {
+                let skew = duration_millis(self.config.max_clock_skew);
+                hlc(now.saturating_add(skew)).saturating_add((1 << HLC_COUNTER_BITS) - 1)
+            }
+        };
+        bound.max(self.version)
+    }
+
+    /// A peer's digest that names this node shows how far its own versions went (before a
+    /// restart, say): the clock rises to it (within the bound), so the next write is above.
+    /// A node catching up opens its writes once it holds its own updates up to there: a
+    /// write before that would raise its own watermark over them, and they would never come
+    /// back to it.
+    fn learn_from_digest(&mut self, theirs: Option<&HashMap<NodeId, Version>>, now: Millis) {
+        if let Some(mine) = theirs.and_then(|t| t.get(&self.id)) {
+            if *mine <= self.clock_ceiling(now) {
+                self.version = self.version.max(*mine);
+                self.own_target = self.own_target.max(*mine);
+            }
+        }
+        self.heard_peer = true;
+        self.check_caught_up();
+    }
+
+    fn check_caught_up(&mut self) {
+        if !self.caught_up && self.heard_peer {
+            self.caught_up = self.watermark(self.id.as_str()) >= self.own_target;
+        }
     }
 
     /// The largest size the smallest message carrying `update` alone can take (an `Ack` with
@@ -426,32 +581,51 @@ where
     }
 
     /// Collects the tombstones whose grace period has passed at `now`, and the superseded
-    /// updates of their keys. Returns how many were collected.
-    pub fn handle_timeout(&mut self, now: Millis) -> usize {
+    /// updates of their keys. Returns how many were collected. With a store, the collection is
+    /// persisted first; if the store fails nothing is collected.
+    pub fn handle_timeout(&mut self, now: Millis) -> Result<usize, StoreError> {
+        self.started.get_or_insert(now);
         let Some(grace) = self.grace_millis() else {
-            return 0;
+            return Ok(0);
         };
-        let mut collected = HashSet::new();
-        while let Some(entry) = self.tombstones.first_entry() {
-            let (timestamp, source, version) = entry.key().clone();
-            if timestamp.saturating_add(grace) > now {
-                break;
+        let due: Vec<((Millis, NodeId, Version), K)> = self
+            .tombstones
+            .iter()
+            .take_while(|((timestamp, _, _), _)| timestamp.saturating_add(grace) <= now)
+            .map(|(at, key)| (at.clone(), key.clone()))
+            .collect();
+        if due.is_empty() {
+            return Ok(0);
+        }
+        if let Some(store) = self.store.as_mut() {
+            let mut floors: HashMap<&NodeId, Version> = HashMap::new();
+            for ((_, source, version), _) in &due {
+                let f = floors.entry(source).or_insert(0);
+                *f = (*f).max(*version);
             }
-            let key = entry.remove();
+            store.commit(&Batch {
+                puts: Vec::new(),
+                removes: due.iter().map(|(_, key)| key).collect(),
+                watermarks: Vec::new(),
+                floors: floors.into_iter().collect(),
+                clock: self.version,
+            })?;
+        }
+        let mut collected = HashSet::new();
+        for (at, key) in due {
+            self.tombstones.remove(&at);
+            let (_, source, version) = at;
             self.state.remove(&key);
             self.history.remove(&source, version);
             let floor = self.floors.entry(source).or_insert(0);
             *floor = (*floor).max(version);
             collected.insert(key);
         }
-        if collected.is_empty() {
-            return 0;
-        }
         self.history.forget_superseded(|k| collected.contains(k));
         self.push_event(Event::TombstonesCollected {
             count: collected.len(),
         });
-        collected.len()
+        Ok(collected.len())
     }
 
     // ---------------------------------------------------------------- inputs
@@ -460,19 +634,25 @@ where
     /// [`Message::SynAck`] for a `Syn`, a [`Message::Ack`] for a `SynAck` (none when this node
     /// has no news for the peer), nothing for an `Ack`.
     ///
+    /// `now` is the local clock: with [`Versions::Hybrid`], news whose version is more than
+    /// [`Config::max_clock_skew`] ahead of it waits (it moves nothing, so it is offered again).
+    ///
     /// Decide, then commit: every check, every resolver decision and the reply are computed
-    /// first. A message that breaks the protocol, or whose resolver or sorter fails, is refused
-    /// with an error and changes nothing.
+    /// first, then the change is persisted (with a store), then made. A message that breaks
+    /// the protocol, whose resolver or sorter fails, or whose change the store refuses, is
+    /// refused with an error and changes nothing.
     pub fn handle_message(
         &mut self,
+        now: Millis,
         msg: Message<K, V>,
     ) -> Result<Option<Message<K, V>>, ReceiveError<R::Error>> {
         msg.validate()?;
+        self.started.get_or_insert(now);
         match msg {
-            Message::Syn { digest } => self.answer_syn(digest).map(Some),
+            Message::Syn { digest } => self.answer_syn(now, digest).map(Some),
             Message::SynAck { news, digest } => {
-                let plan = self.decide(&news)?;
-                let reply = match &digest {
+                let plan = self.decide(now, &news)?;
+                let (reply, theirs) = match &digest {
                     Digest::Full(theirs) => {
                         let theirs = self.digest_map(theirs)?;
                         let budget = self
@@ -480,20 +660,30 @@ where
                             .max_message_bytes
                             .saturating_sub(wire::message_head_len(1));
                         let news = self.choose_news(&theirs, budget)?;
-                        (!news.is_empty()).then_some(Message::Ack { news })
+                        (
+                            (!news.is_empty()).then_some(Message::Ack { news }),
+                            Some(theirs),
+                        )
                     }
-                    Digest::Hash(_) => None,
+                    Digest::Hash(_) => (None, None),
                 };
+                self.persist(&plan, &news)?;
                 self.commit(plan, news);
-                self.in_sync = match &digest {
+                let same = match &digest {
                     Digest::Full(theirs) => hash_pairs(theirs) == self.digest_hash,
                     Digest::Hash(h) => *h == self.digest_hash,
                 };
+                self.in_sync = same;
+                if theirs.is_some() || same {
+                    self.learn_from_digest(theirs.as_ref(), now);
+                }
                 Ok(reply)
             }
             Message::Ack { news } => {
-                let plan = self.decide(&news)?;
+                let plan = self.decide(now, &news)?;
+                self.persist(&plan, &news)?;
                 self.commit(plan, news);
+                self.check_caught_up();
                 Ok(None)
             }
         }
@@ -517,9 +707,7 @@ where
     // ---------------------------------------------------------------- internals
 
     fn grace_millis(&self) -> Option<Millis> {
-        self.config
-            .tombstone_grace
-            .map(|g| u64::try_from(g.as_millis()).unwrap_or(u64::MAX))
+        self.config.tombstone_grace.map(duration_millis)
     }
 
     fn full_digest(&self) -> Vec<(NodeId, Version)> {
@@ -542,7 +730,11 @@ where
         if digest.is_empty() || wire::uint_len(2 * digest.len() as u64) + entries <= budget {
             return digest;
         }
-        let start = (self.digest_hash % digest.len() as u64) as usize;
+        // Each cut starts where the last one ended, so every source is named in turn: a cut
+        // that always left out the same sources could stall them for good (a peer answers a
+        // left-out source from its start, which may be all duplicates here).
+        let turn = self.digest_cuts.load(AtomicOrdering::Relaxed);
+        let start = (self.digest_hash.wrapping_add(turn) % digest.len() as u64) as usize;
         let mut kept = Vec::new();
         let mut entries_len = 0;
         for (source, version) in digest.iter().cycle().skip(start).take(digest.len()) {
@@ -553,6 +745,8 @@ where
             entries_len += entry;
             kept.push((source.clone(), *version));
         }
+        self.digest_cuts
+            .fetch_add(kept.len().max(1) as u64, AtomicOrdering::Relaxed);
         kept
     }
 
@@ -572,7 +766,11 @@ where
         Ok(theirs)
     }
 
-    fn answer_syn(&mut self, digest: Digest) -> Result<Message<K, V>, ReceiveError<R::Error>> {
+    fn answer_syn(
+        &mut self,
+        now: Millis,
+        digest: Digest,
+    ) -> Result<Message<K, V>, ReceiveError<R::Error>> {
         let idle = match &digest {
             Digest::Hash(h) => *h == self.digest_hash,
             Digest::Full(theirs) => hash_pairs(theirs) == self.digest_hash,
@@ -580,6 +778,7 @@ where
         self.stats.digests_answered += 1;
         let hashes = self.config.digest_hashes;
         if idle {
+            self.learn_from_digest(None, now);
             self.stats.idle_exchanges += 1;
             self.in_sync = true;
             let room = self
@@ -609,6 +808,17 @@ where
             });
         };
         let theirs = self.digest_map(&theirs)?;
+        let reply = self.answer_full_digest(&theirs)?;
+        self.learn_from_digest(Some(&theirs), now);
+        Ok(reply)
+    }
+
+    /// The `SynAck` for a peer whose full digest is `theirs`.
+    fn answer_full_digest(
+        &mut self,
+        theirs: &HashMap<NodeId, Version>,
+    ) -> Result<Message<K, V>, ReceiveError<R::Error>> {
+        let hashes = self.config.digest_hashes;
         // The digest always fits; the news gets what is left.
         let room = self
             .config
@@ -621,12 +831,12 @@ where
                 .saturating_sub(wire::message_head_len(2) + wire::digest_len(digest))
         };
         let (with_digest, with_hash) = (budget(&mine), budget(&Digest::Hash(self.digest_hash)));
-        let news = self.choose_news(&theirs, with_digest)?;
+        let news = self.choose_news(theirs, with_digest)?;
         if hashes && news.is_empty() && with_hash > with_digest {
             // Nothing fits beside a full digest (a large update, many sources): send the news
             // with only the hash, so an update near `max_message_bytes` still moves when its
             // holder only answers. The initiator then sends nothing back this time.
-            let news = self.choose_news(&theirs, with_hash)?;
+            let news = self.choose_news(theirs, with_hash)?;
             if !news.is_empty() {
                 return Ok(Message::SynAck {
                     news,
@@ -686,12 +896,16 @@ where
     }
 
     /// Every decision `news` asks for, without changing anything.
-    fn decide(&self, news: &News<K, V>) -> Result<Plan, ReceiveError<R::Error>> {
+    fn decide(&self, now: Millis, news: &News<K, V>) -> Result<Plan<K>, ReceiveError<R::Error>> {
+        let ceiling = self.clock_ceiling(now);
         let mut plan = Plan {
             installs: Vec::new(),
             raises: Vec::new(),
             clock: 0,
+            forgotten: Vec::new(),
+            floors: Vec::new(),
             applied: 0,
+            ahead: 0,
             rejected: 0,
             duplicates: 0,
             gaps: 0,
@@ -710,9 +924,6 @@ where
                 for run in runs {
                     let start = index;
                     index += run.updates.len();
-                    if let Some(last) = run.updates.last() {
-                        plan.clock = plan.clock.max(last.version);
-                    }
                     let mark = marks
                         .entry(&run.source)
                         .or_insert_with(|| self.watermark(run.source.as_str()));
@@ -720,14 +931,23 @@ where
                         plan.gaps += run.updates.len() as u64;
                         continue;
                     }
+                    // Versions rise along a run: from the first one beyond the clock bound on,
+                    // the run waits (and moves nothing, the clock included).
+                    let mut complete = true;
                     for (i, u) in run.updates.iter().enumerate() {
                         if u.version <= *mark {
                             plan.duplicates += 1;
                             continue;
                         }
+                        if u.version > ceiling {
+                            plan.ahead += (run.updates.len() - i) as u64;
+                            complete = false;
+                            break;
+                        }
                         // The watermark moves whether or not the resolver accepts: otherwise
                         // the same news would be resent forever.
                         *mark = u.version;
+                        plan.clock = plan.clock.max(u.version);
                         let hash = self.state.hash_of(&u.key);
                         if decide_one(u, hash, &won).map_err(ReceiveError::Policy)? {
                             won.insert(hash, u);
@@ -737,14 +957,33 @@ where
                             plan.rejected += 1;
                         }
                     }
-                    if let Some(through) = run.through {
-                        plan.clock = plan.clock.max(through);
-                        *mark = (*mark).max(through);
+                    match run.through {
+                        Some(through) if complete && through <= ceiling => {
+                            plan.clock = plan.clock.max(through);
+                            *mark = (*mark).max(through);
+                        }
+                        Some(_) if complete => plan.ahead += 1,
+                        _ => {}
                     }
                 }
-                plan.raises = marks.into_iter().map(|(s, v)| (s.clone(), v)).collect();
+                // Only real rises: a source named by news that moved nothing is not learned.
+                plan.raises = marks
+                    .into_iter()
+                    .filter(|(s, v)| *v > self.watermark(s.as_str()))
+                    .map(|(s, v)| (s.clone(), v))
+                    .collect();
             }
             News::Reset(reset) => {
+                let too_far = reset
+                    .entries
+                    .iter()
+                    .map(|u| u.version)
+                    .chain(reset.watermarks.iter().map(|(_, v)| *v))
+                    .any(|v| v > ceiling);
+                if too_far {
+                    plan.ahead += 1;
+                    return Ok(plan);
+                }
                 for (i, u) in reset.entries.iter().enumerate() {
                     plan.clock = plan.clock.max(u.version);
                     // An entry at or below this node's watermark was seen here already (and is
@@ -764,14 +1003,70 @@ where
                     plan.clock = plan.clock.max(*v);
                     plan.raises.push((s.clone(), *v));
                 }
+                // A key the sender has seen but no longer holds had its tombstone collected
+                // there.
+                let seen: HashMap<&NodeId, Version> =
+                    reset.watermarks.iter().map(|(s, v)| (s, *v)).collect();
+                let held: HashSet<&K> = reset.entries.iter().map(|u| &u.key).collect();
+                plan.forgotten = self
+                    .state
+                    .iter()
+                    .filter(|(k, e)| {
+                        !held.contains(k)
+                            && e.version <= seen.get(&e.source_id).copied().unwrap_or(0)
+                    })
+                    .map(|(k, _)| k.clone())
+                    .collect();
+                plan.floors = reset.floors.clone();
             }
         }
         Ok(plan)
     }
 
+    /// Hands the store what committing `plan` for `news` will change, before it changes.
+    fn persist(&mut self, plan: &Plan<K>, news: &News<K, V>) -> Result<(), StoreError> {
+        let Some(store) = self.store.as_mut() else {
+            return Ok(());
+        };
+        let puts: Vec<&Update<K, V>> = match news {
+            News::Updates(runs) => {
+                let all: Vec<&Update<K, V>> = runs.iter().flat_map(|r| &r.updates).collect();
+                plan.installs
+                    .iter()
+                    .filter_map(|(i, _)| all.get(*i).copied())
+                    .collect()
+            }
+            News::Reset(reset) => plan
+                .installs
+                .iter()
+                .filter_map(|(i, _)| reset.entries.get(*i))
+                .collect(),
+        };
+        let watermarks = &self.watermarks;
+        let raises: Vec<(&NodeId, Version)> = plan
+            .raises
+            .iter()
+            .filter(|(s, v)| watermarks.get(s.as_str()).is_none_or(|w| *w < *v))
+            .map(|(s, v)| (s, *v))
+            .collect();
+        let floors: Vec<(&NodeId, Version)> = plan.floors.iter().map(|(s, v)| (s, *v)).collect();
+        let batch = Batch {
+            puts,
+            removes: plan.forgotten.iter().collect(),
+            watermarks: raises,
+            floors,
+            clock: self.version.max(plan.clock),
+        };
+        if batch.is_empty() {
+            return Ok(());
+        }
+        store.commit(&batch)
+    }
+
     /// Carries out a plan made by [`decide`](Self::decide) for the same `news`.
-    fn commit(&mut self, plan: Plan, news: News<K, V>) {
+    fn commit(&mut self, plan: Plan<K>, news: News<K, V>) {
         self.version = self.version.max(plan.clock);
+        self.stats.ahead += plan.ahead;
         self.stats.updates_applied += plan.applied;
         self.stats.updates_rejected += plan.rejected;
         self.stats.duplicates += plan.duplicates;
@@ -793,29 +1088,15 @@ where
         }
     }
 
-    fn commit_reset(&mut self, plan: Plan, reset: Reset<K, V>) {
-        let Reset {
-            watermarks,
-            floors,
-            entries,
-        } = reset;
-        let seen: HashMap<NodeId, Version> = watermarks.into_iter().collect();
-        let held: HashSet<K> = entries.iter().map(|u| u.key.clone()).collect();
+    fn commit_reset(&mut self, plan: Plan<K>, reset: Reset<K, V>) {
+        let Reset { entries, .. } = reset;
         let mut entries: Vec<Option<Update<K, V>>> = entries.into_iter().map(Some).collect();
         for (i, hash) in plan.installs {
             if let Some(u) = entries.get_mut(i).and_then(Option::take) {
                 self.install_hashed(u, Origin::Remote, hash);
             }
         }
-        // A key the sender has seen but no longer holds had its tombstone collected there.
-        let forgotten: Vec<K> = self
-            .state
-            .iter()
-            .filter(|(k, e)| {
-                !held.contains(*k) && e.version <= seen.get(&e.source_id).copied().unwrap_or(0)
-            })
-            .map(|(k, _)| k.clone())
-            .collect();
+        let forgotten = plan.forgotten;
         for key in &forgotten {
             if let Some((_, _, entry)) = self.state.remove(key) {
                 self.history.remove(&entry.source_id, entry.version);
@@ -833,7 +1114,7 @@ where
         for (source, version) in plan.raises {
             self.raise_watermark(&source, version);
         }
-        for (source, floor) in floors {
+        for (source, floor) in plan.floors {
             let f = self.floors.entry(source).or_insert(0);
             *f = (*f).max(floor);
         }
@@ -922,6 +1203,15 @@ where
             });
         }
     }
+}
+
+fn duration_millis(d: std::time::Duration) -> Millis {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+}
+
+/// Whether writes are open from the start: unless a catch-up period is configured.
+fn config_catch_up_open(config: &Config) -> bool {
+    config.catch_up.is_none()
 }
 
 impl<K, V, R, S> std::fmt::Debug for Gossip<K, V, R, S> {

@@ -50,13 +50,15 @@ pub mod resolver;
 pub mod sorter;
 mod sources;
 mod state;
+pub mod store;
 mod types;
 pub mod wire;
 
 pub use codec::{FrameCodec, JsonLinesCodec};
-pub use config::{Config, MIN_MESSAGE_BYTES};
+pub use config::{hlc, Config, Versions, HLC_COUNTER_BITS, MAX_COUNTER_JUMP, MIN_MESSAGE_BYTES};
 pub use error::{
-    ConfigError, DecodeError, EncodeError, ProtocolError, ReceiveError, SetError, SortError,
+    ConfigError, DecodeError, EncodeError, OpenError, ProtocolError, ReceiveError, SetError,
+    SortError,
 };
 pub use event::{Event, Stats};
 pub use gossip::Gossip;
@@ -66,6 +68,7 @@ pub use resolver::{
     DynResolver, LastWriterWins, LastWriterWinsClock, Resolver, StrictlyOrderedValues, TryResolver,
 };
 pub use sorter::{Candidate, DynSorter, ScuttleBreadth, ScuttleDepth, Sorter};
+pub use store::{Batch, MemoryStore, Snapshot, Store, StoreError};
 pub use types::{Entry, Millis, NodeId, Update, UpdateRef, Version};
 
 #[cfg(test)]

@@ -502,7 +502,7 @@ where
     /// Hands a peer's message to the core; returns the reply, or `None` when the message was
     /// refused (and reported).
     fn receive(&mut self, peer: PeerId, msg: Message<K, V>) -> Option<Option<Message<K, V>>> {
-        match self.core.handle_message(msg) {
+        match self.core.handle_message(now(), msg) {
             Ok(reply) => {
                 self.after_core(Some(peer));
                 Some(reply)
@@ -800,7 +800,13 @@ where
             if let Some((_, timer)) = self.timeout.as_mut() {
                 if timer.poll_unpin(cx).is_ready() {
                     self.timeout = None;
-                    self.core.handle_timeout(now());
+                    if self.core.handle_timeout(now()).is_err() {
+                        // The store refused: nothing was collected. Retry in a second
+                        // instead of at once.
+                        let retry = now().saturating_add(1_000);
+                        self.timeout = Some((retry, Delay::new(Duration::from_secs(1))));
+                        continue;
+                    }
                     self.after_core(None);
                     continue;
                 }
@@ -996,7 +1002,7 @@ mod tests {
             big.set(now(), format!("k{i}"), format!("v{i}")).unwrap();
         }
         let syn_ack = big
-            .handle_message(b.core().start_exchange())
+            .handle_message(now(), b.core().start_exchange())
             .unwrap()
             .unwrap();
         assert!(syn_ack.news().unwrap().len() > 2);
@@ -1112,7 +1118,7 @@ mod tests {
                 let responder: Gossip<String, String> = Gossip::with_defaults(other.to_string());
                 let mut responder = responder;
                 let syn_ack = responder
-                    .handle_message(b.core().start_exchange())
+                    .handle_message(now(), b.core().start_exchange())
                     .unwrap()
                     .unwrap();
                 respond(&mut b, other, request, frame(&syn_ack));

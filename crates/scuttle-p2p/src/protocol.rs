@@ -314,10 +314,10 @@ mod tests {
                 .unwrap();
         }
         let syn_ack = Gossip::<String, String>::with_defaults("b")
-            .handle_message(a.start_exchange())
+            .handle_message(0, a.start_exchange())
             .unwrap()
             .unwrap();
-        let ack = a.handle_message(syn_ack).unwrap().unwrap();
+        let ack = a.handle_message(0, syn_ack).unwrap().unwrap();
         let (mut plain, mut compressed) = (Vec::new(), Vec::new());
         FrameCodec::new(1 << 20).encode(&ack, &mut plain).unwrap();
         FrameCodec::new(1 << 20)

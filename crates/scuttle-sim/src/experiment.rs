@@ -319,12 +319,12 @@ fn exchange(
     };
     let syn = nodes[a].start_exchange();
     tell(&nodes[a]);
-    let Some(syn_ack) = nodes[b].handle_message(syn).map_err(refused)? else {
+    let Some(syn_ack) = nodes[b].handle_message(0, syn).map_err(refused)? else {
         return Err(ExperimentError::Invalid("a Syn got no answer".into()));
     };
     tell(&nodes[b]);
-    if let Some(ack) = nodes[a].handle_message(syn_ack).map_err(refused)? {
-        nodes[b].handle_message(ack).map_err(refused)?;
+    if let Some(ack) = nodes[a].handle_message(0, syn_ack).map_err(refused)? {
+        nodes[b].handle_message(0, ack).map_err(refused)?;
     }
     Ok(())
 }

@@ -164,6 +164,8 @@ impl SimError {
             SetError::VersionOverflow => SetError::VersionOverflow,
             SetError::TooLarge { len, max } => SetError::TooLarge { len, max },
             SetError::Policy(p) => SetError::Policy(p.to_string()),
+            SetError::CatchingUp => SetError::CatchingUp,
+            SetError::Store(e) => SetError::Store(e),
             // A kind this crate does not know yet: reported with its text.
             other => SetError::Policy(other.to_string()),
         })
@@ -229,6 +231,11 @@ where
 /// Last-writer-wins order: `(version, source_id)`.
 pub fn lww_order<K, V>(a: &Update<K, V>, b: &Update<K, V>) -> Ordering {
     (a.version, &a.source_id).cmp(&(b.version, &b.source_id))
+}
+
+/// Last-writer-wins-by-clock order: `(timestamp, version, source_id)`.
+pub fn lww_clock_order<K, V>(a: &Update<K, V>, b: &Update<K, V>) -> Ordering {
+    (a.timestamp, a.version, &a.source_id).cmp(&(b.timestamp, b.version, &b.source_id))
 }
 
 /// Strictly-ordered-values order: `(value, version, source_id)`, a delete below every value.

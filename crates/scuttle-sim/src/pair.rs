@@ -37,6 +37,9 @@ pub struct Pair<K, V, R = LastWriterWins, S = ScuttleBreadth> {
     pub a: Gossip<K, V, R, S>,
     /// The second node.
     pub b: Gossip<K, V, R, S>,
+    /// The time exchanges are handled at (default 0): set it for hybrid-clock nodes, whose
+    /// clock bound follows it.
+    pub now: scuttle_core::Millis,
     stats: NetStats,
 }
 
@@ -94,6 +97,7 @@ where
         Pair {
             a,
             b,
+            now: 0,
             stats: NetStats::default(),
         }
     }
@@ -105,15 +109,16 @@ where
 
     /// Runs one whole exchange started by `a`.
     pub fn exchange(&mut self) -> Result<Transcript<K, V>, SimError> {
-        Self::run(&mut self.a, &mut self.b, &mut self.stats)
+        Self::run(self.now, &mut self.a, &mut self.b, &mut self.stats)
     }
 
     /// Runs one whole exchange started by `b`.
     pub fn exchange_from_b(&mut self) -> Result<Transcript<K, V>, SimError> {
-        Self::run(&mut self.b, &mut self.a, &mut self.stats)
+        Self::run(self.now, &mut self.b, &mut self.a, &mut self.stats)
     }
 
     fn run(
+        now: scuttle_core::Millis,
         from: &mut Gossip<K, V, R, S>,
         to: &mut Gossip<K, V, R, S>,
         stats: &mut NetStats,
@@ -129,17 +134,17 @@ where
         let syn = from.start_exchange();
         count(&syn);
         let syn_ack = to
-            .handle_message(syn.clone())
+            .handle_message(now, syn.clone())
             .map_err(|e| SimError::receive(to.id(), e))?
             .ok_or_else(|| SimError::Diverged(format!("{} did not answer a Syn", to.id())))?;
         count(&syn_ack);
         let ack = from
-            .handle_message(syn_ack.clone())
+            .handle_message(now, syn_ack.clone())
             .map_err(|e| SimError::receive(from.id(), e))?;
         if let Some(ack) = &ack {
             count(ack);
             let after = to
-                .handle_message(ack.clone())
+                .handle_message(now, ack.clone())
                 .map_err(|e| SimError::receive(to.id(), e))?;
             if after.is_some() {
                 return Err(SimError::Diverged(format!("{} answered an Ack", to.id())));

@@ -10,7 +10,7 @@ use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
 use scuttle_core::wire::message_len;
 use scuttle_core::{
-    Entry, Event, Gossip, Message, Millis, NodeId, Resolver, Sorter, Update, Version,
+    Entry, Event, Gossip, MemoryStore, Message, Millis, NodeId, Resolver, Sorter, Update, Version,
 };
 use serde::Serialize;
 
@@ -78,6 +78,55 @@ pub struct Sim<K, V, R, S> {
     record_events: bool,
     events: Vec<SimEvent<K, V>>,
     observer: Option<Observer<K, V, R, S>>,
+    /// Each node's store, when the simulation keeps them ([`Sim::with_stores`]).
+    stores: Vec<Option<MemoryStore<K, V>>>,
+}
+
+impl<K, V, R, S> Sim<K, V, R, S>
+where
+    K: Clone + Eq + Hash + Ord + Debug + Serialize + Send + Sync + 'static,
+    V: Clone + PartialEq + Debug + Serialize + Send + Sync + 'static,
+    R: Resolver<K, V>,
+    R::Error: Display,
+    S: Sorter<K, V>,
+{
+    /// Gives every node a [`MemoryStore`] (the nodes must be fresh: call it right after
+    /// [`new`](Self::new)): every change a node makes is persisted there first, and
+    /// [`restart_from_store`](Self::restart_from_store) reopens it, as a real node reopens
+    /// its file after `kill -9`.
+    ///
+    /// # Panics
+    /// If a node already holds data.
+    pub fn with_stores(mut self) -> Self {
+        self.stores = Vec::with_capacity(self.nodes.len());
+        for i in 0..self.nodes.len() {
+            let store = MemoryStore::new();
+            let fresh = (self.factory)(self.ids[i].clone());
+            self.nodes[i].gossip = fresh
+                .with_store(store.clone())
+                .expect("a fresh node opens an empty store");
+            self.stores.push(Some(store));
+        }
+        self
+    }
+
+    /// Restarts node `i` (crashing it first if needed) as a fresh node from the factory,
+    /// opened on its store: it comes back with everything it persisted, and nothing it held
+    /// only in memory. Without stores ([`with_stores`](Self::with_stores)) it restarts empty.
+    pub fn restart_from_store(&mut self, i: usize) {
+        let Some(Some(store)) = self.stores.get(i) else {
+            self.restart_empty(i);
+            return;
+        };
+        let store = store.clone();
+        self.crash(i);
+        let fresh = (self.factory)(self.ids[i].clone());
+        // A store the node itself filled loads; a failure here is a bug in the core.
+        let gossip = fresh
+            .with_store(store)
+            .expect("a node reopens its own store");
+        self.nodes[i] = SimNode { gossip, up: true };
+    }
 }
 
 impl<K, V, R, S> Debug for Sim<K, V, R, S> {
@@ -140,6 +189,7 @@ where
             record_events: false,
             events: Vec::new(),
             observer: None,
+            stores: Vec::new(),
         }
     }
 
@@ -334,7 +384,9 @@ where
         for i in 0..self.nodes.len() {
             let node = &mut self.nodes[i];
             if node.up && node.gossip.poll_timeout().is_some_and(|t| t <= now) {
-                node.gossip.handle_timeout(now);
+                // A collection the store refuses changes nothing; the tombstones stay due and
+                // go at the next timeout.
+                let _ = node.gossip.handle_timeout(now);
                 self.drain_events(i, None);
             }
         }
@@ -444,7 +496,7 @@ where
                 continue;
             }
             self.stats.delivered += 1;
-            match self.nodes[m.to].gossip.handle_message(m.msg) {
+            match self.nodes[m.to].gossip.handle_message(self.now, m.msg) {
                 Ok(reply) => {
                     self.drain_events(m.to, Some(m.from));
                     if let Some(reply) = reply {
@@ -567,6 +619,18 @@ where
             .map(|(k, e)| (k.clone(), e.clone()))
             .collect();
         let fresh = (self.factory)(self.ids[i].clone()).with_state(entries);
+        self.nodes[i] = SimNode {
+            gossip: fresh,
+            up: true,
+        };
+    }
+
+    /// Restarts node `i` (crashing it first if needed) as a fresh node from the factory that
+    /// holds nothing: a restart that lost the node's memory and had no store. What it wrote
+    /// and nobody else held is gone; what it gets back comes from its peers.
+    pub fn restart_empty(&mut self, i: usize) {
+        self.crash(i);
+        let fresh = (self.factory)(self.ids[i].clone());
         self.nodes[i] = SimNode {
             gossip: fresh,
             up: true,

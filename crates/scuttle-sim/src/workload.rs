@@ -273,14 +273,19 @@ fn exchange(
                 .map_err(|e| WorkloadError::Exchange(e.to_string()))
         };
     let refused = |e| WorkloadError::Exchange(format!("{e:?}"));
+    let now = sim.now();
     let syn = carry(&sim.node(i).start_exchange())?;
-    let Some(syn_ack) = sim.node_mut(j).handle_message(syn).map_err(refused)? else {
+    let Some(syn_ack) = sim.node_mut(j).handle_message(now, syn).map_err(refused)? else {
         return Ok(());
     };
     let syn_ack = carry(&syn_ack)?;
-    if let Some(ack) = sim.node_mut(i).handle_message(syn_ack).map_err(refused)? {
+    if let Some(ack) = sim
+        .node_mut(i)
+        .handle_message(now, syn_ack)
+        .map_err(refused)?
+    {
         let ack = carry(&ack)?;
-        sim.node_mut(j).handle_message(ack).map_err(refused)?;
+        sim.node_mut(j).handle_message(now, ack).map_err(refused)?;
     }
     Ok(())
 }

@@ -177,7 +177,7 @@ fn protocol_violations_are_refused_by_the_node() {
         let [msg] = &msgs[..] else {
             panic!("{msgs:?}");
         };
-        match node.handle_message(msg.clone()) {
+        match node.handle_message(0, msg.clone()) {
             Err(ReceiveError::Protocol(got)) => assert_eq!(got, want, "{line}"),
             other => panic!("{line}: {other:?}"),
         }

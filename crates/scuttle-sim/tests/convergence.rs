@@ -298,9 +298,12 @@ fn a_skipped_version_and_an_oversize_message_would_be_found() {
     }
     // What the node answers a peer that holds nothing is fine ...
     let syn_ack = node
-        .handle_message(Message::Syn {
-            digest: scuttle_core::Digest::Full(Vec::new()),
-        })
+        .handle_message(
+            0,
+            Message::Syn {
+                digest: scuttle_core::Digest::Full(Vec::new()),
+            },
+        )
         .unwrap()
         .unwrap();
     assert_eq!(problems(&node, &syn_ack), Vec::<String>::new());

@@ -113,9 +113,12 @@ fn news_for_a_newcomer<S: Sorter<String, String>>(
     node: &mut Gossip<String, String, LastWriterWins, S>,
 ) -> Vec<(String, Option<u64>, Vec<u64>)> {
     let reply = node
-        .handle_message(Message::Syn {
-            digest: Digest::Full(Vec::new()),
-        })
+        .handle_message(
+            0,
+            Message::Syn {
+                digest: Digest::Full(Vec::new()),
+            },
+        )
         .unwrap();
     let Some(Message::SynAck {
         news: News::Updates(runs),
@@ -167,7 +170,7 @@ fn mtu_cut_sends_exactly_mtu_and_never_skips_a_version() {
                 through: None,
             }]),
         };
-        assert_eq!(a.handle_message(relayed).unwrap(), None);
+        assert_eq!(a.handle_message(0, relayed).unwrap(), None);
         // c has heard nothing: its digest is empty. Each run starts right after what c holds
         // and ascends without a gap.
         let news = news_for_a_newcomer(&mut a);

@@ -419,10 +419,10 @@ mod tests {
                 .unwrap();
         }
         let syn_ack = Gossip::<String, String>::with_defaults("b")
-            .handle_message(node.start_exchange())
+            .handle_message(0, node.start_exchange())
             .unwrap()
             .unwrap();
-        let msg = node.handle_message(syn_ack).unwrap().unwrap();
+        let msg = node.handle_message(0, syn_ack).unwrap().unwrap();
         let mut plain: WireCodec<String, String> = WireCodec::new(WireFormat::Cbor, &config);
         let mut packed = WireCodec::<String, String>::new(WireFormat::Cbor, &config)
             .with_compression(COMPRESS_ABOVE);

@@ -103,7 +103,7 @@ impl<K: Key, V: Value, R: NodeResolver<K, V>, S: NodeSorter<K, V>> Shared<K, V, 
         from: &NodeId,
         msg: Message<K, V>,
     ) -> Result<Option<Message<K, V>>, ReceiveError<R::Error>> {
-        self.update(Some(from), |g, _| g.handle_message(msg))
+        self.update(Some(from), |g, now| g.handle_message(now, msg))
     }
 
     /// The message that opens an exchange.
@@ -170,8 +170,11 @@ where
             let deadline = shared.read(Gossip::poll_timeout);
             match deadline {
                 Some(deadline) if deadline <= now_ms() => {
-                    shared.update(None, |g, now| g.handle_timeout(now));
-                    continue;
+                    match shared.update(None, |g, now| g.handle_timeout(now)) {
+                        Ok(_) => continue,
+                        // The store refused: nothing was collected. Retry later, not at once.
+                        Err(_) => Some(Duration::from_secs(1)),
+                    }
                 }
                 Some(deadline) => Some(Duration::from_millis(deadline - now_ms().min(deadline))),
                 None => None,

@@ -4,7 +4,7 @@ use std::collections::HashMap;
 
 use proptest::prelude::*;
 
-use super::{exchange, node};
+use super::{exchange, node, NOW};
 use crate::wire::message_len;
 use crate::{Config, Digest, Message, News, NodeId, ScuttleDepth, Version};
 
@@ -54,11 +54,14 @@ fn feed<S: crate::Sorter<String, String>>(
         let id = source.id().clone();
         for _ in 0..500 {
             let syn = source.start_exchange();
-            let syn_ack = hub.handle_message(syn).expect("valid").expect("answered");
+            let syn_ack = hub
+                .handle_message(NOW, syn)
+                .expect("valid")
+                .expect("answered");
             prop_assert!(message_len(&syn_ack) <= case.budget);
-            if let Some(ack) = source.handle_message(syn_ack).expect("valid") {
+            if let Some(ack) = source.handle_message(NOW, syn_ack).expect("valid") {
                 prop_assert!(message_len(&ack) <= case.budget);
-                hub.handle_message(ack).expect("valid");
+                hub.handle_message(NOW, ack).expect("valid");
             }
             if hub.watermark(id.as_str()) == source.watermark(id.as_str()) {
                 break;
@@ -92,7 +95,7 @@ proptest! {
             }
         }
         let reply = hub
-            .handle_message(Message::Syn { digest: Digest::Full(digest) })
+            .handle_message(NOW, Message::Syn { digest: Digest::Full(digest) })
             .expect("a syn is valid")
             .expect("a syn is answered");
         prop_assert!(message_len(&reply) <= case.budget, "{} > {}", message_len(&reply), case.budget);
@@ -184,7 +187,7 @@ proptest! {
                     })
                 })
                 .collect();
-            replies.push(hub.handle_message(Message::Syn { digest: Digest::Full(digest) }));
+            replies.push(hub.handle_message(NOW, Message::Syn { digest: Digest::Full(digest) }));
         }
         let generic = replies.pop().expect("two replies").expect("valid");
         let built_in = replies.pop().expect("two replies").expect("valid");

@@ -2,7 +2,7 @@
 
 use std::convert::Infallible;
 
-use super::{exchange, node};
+use super::{exchange, node, NOW};
 use crate::resolver::TryResolver;
 use crate::wire::message_len;
 use crate::{Config, Digest, Entry, Event, Gossip, Message, ReceiveError, SetError, Update};
@@ -154,9 +154,9 @@ fn a_failing_resolver_refuses_the_whole_message_and_changes_nothing() {
     a.set(1, "good".into(), "ok".into()).unwrap();
     a.set(2, "evil".into(), "bad".into()).unwrap();
     let syn = b.start_exchange();
-    let syn_ack = a.handle_message(syn).unwrap().unwrap();
+    let syn_ack = a.handle_message(NOW, syn).unwrap().unwrap();
     let before = (b.version(), b.len(), b.digest_hash(), b.watermark("a"));
-    let err = b.handle_message(syn_ack).unwrap_err();
+    let err = b.handle_message(NOW, syn_ack).unwrap_err();
     assert!(matches!(err, ReceiveError::Policy(Boom)), "{err:?}");
     assert_eq!(
         before,
@@ -199,9 +199,9 @@ fn tombstones_are_collected_when_their_time_comes() {
     a.set(1_000, "k".into(), "v".into()).unwrap();
     a.delete(1_010, "k".into()).unwrap();
     assert_eq!(a.poll_timeout(), Some(1_110));
-    assert_eq!(a.handle_timeout(1_109), 0);
+    assert_eq!(a.handle_timeout(1_109).unwrap(), 0);
     assert!(a.get("k").is_some());
-    assert_eq!(a.handle_timeout(1_110), 1);
+    assert_eq!(a.handle_timeout(1_110).unwrap(), 1);
     assert!(a.get("k").is_none());
     assert_eq!(a.poll_timeout(), None);
     assert_eq!(
@@ -276,10 +276,10 @@ fn a_write_near_the_limit_moves_even_when_its_holder_only_answers() {
     h.set(2, "small".into(), "v".into()).unwrap();
     for _ in 0..10 {
         // p pulls from h: h only ever answers.
-        let syn_ack = h.handle_message(p.start_exchange()).unwrap().unwrap();
+        let syn_ack = h.handle_message(NOW, p.start_exchange()).unwrap().unwrap();
         assert!(message_len(&syn_ack) <= 200);
-        if let Some(ack) = p.handle_message(syn_ack).unwrap() {
-            h.handle_message(ack).unwrap();
+        if let Some(ack) = p.handle_message(NOW, syn_ack).unwrap() {
+            h.handle_message(NOW, ack).unwrap();
         }
     }
     assert_eq!(p.value("big").map(String::len), Some(big));

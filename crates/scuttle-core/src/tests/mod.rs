@@ -3,6 +3,7 @@
 //! `scuttle-sim` (the one in-memory network).
 
 mod budget;
+mod durable;
 mod exchange;
 mod seed_codec;
 mod wire_size;
@@ -10,6 +11,10 @@ mod wire_size;
 use crate::{Config, Gossip, Message};
 
 pub(crate) type Node = Gossip<String, String>;
+
+/// The time every test message is handled at (the counter versions of these tests are far
+/// below any clock bound).
+pub(crate) const NOW: crate::Millis = 1_000;
 
 pub(crate) fn node(id: &str, config: Config) -> Node {
     Gossip::new(id, config, crate::LastWriterWins, crate::ScuttleBreadth).expect("valid config")
@@ -29,13 +34,19 @@ where
     let syn = a.start_exchange();
     sent.push(syn.clone());
     let syn_ack = b
-        .handle_message(syn)
+        .handle_message(NOW, syn)
         .expect("b accepts a's syn")
         .expect("a syn is always answered");
     sent.push(syn_ack.clone());
-    if let Some(ack) = a.handle_message(syn_ack).expect("a accepts b's syn-ack") {
+    if let Some(ack) = a
+        .handle_message(NOW, syn_ack)
+        .expect("a accepts b's syn-ack")
+    {
         sent.push(ack.clone());
-        assert!(b.handle_message(ack).expect("b accepts a's ack").is_none());
+        assert!(b
+            .handle_message(NOW, ack)
+            .expect("b accepts a's ack")
+            .is_none());
     }
     sent
 }

@@ -2,7 +2,7 @@
 
 use bytes::BytesMut;
 
-use super::{exchange, node};
+use super::{exchange, node, NOW};
 use crate::codec::seed::{split, Joiner};
 use crate::{Config, Digest, JsonLinesCodec, Message, News};
 
@@ -15,7 +15,7 @@ fn a_syn_ack_splits_into_seed_lines_and_joins_back() {
     a.delete(3, "y".into()).unwrap();
     b.set(1, "z".into(), "3".into()).unwrap();
     let syn = b.start_exchange();
-    let syn_ack = a.handle_message(syn).unwrap().unwrap();
+    let syn_ack = a.handle_message(NOW, syn).unwrap().unwrap();
     let lines = split(&syn_ack);
     let text: Vec<String> = lines
         .iter()
@@ -56,8 +56,8 @@ fn a_syn_ack_splits_into_seed_lines_and_joins_back() {
     // Applying the two halves is the same as applying the whole.
     let mut b2 = node("b", Config::default().with_digest_hashes(false));
     b2.set(1, "z".into(), "3".into()).unwrap();
-    assert!(b2.handle_message(joined[0].clone()).unwrap().is_none());
-    let ack = b2.handle_message(joined[1].clone()).unwrap();
+    assert!(b2.handle_message(NOW, joined[0].clone()).unwrap().is_none());
+    let ack = b2.handle_message(NOW, joined[1].clone()).unwrap();
     assert_eq!(b2.value("x").map(String::as_str), Some("2"));
     assert!(ack.is_some(), "b still sends its news for a");
 }
@@ -103,7 +103,7 @@ fn a_seed_update_without_prev_is_trusted_in_order() {
         .unwrap()
         .expect("the update lines as one ack");
     let mut g = node("g", Config::default());
-    assert!(g.handle_message(msg).unwrap().is_none());
+    assert!(g.handle_message(NOW, msg).unwrap().is_none());
     assert_eq!(g.watermark("s"), 2);
     assert_eq!(g.value("a").map(String::as_str), Some("1"));
 }
@@ -149,7 +149,7 @@ fn compressed_frames_are_smaller_and_decode() {
             .unwrap();
     }
     let syn = b.start_exchange();
-    let reply = a.handle_message(syn).unwrap().unwrap();
+    let reply = a.handle_message(NOW, syn).unwrap().unwrap();
     let plain = FrameCodec::new(1 << 20);
     let packed = FrameCodec::new(1 << 20).with_compression(512);
     let (mut p, mut c) = (Vec::new(), Vec::new());
