@@ -5,7 +5,7 @@
 # install`), checks the installed files and the SONAME, and builds the example and the C tests
 # against the installed copy with `pkg-config --cflags --libs scuttle` and `cc -Wall -Wextra
 # -Werror`, runs them, and runs both under valgrind (zero leaks). Installs cbindgen, a C
-# compiler, make, pkg-config and valgrind when they are missing. Idempotent.
+# compiler, make, pkg-config, CMake and valgrind when they are missing. Idempotent.
 # (The crate's Rust unit tests run with the workspace in scripts/test-rust.sh.)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -36,6 +36,7 @@ command -v valgrind >/dev/null || apt_install valgrind
 command -v make >/dev/null || apt_install make
 command -v pkg-config >/dev/null || apt_install pkg-config
 command -v readelf >/dev/null || apt_install binutils
+command -v cmake >/dev/null || apt_install cmake
 if [ "$(cbindgen --version 2>/dev/null || true)" != "cbindgen $CBINDGEN_VERSION" ]; then
   echo "==> installing cbindgen $CBINDGEN_VERSION"
   cargo install cbindgen --locked --version "$CBINDGEN_VERSION" --force --quiet
@@ -106,6 +107,23 @@ cc "${CFLAGS[@]}" "${PC_CFLAGS[@]}" bindings/c/examples/two_nodes.c "${PC_LIBS[@
 "$out_dir/two_nodes"
 needed="$(readelf -d "$out_dir/two_nodes" | sed -n 's/.*(NEEDED).*\[\(libscuttle[^]]*\)\]/\1/p')"
 [ "$needed" = "libscuttle.so.$major" ] || { echo "two_nodes needs '$needed', expected libscuttle.so.$major"; exit 1; }
+
+echo "==> CMake: the example through pkg_check_modules(IMPORTED_TARGET scuttle), as docs/c.md shows"
+mkdir -p "$tmp/cmake"
+cp bindings/c/examples/two_nodes.c "$tmp/cmake/main.c"
+cat >"$tmp/cmake/CMakeLists.txt" <<'CMAKE'
+cmake_minimum_required(VERSION 3.16)
+project(my_app C)
+
+find_package(PkgConfig REQUIRED)
+pkg_check_modules(SCUTTLE REQUIRED IMPORTED_TARGET scuttle)
+
+add_executable(my_app main.c)
+target_link_libraries(my_app PRIVATE PkgConfig::SCUTTLE)
+CMAKE
+cmake -S "$tmp/cmake" -B "$tmp/cmake/build" -DCMAKE_BUILD_RPATH="$libdir" >"$tmp/cmake.log" 2>&1 &&
+  cmake --build "$tmp/cmake/build" >>"$tmp/cmake.log" 2>&1 || { cat "$tmp/cmake.log"; exit 1; }
+"$tmp/cmake/build/my_app" >/dev/null
 
 echo "==> C tests: bindings/c/tests/test_scuttle.c (installed, shared, pkg-config)"
 cc "${CFLAGS[@]}" -pthread "${PC_CFLAGS[@]}" bindings/c/tests/test_scuttle.c "${PC_LIBS[@]}" \
