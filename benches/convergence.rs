@@ -9,7 +9,7 @@
 //! One iteration is one `workload::run`: building the nodes and their 1,000 writes (small
 //! next to the gossip) and the rounds until convergence.
 //!
-//! `cargo bench -p scuttle --bench convergence` (results in `docs/benchmarks.md`).
+//! `cargo bench -p scuttle-gossip --bench convergence` (results in `docs/benchmarks.md`).
 
 use std::time::Duration;
 

@@ -2,7 +2,7 @@
 //! bound), `news()` at growing history sizes, digests and their answers, and the CBOR frame
 //! codec.
 //!
-//! `cargo bench -p scuttle --bench core` (results in `docs/benchmarks.md`).
+//! `cargo bench -p scuttle-gossip --bench core` (results in `docs/benchmarks.md`).
 
 use std::collections::HashMap;
 use std::hint::black_box;

@@ -1,7 +1,7 @@
 //! A few in-memory nodes in a ring converge on each other's writes, over `scuttle-sim`'s
 //! network (every message a whole `Syn`, `SynAck` or `Ack`).
 //!
-//! Run: `cargo run --release -p scuttle --example converge`
+//! Run: `cargo run --release -p scuttle-gossip --example converge`
 
 use scuttle::Gossip;
 use scuttle_sim::{Faults, Sim};

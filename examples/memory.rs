@@ -3,8 +3,8 @@
 //! through real exchanges (`scuttle-sim`'s `Pair`).
 //!
 //! ```text
-//! cargo run --release -p scuttle --example memory            # 1,000,000 keys
-//! cargo run --release -p scuttle --example memory -- 100000  # another count
+//! cargo run --release -p scuttle-gossip --example memory            # 1,000,000 keys
+//! cargo run --release -p scuttle-gossip --example memory -- 100000  # another count
 //! ```
 //!
 //! Two measures per structure: heap bytes requested (a counting global allocator, exact and

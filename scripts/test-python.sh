@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# Python bindings: build `scuttle` into a virtual environment with maturin, then run pytest
-# (and mypy on the package and tests). Idempotent; safe on a fresh machine.
+# Python bindings: build `scuttle` (distribution `scuttle-gossip`) into a virtual environment
+# with maturin, then run pytest (and mypy on the package and tests); then `maturin build --sdist`
+# must give one abi3 wheel and one sdist, and the wheel must install and import in a fresh venv.
+# Idempotent; safe on a fresh machine.
 #   PYTHON            interpreter to build the venv from (default: python3, >= 3.9)
 #   SCUTTLE_VENV      venv path (default: bindings/python/.venv)
 #   CARGO_TARGET_DIR  respected by maturin like by cargo
@@ -24,3 +26,27 @@ VIRTUAL_ENV="$(cd "$VENV" && pwd)" PATH="$(cd "$VENV" && pwd)/bin:$PATH" \
 if [ "${SKIP_MYPY:-0}" != "1" ]; then
   "$PY" -m mypy
 fi
+
+# The release artifacts: maturin builds the sdist, then the wheel from the unpacked sdist.
+dist="$(mktemp -d)"
+trap 'rm -rf "$dist"' EXIT
+VIRTUAL_ENV="$(cd "$VENV" && pwd)" PATH="$(cd "$VENV" && pwd)/bin:$PATH" \
+  "$VENV/bin/maturin" build --release --sdist --quiet --out "$dist/out"
+version="$("$PY" -c 'import scuttle; print(scuttle.__version__)')"
+wheels=("$dist"/out/scuttle_gossip-"$version"-cp39-abi3-*.whl)
+sdists=("$dist"/out/scuttle_gossip-"$version".tar.gz)
+[ -f "${wheels[0]}" ] && [ "${#wheels[@]}" = 1 ] || { echo "no single abi3 wheel:"; ls "$dist/out"; exit 1; }
+[ -f "${sdists[0]}" ] || { echo "no sdist:"; ls "$dist/out"; exit 1; }
+"$PYTHON" -m venv "$dist/venv"
+"$dist/venv/bin/python" -m pip install --quiet --disable-pip-version-check --no-index "${wheels[0]}"
+(cd "$dist" && "$dist/venv/bin/python" - "$version" <<'PY'
+import sys
+import scuttle
+assert scuttle.__version__ == sys.argv[1], scuttle.__version__
+a, b = scuttle.Gossip("a"), scuttle.Gossip("b")
+a.set("k", "v")
+scuttle.sync(a, b)
+assert b["k"] == "v"
+PY
+)
+echo "==> built $(basename "${wheels[0]}") and $(basename "${sdists[0]}"); the wheel installs and imports"

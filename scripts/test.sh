@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Runs every test of the project: Rust (fmt, clippy, tests, docs), then C and Python bindings.
+# Runs every test of the project: Rust (fmt, clippy, tests, docs), then C and Python bindings,
+# then the crates.io publish dry run (skipped when the crates.io index is unreachable).
 # Each part lives in its own script so it can also be run alone.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -10,4 +11,6 @@ for part in rust c python; do
     "$script"
   fi
 done
+echo "==> scripts/publish-dry-run.sh"
+scripts/publish-dry-run.sh
 echo "==> all tests passed"

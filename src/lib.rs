@@ -1,5 +1,9 @@
 //! # scuttle
 //!
+//! Package `scuttle-gossip`, library `scuttle`: every package of the workspace is named
+//! `scuttle-gossip*`, because `scuttle` and `scuttle-core` on crates.io are another project
+//! (README, "Names").
+//!
 //! A replicated key/value workspace over the *scuttlebutt* anti-entropy gossip protocol
 //! (van Renesse et al., "Efficient Reconciliation and Flow Control for Anti-Entropy
 //! Protocols", LADIS 2008).

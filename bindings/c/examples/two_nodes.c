@@ -1,9 +1,9 @@
 /*
  * two_nodes.c: two scuttle nodes exchanging CBOR frames in memory until they converge.
  *
- * Build (from the repository root, after `cargo build --release -p scuttle-c`):
- *   cc -Wall -Wextra -Werror -Ibindings/c/include bindings/c/examples/two_nodes.c \
- *      target/release/libscuttle_c.a -lpthread -ldl -lm -o two_nodes
+ * Build against the installed library (`make -C bindings/c install`, see docs/c.md):
+ *   cc -Wall -Wextra -Werror bindings/c/examples/two_nodes.c \
+ *      $(pkg-config --cflags --libs scuttle) -o two_nodes
  *   ./two_nodes
  *
  * An exchange is at most three frames: the initiator's Syn (scuttle_gossip_start_exchange),

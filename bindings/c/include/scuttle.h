@@ -1,11 +1,12 @@
 /*
  * scuttle.h: C API of scuttle, scuttlebutt anti-entropy gossip (van Renesse et al. 2008).
  *
- * Link with -lscuttle_c (see docs/c.md). Keys and values are byte strings; frames are
- * length-prefixed CBOR. Every call that can fail returns a ScuttleStatus (0 = success) and
- * scuttle_last_error() explains the failure. A handle is used by one thread at a time;
- * different handles are independent. Every buffer, entry, event, key list and handle the
- * library hands out is released by its own *_free function, which accepts NULL.
+ * Install with `make -C bindings/c install`, link with `pkg-config --cflags --libs scuttle`
+ * (see docs/c.md). Keys and values are byte strings; frames are length-prefixed CBOR. Every
+ * call that can fail returns a ScuttleStatus (0 = success) and scuttle_last_error() explains
+ * the failure. A handle is used by one thread at a time; different handles are independent.
+ * Every buffer, entry, event, key list and handle the library hands out is released by its
+ * own *_free function, which accepts NULL.
  */
 
 #ifndef SCUTTLE_H

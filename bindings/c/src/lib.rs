@@ -1,7 +1,12 @@
 //! # scuttle-c
 //!
+//! Package `scuttle-gossip-c`, library `scuttle_c`: every package of the workspace is named
+//! `scuttle-gossip*`, because `scuttle` and `scuttle-core` on crates.io are another project
+//! (README, "Names").
+//!
 //! C bindings of scuttle, the scuttlebutt anti-entropy gossip library. The crate builds
-//! `libscuttle_c.so` and `libscuttle_c.a`; the header `include/scuttle.h` is generated from this
+//! `libscuttle_c.so` and `libscuttle_c.a`, which `make -C bindings/c install` installs as
+//! `libscuttle` (SONAME `libscuttle.so.MAJOR`) with `scuttle.pc`; the header `include/scuttle.h` is generated from this
 //! source by cbindgen (`cbindgen.toml`), and `docs/c.md` tells how to build, link and use it.
 //!
 //! The bindings wrap one sans-IO [`scuttle_core::Gossip`] node with byte-string keys and values

@@ -1,5 +1,9 @@
 //! # scuttle-python
 //!
+//! Package `scuttle-gossip-python`, library `_scuttle`: every package of the workspace is named
+//! `scuttle-gossip*`, because `scuttle` and `scuttle-core` on crates.io are another project
+//! (README, "Names").
+//!
 //! The native module `scuttle._scuttle` behind the Python package `scuttle` (built with
 //! maturin; see `docs/python.md`). It wraps the sans-IO core as
 //! `Gossip<String, value::Value, PyResolver, PySorter>`: keys are `str`, values are any of
@@ -37,5 +41,7 @@ fn _scuttle(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(sync::sync, m)?)?;
     m.add("DEFAULT_PEER", node::DEFAULT_PEER)?;
     m.add("PROTOCOL_VERSION", scuttle_core::PROTOCOL_VERSION)?;
+    // The crate's version is the distribution's: maturin takes it from this Cargo.toml.
+    m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())
 }

@@ -1,5 +1,9 @@
 //! # scuttle-bench
 //!
+//! Package `scuttle-gossip-bench`, library `scuttle_bench`: every package of the workspace is named
+//! `scuttle-gossip*`, because `scuttle` and `scuttle-core` on crates.io are another project
+//! (README, "Names").
+//!
 //! scuttle next to [chitchat](https://crates.io/crates/chitchat) on **one workload, in one
 //! process run**, so the ratios between them can be reproduced by anyone with `cargo`.
 //!
@@ -48,10 +52,10 @@
 //! ## Reproduce
 //!
 //! ```sh
-//! cargo run --release -p scuttle-bench --bin compare                 # N ∈ {10,30,100} × K ∈ {10,100,1000}
-//! cargo run --release -p scuttle-bench --bin compare -- --quick      # N ∈ {10,30} × K ∈ {10,100}
-//! cargo run --release -p scuttle-bench --bin compare -- --nodes 10,30 --keys 100
-//! cargo bench -p scuttle-bench                                       # criterion, small sizes
+//! cargo run --release -p scuttle-gossip-bench --bin compare                 # N ∈ {10,30,100} × K ∈ {10,100,1000}
+//! cargo run --release -p scuttle-gossip-bench --bin compare -- --quick      # N ∈ {10,30} × K ∈ {10,100}
+//! cargo run --release -p scuttle-gossip-bench --bin compare -- --nodes 10,30 --keys 100
+//! cargo bench -p scuttle-gossip-bench                                       # criterion, small sizes
 //! ```
 //!
 //! ```

@@ -1,5 +1,9 @@
 //! `scuttle`: command-line tools for the scuttlebutt gossip workspace.
 //!
+//! Package `scuttle-gossip-cli` (`cargo install scuttle-gossip-cli`), binary `scuttle`: every
+//! package of the workspace is named `scuttle-gossip*`, because `scuttle` and `scuttle-core` on
+//! crates.io are another project (README, "Names").
+//!
 //! * `scuttle demo` — an in-memory cluster (`scuttle-sim`'s workload) gossiping until
 //!   converged, with a summary (or one JSON object with `--json`).
 //! * `scuttle node` — a networked node over TCP (`scuttle-tokio`) with a small line REPL.

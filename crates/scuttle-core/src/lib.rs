@@ -1,5 +1,9 @@
 //! # scuttle-core
 //!
+//! Package `scuttle-gossip-core`, library `scuttle_core`: every package of the workspace is named
+//! `scuttle-gossip*`, because `scuttle` and `scuttle-core` on crates.io are another project
+//! (README, "Names").
+//!
 //! The sans-IO core of scuttle: the *scuttlebutt* anti-entropy gossip protocol (van Renesse
 //! et al., "Efficient Reconciliation and Flow Control for Anti-Entropy Protocols", LADIS 2008)
 //! as a deterministic state machine over a replicated key/value map.

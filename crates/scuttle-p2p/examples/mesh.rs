@@ -4,7 +4,7 @@
 //! time it took and a few counters, and exits.
 //!
 //! ```text
-//! cargo run -p scuttle-p2p --example mesh -- [nodes=5] [keys per writer=20]
+//! cargo run -p scuttle-gossip-p2p --example mesh -- [nodes=5] [keys per writer=20]
 //! ```
 #![allow(clippy::unwrap_used)]
 

@@ -1,5 +1,9 @@
 //! # scuttle-p2p
 //!
+//! Package `scuttle-gossip-p2p`, library `scuttle_p2p`: every package of the workspace is named
+//! `scuttle-gossip*`, because `scuttle` and `scuttle-core` on crates.io are another project
+//! (README, "Names").
+//!
 //! Scuttlebutt anti-entropy gossip on [rust-libp2p](https://docs.rs/libp2p): a
 //! [`NetworkBehaviour`](libp2p::swarm::NetworkBehaviour) that replicates a key/value map
 //! between the peers of a swarm, composable with other behaviours the way gossipsub, kad or

@@ -2,7 +2,7 @@
 //! the `plot` feature, `simulation.svg`) into the folder given as the first argument (default
 //! `out/simulation`). An optional second argument sets the mtu (default 32).
 //!
-//! `cargo run --release -p scuttle-sim --features plot --example experiment -- out/simulation 32`
+//! `cargo run --release -p scuttle-gossip-sim --features plot --example experiment -- out/simulation 32`
 
 use std::path::PathBuf;
 

@@ -1,6 +1,6 @@
 //! Runs the convergence workload (`scuttle_sim::workload`) and prints its report as JSON.
 //!
-//! `cargo run --release -p scuttle-sim --example workload -- [nodes] [keys] [fanout] [sorter] [idle rounds]`
+//! `cargo run --release -p scuttle-gossip-sim --example workload -- [nodes] [keys] [fanout] [sorter] [idle rounds]`
 //! (defaults: 10 nodes, 100 keys, fanout 3, breadth, 0 idle rounds).
 
 use scuttle_sim::workload::{try_run, Workload};

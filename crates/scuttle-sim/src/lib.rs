@@ -1,5 +1,9 @@
 //! # scuttle-sim
 //!
+//! Package `scuttle-gossip-sim`, library `scuttle_sim`: every package of the workspace is named
+//! `scuttle-gossip*`, because `scuttle` and `scuttle-core` on crates.io are another project
+//! (README, "Names").
+//!
 //! A seeded, deterministic, in-memory network for [`scuttle_core::Gossip`] nodes: no sockets,
 //! no wall clock, no threads. The simulator owns one clock value ([`Sim::now`]) and passes it
 //! to the core, and a seeded `SmallRng` makes every choice, so the same seed always gives the

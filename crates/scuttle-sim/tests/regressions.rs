@@ -2,7 +2,7 @@
 //! last one is a known limitation of resets, `#[ignore]`d until resets are replaced (the
 //! "Hostile peers" issue's safe catch-up after tombstone collection):
 //!
-//! `cargo test --release -p scuttle-sim --test regressions -- --ignored`
+//! `cargo test --release -p scuttle-gossip-sim --test regressions -- --ignored`
 #![allow(clippy::unwrap_used)] // tests may panic
 
 use std::time::Duration;

@@ -1,5 +1,9 @@
 //! # scuttle-store
 //!
+//! Package `scuttle-gossip-store`, library `scuttle_store`: every package of the workspace is named
+//! `scuttle-gossip*`, because `scuttle` and `scuttle-core` on crates.io are another project
+//! (README, "Names").
+//!
 //! Durable storage for [`scuttle_core::Gossip`] nodes: [`RedbStore`] implements the core's
 //! [`Store`](scuttle_core::Store) trait on [redb](https://docs.rs/redb), an embedded,
 //! pure-Rust, ACID key/value database kept in one file. Why redb: crash safety (copy-on-write

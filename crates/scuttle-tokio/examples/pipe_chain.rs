@@ -2,7 +2,7 @@
 //! (`tokio::io::duplex`), the Rust form of `a.pipe(b).pipe(a)`.
 //!
 //! ```text
-//! cargo run -p scuttle-tokio --example pipe_chain
+//! cargo run -p scuttle-gossip-tokio --example pipe_chain
 //! ```
 //!
 //! A and B write; C and D, which only reach them through a relay or directly, receive both

@@ -1,7 +1,7 @@
 //! Two nodes gossip over loopback TCP in one process: `alice` listens, `bob` dials.
 //!
 //! ```text
-//! cargo run -p scuttle-tokio --example tcp_pair
+//! cargo run -p scuttle-gossip-tokio --example tcp_pair
 //! ```
 //!
 //! Each node writes a key, the example waits until both hold the same state (at most 20 s,

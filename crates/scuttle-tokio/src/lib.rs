@@ -1,5 +1,9 @@
 //! # scuttle-tokio
 //!
+//! Package `scuttle-gossip-tokio`, library `scuttle_tokio`: every package of the workspace is named
+//! `scuttle-gossip*`, because `scuttle` and `scuttle-core` on crates.io are another project
+//! (README, "Names").
+//!
 //! Runs a [`scuttle_core::Gossip`] node over tokio byte streams: the Rust form of the seed's
 //! `a.pipe(b).pipe(a)`. One [`Node`] holds the replicated map; every peer connection is any
 //! `AsyncRead + AsyncWrite` stream (a TCP stream, a Unix socket, `tokio::io::duplex`), driven

@@ -38,6 +38,7 @@ from ._scuttle import Entry as Entry
 from ._scuttle import Gossip as Gossip
 from ._scuttle import History as History
 from ._scuttle import Update as Update
+from ._scuttle import __version__ as __version__
 from ._scuttle import exchange as exchange
 from ._scuttle import sync as sync
 

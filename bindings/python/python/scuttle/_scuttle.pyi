@@ -8,6 +8,9 @@ DEFAULT_PEER: str
 PROTOCOL_VERSION: int
 """Version of the wire protocol."""
 
+__version__: str
+"""Version of the package (the distribution `scuttle-gossip`), e.g. ``"0.1.0"``."""
+
 Value = Any
 """None, bool, int (-2**64 .. 2**64-1), float, str, bytes, list or dict of these."""
 

@@ -1,7 +1,7 @@
 //! `compare`: scuttle and chitchat on the same workload, side by side, as markdown tables.
 //!
 //! ```sh
-//! cargo run --release -p scuttle-bench --bin compare -- [--quick] [--nodes 10,30,100]
+//! cargo run --release -p scuttle-gossip-bench --bin compare -- [--quick] [--nodes 10,30,100]
 //!     [--keys 10,100,1000] [--seed 1] [--max-rounds 1000] [--idle-rounds 10]
 //!     [--sorter breadth|depth] [--chitchat v1|v0] [--side both|scuttle|chitchat]
 //!     [--schedule sequential|concurrent] [--compression on|off]
