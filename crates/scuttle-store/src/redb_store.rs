@@ -21,12 +21,13 @@ pub const FORMAT_VERSION: u32 = 1;
 
 const META: TableDefinition<&str, &[u8]> = TableDefinition::new("scuttle_meta");
 const ENTRIES: TableDefinition<&[u8], &[u8]> = TableDefinition::new("scuttle_entries");
-const WATERMARKS: TableDefinition<&str, u64> = TableDefinition::new("scuttle_watermarks");
-const FLOORS: TableDefinition<&str, u64> = TableDefinition::new("scuttle_floors");
+/// Watermarks (`w` + source), floors (`f` + source) and the clock (`clock`), in one table so
+/// that a commit touches two B-trees, not four (each touched tree is pages to write and sync).
+const MARKS: TableDefinition<&str, u64> = TableDefinition::new("scuttle_marks");
+const CLOCK_MARK: &str = "clock";
 
 const FORMAT_KEY: &str = "format";
 const NODE_KEY: &str = "node_id";
-const CLOCK_KEY: &str = "clock";
 
 /// When a commit is made durable (fsynced).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -150,8 +151,7 @@ impl RedbStore {
         if fresh {
             // Create the tables now, so that `load` finds them.
             txn.open_table(ENTRIES).map_err(|e| corrupt(&e))?;
-            txn.open_table(WATERMARKS).map_err(|e| corrupt(&e))?;
-            txn.open_table(FLOORS).map_err(|e| corrupt(&e))?;
+            txn.open_table(MARKS).map_err(|e| corrupt(&e))?;
             txn.commit().map_err(|e| corrupt(&e))?;
         } else {
             txn.abort().map_err(|e| corrupt(&e))?;
@@ -173,18 +173,20 @@ impl RedbStore {
                 .entries
                 .push((decode(k.value())?, decode_entry(v.value())?));
         }
-        for row in txn.open_table(WATERMARKS)?.iter()? {
-            let (s, v) = row?;
-            snapshot
-                .watermarks
-                .push((NodeId::from(s.value()), v.value()));
-        }
-        for row in txn.open_table(FLOORS)?.iter()? {
-            let (s, v) = row?;
-            snapshot.floors.push((NodeId::from(s.value()), v.value()));
-        }
-        if let Some(clock) = txn.open_table(META)?.get(CLOCK_KEY)? {
-            snapshot.clock = decode(clock.value())?;
+        for row in txn.open_table(MARKS)?.iter()? {
+            let (name, v) = row?;
+            let (name, v) = (name.value(), v.value());
+            if name == CLOCK_MARK {
+                snapshot.clock = snapshot.clock.max(v);
+            } else if let Some(source) = name.strip_prefix('w') {
+                snapshot.watermarks.push((NodeId::from(source), v));
+                // The clock is at least every watermark (it is stored only when above them).
+                snapshot.clock = snapshot.clock.max(v);
+            } else if let Some(source) = name.strip_prefix('f') {
+                snapshot.floors.push((NodeId::from(source), v));
+            } else {
+                return Err(StoreFailure::Decode(format!("unknown mark {name:?}")));
+            }
         }
         Ok(snapshot)
     }
@@ -213,17 +215,17 @@ impl RedbStore {
             for key in &batch.removes {
                 entries.remove(encode(key)?.as_slice())?;
             }
-            let mut marks = txn.open_table(WATERMARKS)?;
-            raise(&mut marks, &batch.watermarks)?;
-            let mut floors = txn.open_table(FLOORS)?;
-            raise(&mut floors, &batch.floors)?;
-            let mut meta = txn.open_table(META)?;
-            let held: Version = match meta.get(CLOCK_KEY)? {
-                Some(v) => decode(v.value())?,
-                None => 0,
-            };
-            if batch.clock > held {
-                meta.insert(CLOCK_KEY, encode(&batch.clock)?.as_slice())?;
+            let mut marks = txn.open_table(MARKS)?;
+            raise(&mut marks, 'w', &batch.watermarks)?;
+            raise(&mut marks, 'f', &batch.floors)?;
+            // The clock is usually a watermark this batch raises (a local write's own):
+            // stored only when it is above them all.
+            let highest = batch.watermarks.iter().map(|(_, v)| *v).max().unwrap_or(0);
+            if batch.clock > highest {
+                let held = marks.get(CLOCK_MARK)?.map_or(0, |v| v.value());
+                if batch.clock > held {
+                    marks.insert(CLOCK_MARK, batch.clock)?;
+                }
             }
         }
         txn.commit()?;
@@ -243,15 +245,21 @@ impl RedbStore {
     }
 }
 
-/// Raises each `(source, version)` in `table` (a watermark or a floor only ever rises).
+/// Raises each `(source, version)` under `kind` + source in `table` (a watermark or a floor
+/// only ever rises).
 fn raise(
     table: &mut redb::Table<&str, u64>,
+    kind: char,
     raises: &[(&NodeId, Version)],
 ) -> Result<(), StoreFailure> {
+    let mut name = String::new();
     for (source, version) in raises {
-        let held = table.get(source.as_str())?.map_or(0, |v| v.value());
+        name.clear();
+        name.push(kind);
+        name.push_str(source.as_str());
+        let held = table.get(name.as_str())?.map_or(0, |v| v.value());
         if *version > held {
-            table.insert(source.as_str(), *version)?;
+            table.insert(name.as_str(), *version)?;
         }
     }
     Ok(())
