@@ -52,6 +52,11 @@ pub struct Config {
     ///
     /// [`SetError::CatchingUp`]: crate::SetError::CatchingUp
     pub catch_up: Option<Duration>,
+    /// Most sources this node keeps watermarks for. News or a reset that would make it learn
+    /// more is left out (it changes nothing; `Stats::sources_refused`,
+    /// [`Event::SourceLimit`](crate::Event::SourceLimit)), so a peer cannot grow every digest
+    /// and every node's memory with made-up sources. Default 2^16.
+    pub max_sources: usize,
 }
 
 /// How a node numbers its own writes.
@@ -74,9 +79,12 @@ pub enum Versions {
 /// Bits of a [`Versions::Hybrid`] version that count writes within one millisecond.
 pub const HLC_COUNTER_BITS: u32 = 16;
 
-/// With [`Versions::Counter`], the most a remote version may lie above the local version:
-/// a remote counter beyond it waits, like a hybrid clock beyond [`Config::max_clock_skew`].
-pub const MAX_COUNTER_JUMP: u64 = 1 << 32;
+/// With [`Versions::Counter`], the highest remote version a node takes: news above it waits
+/// for good, on every node alike. It leaves 2^62 versions below, so no peer can exhaust a
+/// counter; it is a fixed bound and not one relative to the local counter, because a bound
+/// that differs from node to node would let one node take news another never can (they would
+/// stay apart for good).
+pub const MAX_COUNTER_VERSION: u64 = 1 << 62;
 
 /// The hybrid-clock version of the start of millisecond `now`.
 pub fn hlc(now: crate::Millis) -> crate::Version {
@@ -96,6 +104,7 @@ impl Default for Config {
             versions: Versions::Counter,
             max_clock_skew: Duration::from_secs(60),
             catch_up: None,
+            max_sources: 1 << 16,
         }
     }
 }
@@ -158,6 +167,12 @@ impl Config {
     /// Sets [`catch_up`](Self::catch_up).
     pub fn with_catch_up(mut self, timeout: Option<Duration>) -> Self {
         self.catch_up = timeout;
+        self
+    }
+
+    /// Sets [`max_sources`](Self::max_sources).
+    pub fn with_max_sources(mut self, sources: usize) -> Self {
+        self.max_sources = sources;
         self
     }
 

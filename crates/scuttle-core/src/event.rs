@@ -37,6 +37,12 @@ pub enum Event<K, V> {
         /// The key.
         key: K,
     },
+    /// A message named more new sources than [`Config::max_sources`](crate::Config::max_sources)
+    /// leaves room for: their news was left out (it changed nothing).
+    SourceLimit {
+        /// Updates left out (a reset left out counts once).
+        refused: u64,
+    },
 }
 
 /// Counters of what a node did, for tests, simulations and benchmarks.
@@ -63,4 +69,7 @@ pub struct Stats {
     /// Remote updates (and resets) left for later because their version was beyond the
     /// clock bound (see `Config::max_clock_skew`).
     pub ahead: u64,
+    /// Remote updates (and resets) left out because they named more new sources than
+    /// `Config::max_sources` allows.
+    pub sources_refused: u64,
 }

@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicU64, Ordering as AtomicOrdering};
 
 use serde::Serialize;
 
-use crate::config::{hlc, Config, Versions, HLC_COUNTER_BITS, MAX_COUNTER_JUMP};
+use crate::config::{hlc, Config, Versions, HLC_COUNTER_BITS, MAX_COUNTER_VERSION};
 use crate::error::{ConfigError, OpenError, ProtocolError, ReceiveError, SetError};
 use crate::event::{Event, Stats};
 use crate::history::History;
@@ -180,6 +180,8 @@ struct Plan<K> {
     applied: u64,
     /// Updates left for later because their version is beyond the clock bound.
     ahead: u64,
+    /// Updates (or a reset) left out because they named too many new sources.
+    sources_refused: u64,
     rejected: u64,
     duplicates: u64,
     gaps: u64,
@@ -514,7 +516,7 @@ where
     /// The highest remote version this node takes at `now`: beyond it news waits.
     fn clock_ceiling(&self, now: Millis) -> Version {
         let bound = match self.config.versions {
-            Versions::Counter => self.version.saturating_add(MAX_COUNTER_JUMP),
+            Versions::Counter => MAX_COUNTER_VERSION,
             Versions::Hybrid => {
                 let skew = duration_millis(self.config.max_clock_skew);
                 hlc(now.saturating_add(skew)).saturating_add((1 << HLC_COUNTER_BITS) - 1)
@@ -906,6 +908,7 @@ where
             floors: Vec::new(),
             applied: 0,
             ahead: 0,
+            sources_refused: 0,
             rejected: 0,
             duplicates: 0,
             gaps: 0,
@@ -921,9 +924,23 @@ where
             News::Updates(runs) => {
                 let mut index = 0;
                 let mut marks: HashMap<&NodeId, Version> = HashMap::new();
+                let room = self
+                    .config
+                    .max_sources
+                    .saturating_sub(self.watermarks.len());
+                let mut new_sources = 0;
                 for run in runs {
                     let start = index;
                     index += run.updates.len();
+                    let known = self.watermarks.get(run.source.as_str()).is_some()
+                        || marks.contains_key(&run.source);
+                    if !known {
+                        if new_sources >= room {
+                            plan.sources_refused += run.updates.len().max(1) as u64;
+                            continue;
+                        }
+                        new_sources += 1;
+                    }
                     let mark = marks
                         .entry(&run.source)
                         .or_insert_with(|| self.watermark(run.source.as_str()));
@@ -982,6 +999,17 @@ where
                     .any(|v| v > ceiling);
                 if too_far {
                     plan.ahead += 1;
+                    return Ok(plan);
+                }
+                let new: HashSet<&NodeId> = reset
+                    .watermarks
+                    .iter()
+                    .map(|(s, _)| s)
+                    .chain(reset.entries.iter().map(|u| &u.source_id))
+                    .filter(|s| self.watermarks.get(s.as_str()).is_none())
+                    .collect();
+                if self.watermarks.len() + new.len() > self.config.max_sources {
+                    plan.sources_refused += 1;
                     return Ok(plan);
                 }
                 for (i, u) in reset.entries.iter().enumerate() {
@@ -1067,6 +1095,12 @@ where
     fn commit(&mut self, plan: Plan<K>, news: News<K, V>) {
         self.version = self.version.max(plan.clock);
         self.stats.ahead += plan.ahead;
+        self.stats.sources_refused += plan.sources_refused;
+        if plan.sources_refused > 0 {
+            self.push_event(Event::SourceLimit {
+                refused: plan.sources_refused,
+            });
+        }
         self.stats.updates_applied += plan.applied;
         self.stats.updates_rejected += plan.rejected;
         self.stats.duplicates += plan.duplicates;

@@ -26,6 +26,11 @@ impl<T> Default for SourceMap<T> {
 }
 
 impl<T> SourceMap<T> {
+    /// How many sources the map holds.
+    pub(crate) fn len(&self) -> usize {
+        self.entries.len()
+    }
+
     fn position(&self, source: &str) -> Option<usize> {
         match self.entries.get(self.last) {
             Some((id, _)) if id.as_str() == source => Some(self.last),

@@ -40,6 +40,7 @@
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
+pub mod byzantine;
 pub mod experiment;
 mod pair;
 mod sim;

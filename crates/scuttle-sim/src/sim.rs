@@ -343,6 +343,20 @@ where
         self.send(i, j, syn);
     }
 
+    /// Hands `msg` to node `i` as if a peer outside the simulation sent it (a byzantine
+    /// one, say): its events are drained, its reply is dropped, and a refusal comes back as
+    /// the error. A down node takes nothing.
+    pub fn inject(&mut self, i: usize, msg: Message<K, V>) -> Result<(), SimError> {
+        if !self.nodes[i].up {
+            return Err(SimError::NodeDown(i));
+        }
+        let result = self.nodes[i].gossip.handle_message(self.now, msg);
+        self.drain_events(i, None);
+        result
+            .map(|_| ())
+            .map_err(|e| SimError::receive(&self.ids[i], e))
+    }
+
     /// Every up node starts an exchange with a random other node.
     pub fn gossip_round(&mut self) {
         self.gossip_round_with(1);

@@ -5,6 +5,7 @@
 mod budget;
 mod durable;
 mod exchange;
+mod hostile;
 mod seed_codec;
 mod wire_size;
 

@@ -1,0 +1,161 @@
+//! Byzantine peers: well-formed messages a misbehaving node may send, for adversarial
+//! simulations (`tests/byzantine.rs`). A [`Byzantine`] is not a node of the [`Sim`](crate::Sim):
+//! the test hands its messages straight to honest nodes (`Sim::inject`) and drops the replies.
+//!
+//! The attacks it makes are the ones the core defends against today: versions far ahead of
+//! every clock (to pin it), runs with made-up gaps, floods of made-up sources, bogus digests,
+//! and news of its own at any version within the bound. Forging another node's updates,
+//! equivocating and resets are not made: the core cannot yet tell them from honest news
+//! (`docs/security.md`, "Open").
+
+use rand::rngs::SmallRng;
+use rand::Rng;
+use scuttle_core::{hlc, Digest, Message, Millis, News, NodeId, Run, Update, Version};
+
+/// What one hostile message tries.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Attack {
+    /// An update of its own with a version near the maximum, or far ahead of the clock.
+    HugeVersion,
+    /// A run whose `prev` claims a gap, with a huge version.
+    Gap,
+    /// Runs from many made-up sources.
+    SourceFlood,
+    /// A `Syn` whose digest claims random watermarks for random sources.
+    BogusDigest,
+    /// News of its own, ascending from where it left off, at any version within the bound.
+    OwnNews,
+}
+
+/// Every attack, for drawing one.
+pub const ATTACKS: [Attack; 5] = [
+    Attack::HugeVersion,
+    Attack::Gap,
+    Attack::SourceFlood,
+    Attack::BogusDigest,
+    Attack::OwnNews,
+];
+
+/// A byzantine peer with its own source id. Its keys come from `key(n)`, so a test can keep
+/// them apart from the honest nodes' keys and check those exactly.
+#[derive(Debug)]
+pub struct Byzantine {
+    id: NodeId,
+    /// The last version of its own news.
+    version: Version,
+    fakes: u64,
+    attacks: Vec<Attack>,
+    /// Messages made, per attack.
+    pub made: std::collections::HashMap<Attack, u64>,
+}
+
+impl Byzantine {
+    /// A byzantine peer named `id`.
+    pub fn new(id: impl Into<NodeId>) -> Self {
+        Byzantine {
+            id: id.into(),
+            version: 0,
+            fakes: 0,
+            attacks: ATTACKS.to_vec(),
+            made: Default::default(),
+        }
+    }
+
+    /// Makes only `attacks` (for narrowing a failure down).
+    pub fn with_attacks(mut self, attacks: &[Attack]) -> Self {
+        self.attacks = attacks.to_vec();
+        self
+    }
+
+    /// Its id.
+    pub fn id(&self) -> &NodeId {
+        &self.id
+    }
+
+    /// One hostile message at `now`, of a random attack; keys from `key`, values from `value`.
+    pub fn message<K, V>(
+        &mut self,
+        rng: &mut SmallRng,
+        now: Millis,
+        key: impl Fn(u32) -> K,
+        value: impl Fn(u32) -> V,
+    ) -> Message<K, V> {
+        let attack = self.attacks[rng.gen_range(0..self.attacks.len())];
+        *self.made.entry(attack).or_default() += 1;
+        let update = |source: &NodeId, version: Version, rng: &mut SmallRng| Update {
+            key: key(rng.gen_range(0..16)),
+            value: Some(value(rng.gen())),
+            source_id: source.clone(),
+            version,
+            timestamp: now,
+        };
+        let ack = |runs| Message::Ack {
+            news: News::Updates(runs),
+        };
+        match attack {
+            Attack::HugeVersion => {
+                let version = match rng.gen_range(0..3) {
+                    0 => Version::MAX,
+                    1 => hlc(now.saturating_add(3_600_000)),
+                    _ => self.version.saturating_add(1 << 40),
+                };
+                ack(vec![Run {
+                    source: self.id.clone(),
+                    prev: Some(self.version),
+                    updates: vec![update(&self.id, version.max(self.version + 1), rng)],
+                    through: None,
+                }])
+            }
+            Attack::Gap => {
+                let prev = rng.gen_range(self.version + 1..=Version::MAX - 1);
+                ack(vec![Run {
+                    source: self.id.clone(),
+                    prev: Some(prev),
+                    updates: vec![update(&self.id, Version::MAX, rng)],
+                    through: None,
+                }])
+            }
+            Attack::SourceFlood => {
+                let runs = (0..rng.gen_range(1..50))
+                    .map(|_| {
+                        self.fakes += 1;
+                        let source = NodeId::from(format!("{}-fake-{}", self.id, self.fakes));
+                        Run {
+                            prev: Some(0),
+                            updates: vec![update(&source, 1, rng)],
+                            source,
+                            through: None,
+                        }
+                    })
+                    .collect();
+                ack(runs)
+            }
+            Attack::BogusDigest => Message::Syn {
+                digest: Digest::Full(
+                    (0..rng.gen_range(0..20))
+                        .map(|i| (NodeId::from(format!("bogus-{i}")), rng.gen()))
+                        .collect(),
+                ),
+            },
+            Attack::OwnNews => {
+                let prev = self.version;
+                // Ascending versions within a generous bound of the clock.
+                let step = rng.gen_range(1..1_000_000);
+                let first = prev
+                    .max(hlc(now.saturating_sub(1_000)))
+                    .saturating_add(step);
+                let updates: Vec<_> = (0..rng.gen_range(1..5))
+                    .map(|i| update(&self.id, first + i, rng))
+                    .collect();
+                self.version = updates.last().map_or(prev, |u| u.version);
+                ack(vec![Run {
+                    source: self.id.clone(),
+                    prev: Some(prev),
+                    updates,
+                    through: None,
+                }])
+            }
+        }
+    }
+}
