@@ -15,15 +15,17 @@ use crate::node::{news_count, now_or_system, PyGossip};
 fn exchange_once(a: &Bound<'_, PyGossip>, b: &Bound<'_, PyGossip>, now: Millis) -> PyResult<usize> {
     let a_id = a.try_borrow()?.id_string();
     let b_id = b.try_borrow()?.id_string();
-    let syn = PyGossip::run(a, None, |this, _| Ok(this.open_exchange(Some(now))))?;
-    let Some(syn_ack) = PyGossip::run(b, Some(&a_id), |this, py| this.receive(py, syn))? else {
+    let now = Some(now);
+    let syn = PyGossip::run(a, None, |this, _| this.open_exchange(now))?;
+    let Some(syn_ack) = PyGossip::run(b, Some(&a_id), |this, py| this.receive_at(py, now, syn))?
+    else {
         return Ok(0);
     };
     let mut delivered = news_count(&syn_ack);
-    let ack = PyGossip::run(a, Some(&b_id), |this, py| this.receive(py, syn_ack))?;
+    let ack = PyGossip::run(a, Some(&b_id), |this, py| this.receive_at(py, now, syn_ack))?;
     if let Some(ack) = ack {
         delivered += news_count(&ack);
-        PyGossip::run(b, Some(&a_id), |this, py| this.receive(py, ack))?;
+        PyGossip::run(b, Some(&a_id), |this, py| this.receive_at(py, now, ack))?;
     }
     Ok(delivered)
 }
