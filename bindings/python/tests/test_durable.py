@@ -253,3 +253,20 @@ def test_a_node_killed_with_sigkill_loses_no_acknowledged_write(tmp_path: Path) 
             last_version = g.version
         start = max(acked) + 1
     assert len(acked) >= 20
+
+
+def test_the_durable_nodes_example_in_the_docs_runs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import re
+
+    from test_docs import DOC
+
+    if not DOC.exists():  # the package is used outside the repository
+        return
+    blocks = re.findall(r"```python\n(.*?)```", DOC.read_text(encoding="utf-8"), re.S)
+    (example,) = [b for b in blocks if "scuttle.open(" in b]
+    monkeypatch.chdir(tmp_path)
+    exec(compile(example, str(DOC), "exec"), {"scuttle": scuttle})
+    with scuttle.open("alice.redb", "alice", versions="hybrid") as g:
+        assert g["color"] == "red"
