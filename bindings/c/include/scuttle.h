@@ -911,6 +911,35 @@ enum ScuttleStatus scuttle_gossip_open(const uint8_t *path,
                                        struct ScuttleGossip **out);
 
 /**
+ * Opens a durable node whose resolver is a C callback: `scuttle_gossip_open` with the
+ * resolver of `scuttle_gossip_new_with_resolver`.
+ *
+ * \param path The file, `path_len` bytes, copied.
+ * \param path_len Length of `path`.
+ * \param id The node's id: non-empty UTF-8, `id_len` bytes, copied.
+ * \param id_len Length of `id`.
+ * \param config The configuration, copied (its `resolver` field is ignored); NULL for the
+ * defaults.
+ * \param resolve The callback (see `ScuttleResolveFn`); must not be NULL. It is not asked
+ * about the entries loaded from the file.
+ * \param user_data Passed to every call of `resolve`; may be NULL. Never freed.
+ * \param out Where to write the new handle (NULL is written on failure).
+ * \return As `scuttle_gossip_open`, and `SCUTTLE_STATUS_INVALID_ARGUMENT` for a NULL
+ * `resolve`.
+ *
+ * # Safety
+ * As `scuttle_gossip_open` and `scuttle_gossip_new_with_resolver`.
+ */
+enum ScuttleStatus scuttle_gossip_open_with_resolver(const uint8_t *path,
+                                                     size_t path_len,
+                                                     const uint8_t *id,
+                                                     size_t id_len,
+                                                     const struct ScuttleConfig *config,
+                                                     ScuttleResolveFn resolve,
+                                                     void *user_data,
+                                                     struct ScuttleGossip **out);
+
+/**
  * Makes every change so far durable. Every commit of `scuttle_gossip_open`'s store is
  * already durable when its call returns, so this is only a barrier; a node without a store
  * has nothing to do.

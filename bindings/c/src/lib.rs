@@ -70,7 +70,7 @@ pub use resolver::{
     ScuttleDecision, ScuttleEntryView, ScuttleResolveFn, SCUTTLE_DECISION_ACCEPT,
     SCUTTLE_DECISION_ERROR, SCUTTLE_DECISION_REFUSE,
 };
-pub use store::{scuttle_gossip_flush, scuttle_gossip_open};
+pub use store::{scuttle_gossip_flush, scuttle_gossip_open, scuttle_gossip_open_with_resolver};
 pub use types::{
     scuttle_bytes_free, scuttle_config_default, scuttle_entry_free, scuttle_event_free,
     scuttle_keys_free, scuttle_keys_get, scuttle_keys_len, ScuttleBytes, ScuttleConfig,

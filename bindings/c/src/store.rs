@@ -7,7 +7,10 @@ use scuttle_core::{NodeId, OpenError as CoreOpenError, StoreError};
 use scuttle_store::{OpenError, RedbStore, StoreFailure};
 
 use crate::error::{ffi_call, Failure, ScuttleStatus};
+use std::ffi::c_void;
+
 use crate::gossip::{bytes_arg, new_handle, with_node, ByteGossip, ScuttleGossip};
+use crate::resolver::{CResolver, ScuttleResolveFn};
 use crate::types::ScuttleConfig;
 
 /// The status and message of a file `RedbStore::open` refused.
@@ -118,6 +121,51 @@ pub unsafe extern "C" fn scuttle_gossip_open(
         let path = unsafe { path_arg(path, path_len) }?;
         // SAFETY: forwarded from the caller.
         unsafe { new_handle(id, id_len, config, None, Some(&path), out) }
+    })
+}
+
+/// Opens a durable node whose resolver is a C callback: `scuttle_gossip_open` with the
+/// resolver of `scuttle_gossip_new_with_resolver`.
+///
+/// \param path The file, `path_len` bytes, copied.
+/// \param path_len Length of `path`.
+/// \param id The node's id: non-empty UTF-8, `id_len` bytes, copied.
+/// \param id_len Length of `id`.
+/// \param config The configuration, copied (its `resolver` field is ignored); NULL for the
+/// defaults.
+/// \param resolve The callback (see `ScuttleResolveFn`); must not be NULL. It is not asked
+/// about the entries loaded from the file.
+/// \param user_data Passed to every call of `resolve`; may be NULL. Never freed.
+/// \param out Where to write the new handle (NULL is written on failure).
+/// \return As `scuttle_gossip_open`, and `SCUTTLE_STATUS_INVALID_ARGUMENT` for a NULL
+/// `resolve`.
+///
+/// # Safety
+/// As `scuttle_gossip_open` and `scuttle_gossip_new_with_resolver`.
+#[no_mangle]
+pub unsafe extern "C" fn scuttle_gossip_open_with_resolver(
+    path: *const u8,
+    path_len: usize,
+    id: *const u8,
+    id_len: usize,
+    config: *const ScuttleConfig,
+    resolve: ScuttleResolveFn,
+    user_data: *mut c_void,
+    out: *mut *mut ScuttleGossip,
+) -> ScuttleStatus {
+    ffi_call(|| {
+        if !out.is_null() {
+            // SAFETY: non-NULL; the caller guarantees it is writable.
+            unsafe { out.write(std::ptr::null_mut()) };
+        }
+        let Some(resolve) = resolve else {
+            return Err(Failure::invalid("resolve is NULL"));
+        };
+        // SAFETY: forwarded from the caller.
+        let path = unsafe { path_arg(path, path_len) }?;
+        let custom = CResolver::new(resolve, user_data);
+        // SAFETY: forwarded from the caller.
+        unsafe { new_handle(id, id_len, config, Some(custom), Some(&path), out) }
     })
 }
 

@@ -355,3 +355,58 @@ fn a_layout_2_config_still_works_with_the_defaults_for_newer_fields() {
     );
     free(g);
 }
+
+/// First writer wins: accepts an update only for an unknown key.
+unsafe extern "C-unwind" fn first_writer_wins(
+    _: *mut std::ffi::c_void,
+    current: *const ScuttleEntryView,
+    _: *const ScuttleEntryView,
+) -> ScuttleDecision {
+    if current.is_null() {
+        SCUTTLE_DECISION_ACCEPT
+    } else {
+        SCUTTLE_DECISION_REFUSE
+    }
+}
+
+fn open_custom(path: &Path, f: ScuttleResolveFn) -> (ScuttleStatus, *mut ScuttleGossip) {
+    let p = path.as_os_str().as_encoded_bytes();
+    let mut g: *mut ScuttleGossip = ptr::dangling_mut();
+    // SAFETY: valid path, id, config and out-pointer; no user data.
+    let s = unsafe {
+        scuttle_gossip_open_with_resolver(
+            p.as_ptr(),
+            p.len(),
+            b"a".as_ptr(),
+            1,
+            &hybrid(),
+            f,
+            ptr::null_mut(),
+            &mut g,
+        )
+    };
+    (s, g)
+}
+
+#[test]
+fn a_durable_node_with_a_c_resolver_judges_against_the_loaded_entries() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("a.redb");
+    let (s, g) = open_custom(&path, Some(first_writer_wins));
+    assert_eq!(s, ScuttleStatus::Ok, "{}", last_error());
+    let v = set(g, "k", "first").unwrap();
+    assert_eq!(set(g, "k", "second"), Err(ScuttleStatus::Rejected));
+    free(g);
+    let (s, g) = open_custom(&path, Some(first_writer_wins));
+    assert_eq!(s, ScuttleStatus::Ok, "{}", last_error());
+    assert_eq!(
+        get(g, "k"),
+        (ScuttleStatus::Ok, b"first".to_vec(), v, "a".into())
+    );
+    assert_eq!(set(g, "k", "third"), Err(ScuttleStatus::Rejected));
+    assert!(set(g, "other", "x").is_ok());
+    free(g);
+    let (s, g) = open_custom(&path, None);
+    assert_eq!((s, g), (ScuttleStatus::InvalidArgument, ptr::null_mut()));
+    assert!(last_error().contains("resolve"));
+}

@@ -1120,6 +1120,34 @@ static void test_catching_up(void) {
   remove_store_dir(files, 1);
 }
 
+static void test_durable_custom_resolver(void) {
+  static const char *const files[] = {"a.redb"};
+  ScuttleConfig c = hybrid_config();
+  Calls calls;
+  ScuttleGossip *g = NULL;
+  memset(&calls, 0, sizeof calls);
+  make_store_dir();
+  const char *path = store_path("a.redb");
+  EXPECT_STATUS(scuttle_gossip_open_with_resolver(S(path), S("a"), &c, lww, &calls, &g),
+                SCUTTLE_OK);
+  EXPECT_STATUS(set(g, "k", "1"), SCUTTLE_OK);
+  EXPECT(calls.calls == 1 && calls.with_current == 0);
+  scuttle_gossip_free(g);
+  g = NULL;
+  EXPECT_STATUS(scuttle_gossip_open_with_resolver(S(path), S("a"), &c, lww, &calls, &g),
+                SCUTTLE_OK);
+  EXPECT(has(g, "k", "1"));
+  EXPECT(calls.calls == 1); /* loading asks nothing */
+  EXPECT_STATUS(set(g, "k", "2"), SCUTTLE_OK);
+  EXPECT(calls.calls == 2 && calls.with_current == 1); /* judged against the loaded entry */
+  scuttle_gossip_free(g);
+  g = (ScuttleGossip *)&calls;
+  EXPECT_STATUS(scuttle_gossip_open_with_resolver(S(path), S("a"), &c, NULL, NULL, &g),
+                SCUTTLE_STATUS_INVALID_ARGUMENT);
+  EXPECT(g == NULL);
+  remove_store_dir(files, 1);
+}
+
 /* The configuration struct of the layout-2 header, as a program built against it passes it. */
 typedef struct {
   uint32_t version;
@@ -1187,6 +1215,7 @@ int main(void) {
       TEST(test_durable_reopen),
       TEST(test_store_errors),
       TEST(test_catching_up),
+      TEST(test_durable_custom_resolver),
       TEST(test_config_layout_2),
   };
   size_t n = sizeof tests / sizeof tests[0];

@@ -672,6 +672,7 @@ impl PyGossip {
         py: Python<'py>,
         n: Option<usize>,
     ) -> PyResult<Vec<Bound<'py, PyDict>>> {
+        self.core()?;
         let count = n.unwrap_or(usize::MAX).min(self.outbox.len());
         self.outbox
             .drain(..count)
@@ -708,8 +709,9 @@ impl PyGossip {
     }
 
     /// How many message dicts wait for `read()`.
-    fn pending(&self) -> usize {
-        self.outbox.len()
+    fn pending(&self) -> PyResult<usize> {
+        self.core()?;
+        Ok(self.outbox.len())
     }
 
     /// Drops the dicts waiting for `read()` and a half-written message (for a pipe that

@@ -97,6 +97,10 @@ def test_close_is_idempotent_and_later_calls_raise(tmp_path: Path) -> None:
     with pytest.raises(scuttle.ClosedError):
         g.flush()
     with pytest.raises(scuttle.ClosedError):
+        g.read()
+    with pytest.raises(scuttle.ClosedError):
+        g.gossip()
+    with pytest.raises(scuttle.ClosedError):
         with g:
             pass
     # A node in memory closes too.
