@@ -32,7 +32,8 @@ fn exchange_once(a: &Bound<'_, PyGossip>, b: &Bound<'_, PyGossip>, now: Millis) 
 
 /// Runs one exchange started by `a` with `b` (a's digest; b's news and digest; a's news) and
 /// returns how many updates it delivered in both directions (a reset counts its entries).
-/// Tombstones due at `now` (ms; default: the system clock) are collected on `a` first.
+/// Every message is handled at `now` (ms; default: the system clock), and the tombstones due
+/// then are collected on `a` first.
 #[pyfunction]
 #[pyo3(signature = (a, b, *, now = None))]
 pub fn exchange(
