@@ -4,6 +4,7 @@ catch-up, hybrid versions and the ``now`` of frames."""
 
 from __future__ import annotations
 
+import gzip
 import os
 import random
 import signal
@@ -150,6 +151,28 @@ def test_truncated_corrupt_and_other_files_are_corrupt_store_errors(tmp_path: Pa
     assert notes.read_text() == "not a database\n" * 100, "the file is left alone"
     with scuttle.open(path, "a") as g:
         assert len(g) == 100
+
+
+DATA = Path(__file__).parent / "data"
+
+
+def unpacked(tmp_path: Path, name: str) -> Path:
+    path = tmp_path / name
+    path.write_bytes(gzip.decompress((DATA / f"{name}.gz").read_bytes()))
+    return path
+
+
+def test_another_format_version_is_a_store_version_error(tmp_path: Path) -> None:
+    path = unpacked(tmp_path, "format2.redb")
+    for _ in range(2):  # the refused file is not rewritten as a store of this format
+        with pytest.raises(scuttle.StoreVersionError, match="format 2"):
+            scuttle.open(path, "a")
+
+
+def test_another_redb_database_is_a_corrupt_store_error(tmp_path: Path) -> None:
+    path = unpacked(tmp_path, "foreign.redb")
+    with pytest.raises(scuttle.CorruptStoreError, match="not a scuttle store"):
+        scuttle.open(path, "a")
 
 
 def test_another_nodes_store_is_a_wrong_node_error(tmp_path: Path) -> None:
