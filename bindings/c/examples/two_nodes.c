@@ -55,7 +55,8 @@ static size_t run_exchange(Node *from, Node *to) {
   CHECK(scuttle_gossip_start_exchange(from->gossip, &frame));
   for (;;) {
     /* "Send" the frame: the receiver handles it and gives its reply for the sender. */
-    CHECK(scuttle_gossip_handle_frame(receiver->gossip, frame.ptr, frame.len, &reply));
+    CHECK(scuttle_gossip_handle_frame(receiver->gossip, scuttle_now_ms(), frame.ptr, frame.len,
+                                      &reply));
     scuttle_bytes_free(&frame);
     print_events(receiver, sender);
     if (reply.ptr == NULL) {

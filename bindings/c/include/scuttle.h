@@ -36,11 +36,13 @@
 #define SCUTTLE_MIN_MESSAGE_BYTES 64
 
 /**
- * The layout version of `ScuttleConfig` this library reads. `scuttle_config_default()` writes
- * it into `ScuttleConfig.version`; `scuttle_gossip_new()` refuses any other value, so a program
- * built against another layout fails cleanly instead of misreading fields.
+ * The layout version of `ScuttleConfig` this library writes. `scuttle_config_default()`
+ * writes it into `ScuttleConfig.version`. The constructors read the fields of the layout the
+ * caller's `version` names: this one, or layout 2 (a program built against the older header
+ * keeps working, with the defaults for the fields added since); any other value is refused,
+ * so a program built against another layout fails cleanly instead of misreading fields.
  */
-#define SCUTTLE_CONFIG_VERSION 2
+#define SCUTTLE_CONFIG_VERSION 3
 
 /**
  * The outcome of a call. Every `scuttle_*` function that can fail returns one;
@@ -120,6 +122,36 @@ typedef enum ScuttleStatus {
    * nothing changed.
    */
   SCUTTLE_STATUS_CALLBACK_ERROR = 13,
+  /**
+   * A local write was refused because the node started empty and has not caught up with a
+   * peer yet (`ScuttleConfig.catch_up_ms`): a write now could reuse a version its peers
+   * hold. Nothing changed; retry after an exchange, or after the catch-up period.
+   */
+  SCUTTLE_STATUS_CATCHING_UP = 14,
+  /**
+   * The node's store failed (an I/O error, a full disk, a file that cannot be created or
+   * read). At run time the change it was asked to persist was not made, in memory either.
+   */
+  SCUTTLE_STATUS_STORE_ERROR = 15,
+  /**
+   * `scuttle_gossip_open`: the file is not a readable scuttle store (truncated, corrupt,
+   * another kind of file, or another redb database). The file was not changed.
+   */
+  SCUTTLE_STATUS_STORE_CORRUPT = 16,
+  /**
+   * `scuttle_gossip_open`: the file is a scuttle store of another format version than this
+   * library reads. The file was not changed.
+   */
+  SCUTTLE_STATUS_STORE_VERSION = 17,
+  /**
+   * `scuttle_gossip_open`: the file is the store of another node id. The file was not
+   * changed.
+   */
+  SCUTTLE_STATUS_WRONG_NODE = 18,
+  /**
+   * `scuttle_gossip_open`: the file is in use by another process or another handle.
+   */
+  SCUTTLE_STATUS_STORE_LOCKED = 19,
 } ScuttleStatus;
 
 /**
@@ -152,10 +184,17 @@ typedef uint32_t ScuttleResolverKind;
 typedef uint32_t ScuttleSorterKind;
 
 /**
+ * How a node numbers its own writes (`ScuttleConfig.versions`).
+ */
+typedef uint32_t ScuttleVersionsKind;
+
+/**
  * The configuration of a node. Fill it with `scuttle_config_default()`, then change fields.
  *
- * Layout version 2 (`SCUTTLE_CONFIG_VERSION`), for protocol v2: `max_frame_size` became
- * `max_message_bytes`, and `version` was added as the first field.
+ * Layout version 3 (`SCUTTLE_CONFIG_VERSION`): layout 2 (protocol v2: `max_frame_size`
+ * became `max_message_bytes`, `version` became the first field) followed by `versions`,
+ * `max_clock_skew_ms` and `catch_up_ms`. Fields are only ever added at the end, so each
+ * layout starts with the previous one.
  */
 typedef struct ScuttleConfig {
   /**
@@ -193,6 +232,25 @@ typedef struct ScuttleConfig {
    * (one hour).
    */
   uint64_t tombstone_grace_ms;
+  /**
+   * How local writes are numbered: a `SCUTTLE_VERSIONS_*` constant. Default
+   * `SCUTTLE_VERSIONS_COUNTER`; networked nodes should use `SCUTTLE_VERSIONS_HYBRID`.
+   * (Layout 3.)
+   */
+  ScuttleVersionsKind versions;
+  /**
+   * With `SCUTTLE_VERSIONS_HYBRID`, how far (milliseconds) a peer's version clock may run
+   * ahead of `now_ms`: news beyond it waits, unapplied, until the local clock comes close
+   * enough. Default 60000 (one minute). (Layout 3.)
+   */
+  uint64_t max_clock_skew_ms;
+  /**
+   * A node that starts empty (no store, or an empty one) refuses local writes with
+   * `SCUTTLE_STATUS_CATCHING_UP` until it has caught up with a peer (one exchange) or this
+   * many milliseconds have passed since the first `now_ms` it was given; 0 (default)
+   * accepts writes at once. (Layout 3.)
+   */
+  uint64_t catch_up_ms;
 } ScuttleConfig;
 
 /**
@@ -432,6 +490,18 @@ typedef struct ScuttleEvent {
 #define SCUTTLE_SORTER_DEPTH 1
 
 /**
+ * The seed's Lamport counter: a write gets the node's version + 1. For in-process use and
+ * seed peers; a node that restarts without its store can reissue a version its peers hold.
+ */
+#define SCUTTLE_VERSIONS_COUNTER 0
+
+/**
+ * A hybrid logical clock: a write gets `max(version + 1, now_ms << 16)`, so a restarted node
+ * starts above every version it issued before. Use it for networked nodes.
+ */
+#define SCUTTLE_VERSIONS_HYBRID 1
+
+/**
  * A write won and is now the state of `key` (local writes included): `key`, `value` or
  * `deleted`, `version`, `source_id`, `timestamp_ms` and `local` are set.
  */
@@ -476,7 +546,8 @@ const char *scuttle_last_error(void);
  * The system clock: milliseconds since the Unix epoch.
  *
  * scuttle itself never reads a clock; pass this (or any clock of your own) as `now_ms` to
- * `scuttle_gossip_set()`, `scuttle_gossip_delete()` and `scuttle_gossip_handle_timeout()`.
+ * `scuttle_gossip_set()`, `scuttle_gossip_delete()`, `scuttle_gossip_handle_frame()` and
+ * `scuttle_gossip_handle_timeout()`.
  *
  * \return Milliseconds since 1970-01-01T00:00:00Z, or 0 if the system clock reads earlier.
  */
@@ -491,7 +562,7 @@ uint64_t scuttle_now_ms(void);
  * \param out Where to write the new handle (NULL is written on failure).
  * \return `SCUTTLE_STATUS_OK`; `SCUTTLE_STATUS_INVALID_ARGUMENT` for a NULL `out`, an empty or
  * non-UTF-8 id, or a configuration that breaks a constraint (a `version` other than
- * `SCUTTLE_CONFIG_VERSION`, mtu 0, max_message_bytes below `SCUTTLE_MIN_MESSAGE_BYTES`, an
+ * `SCUTTLE_CONFIG_VERSION` or 2, mtu 0, max_message_bytes below `SCUTTLE_MIN_MESSAGE_BYTES`, an
  * unknown resolver or sorter).
  *
  * The caller owns the handle and releases it with `scuttle_gossip_free()`.
@@ -578,11 +649,14 @@ enum ScuttleStatus scuttle_gossip_id(const struct ScuttleGossip *gossip, struct 
  * \return `SCUTTLE_STATUS_OK`; `SCUTTLE_STATUS_REJECTED` if the resolver refused;
  * `SCUTTLE_STATUS_TOO_LARGE` if the key and value could never fit one message of
  * `max_message_bytes`; `SCUTTLE_STATUS_CALLBACK_ERROR` or `SCUTTLE_STATUS_PANIC` if a resolver
- * callback failed or panicked; `SCUTTLE_STATUS_VERSION_OVERFLOW`; in all these cases nothing
+ * callback failed or panicked; `SCUTTLE_STATUS_VERSION_OVERFLOW`; `SCUTTLE_STATUS_CATCHING_UP`
+ * if the node started empty and has not caught up with a peer yet (`catch_up_ms`);
+ * `SCUTTLE_STATUS_STORE_ERROR` if the node's store failed; in all these cases nothing
  * changed, not even the version. `SCUTTLE_STATUS_INVALID_ARGUMENT` for a NULL pointer with a
  * non-zero length; `SCUTTLE_STATUS_BUSY`.
  *
- * Queues an UPDATE event.
+ * Queues an UPDATE event. With a store, the write is durable when the call returns OK (see
+ * `scuttle_gossip_open`).
  *
  * # Safety
  * `gossip` must be NULL or a live handle; `key` and `value` must be NULL or point to their
@@ -709,6 +783,9 @@ enum ScuttleStatus scuttle_gossip_start_exchange(struct ScuttleGossip *gossip,
  * gives the reply to send back to that same peer.
  *
  * \param gossip The node.
+ * \param now_ms The time, in milliseconds since the Unix epoch on your clock
+ * (`scuttle_now_ms()`). With `SCUTTLE_VERSIONS_HYBRID` it bounds how far ahead a peer's
+ * versions may be (`max_clock_skew_ms`); it also counts down `catch_up_ms`.
  * \param frame The frame, `frame_len` bytes, read during the call only.
  * \param frame_len Length of `frame`.
  * \param reply_out Where to write the reply frame, zeroed first: a frame to send back to the
@@ -719,17 +796,19 @@ enum ScuttleStatus scuttle_gossip_start_exchange(struct ScuttleGossip *gossip,
  * oversize frame (above `max_message_bytes`) or one with trailing bytes;
  * `SCUTTLE_STATUS_PROTOCOL_ERROR` for a well-formed message that breaks the protocol;
  * `SCUTTLE_STATUS_CALLBACK_ERROR` or `SCUTTLE_STATUS_PANIC` when a resolver callback failed or
- * panicked. In all these cases the whole message was refused and nothing changed.
+ * panicked; `SCUTTLE_STATUS_STORE_ERROR` when the node's store refused to persist what the
+ * message changes. In all these cases the whole message was refused and nothing changed.
  * `SCUTTLE_STATUS_INVALID_ARGUMENT` for a NULL pointer; `SCUTTLE_STATUS_BUSY`.
  *
  * Then drain `scuttle_gossip_poll_event()`: its UPDATE events with `local` false came in this
- * frame.
+ * frame. With a store, each UPDATE event is already durable (see `scuttle_gossip_open`).
  *
  * # Safety
  * `gossip` must be NULL or a live handle; `frame` must be NULL or point to `frame_len`
  * readable bytes; `reply_out` must be NULL or writable.
  */
 enum ScuttleStatus scuttle_gossip_handle_frame(struct ScuttleGossip *gossip,
+                                               uint64_t now_ms,
                                                const uint8_t *frame,
                                                size_t frame_len,
                                                struct ScuttleBytes *reply_out);
@@ -757,8 +836,9 @@ enum ScuttleStatus scuttle_gossip_poll_event(struct ScuttleGossip *gossip,
  * \param now_ms The time, in milliseconds since the Unix epoch on your clock
  * (`scuttle_now_ms()`).
  * \param count_out Where to write how many tombstones were collected; may be NULL.
- * \return `SCUTTLE_STATUS_OK`, `SCUTTLE_STATUS_INVALID_ARGUMENT` for a NULL handle,
- * `SCUTTLE_STATUS_BUSY`.
+ * \return `SCUTTLE_STATUS_OK`; `SCUTTLE_STATUS_STORE_ERROR` when the node's store failed
+ * (nothing collected; a later call tries again); `SCUTTLE_STATUS_INVALID_ARGUMENT` for a NULL
+ * handle; `SCUTTLE_STATUS_BUSY`.
  *
  * Queues a TOMBSTONES_COLLECTED event when it collected any.
  *
@@ -788,6 +868,90 @@ enum ScuttleStatus scuttle_gossip_handle_timeout(struct ScuttleGossip *gossip,
  */
 enum ScuttleStatus scuttle_gossip_poll_timeout(const struct ScuttleGossip *gossip,
                                                uint64_t *when_out);
+
+/**
+ * Opens a durable node: the node `id` kept in the file at `path` (created when missing or
+ * empty), with a built-in resolver.
+ *
+ * Everything the node holds is in the file: entries, tombstones, watermarks and its version
+ * (clock). Each `scuttle_gossip_set`/`scuttle_gossip_delete` that returns OK, and each
+ * UPDATE event, is durable (fsynced) before the call returns, so it survives `kill -9` and
+ * power loss; a change the file refused (`SCUTTLE_STATUS_STORE_ERROR`) was not made in memory
+ * either. `scuttle_gossip_free()` closes the file; opening it again gives the node back with
+ * its data and version. Superseded updates kept for replay are not kept: a restart compacts
+ * them.
+ *
+ * \param path The file, `path_len` bytes (not NUL-terminated; any bytes on Unix), copied.
+ * \param path_len Length of `path`.
+ * \param id The node's id: non-empty UTF-8, `id_len` bytes, copied. It must be the id the
+ * file was created with.
+ * \param id_len Length of `id`.
+ * \param config The configuration, copied; NULL for the defaults. It is not stored: give the
+ * same one every time (`SCUTTLE_VERSIONS_HYBRID` recommended).
+ * \param out Where to write the new handle (NULL is written on failure).
+ * \return `SCUTTLE_STATUS_OK`; `SCUTTLE_STATUS_STORE_CORRUPT` for a file that is truncated,
+ * corrupt, of another kind, or another redb database; `SCUTTLE_STATUS_STORE_VERSION` for a
+ * scuttle store of another format version; `SCUTTLE_STATUS_WRONG_NODE` for the store of
+ * another node id; `SCUTTLE_STATUS_STORE_LOCKED` when another process or handle has the file
+ * open; `SCUTTLE_STATUS_STORE_ERROR` when it cannot be created or read (permissions, a
+ * missing directory); the file is left as it was in all these cases.
+ * `SCUTTLE_STATUS_INVALID_ARGUMENT` as `scuttle_gossip_new`, or for an empty path.
+ *
+ * The caller owns the handle and releases it (closing the file) with `scuttle_gossip_free()`.
+ *
+ * # Safety
+ * `path` must point to `path_len` readable bytes; `id` to `id_len` readable bytes; `config`
+ * must be NULL or point to a readable `ScuttleConfig`; `out` must be NULL or writable.
+ */
+enum ScuttleStatus scuttle_gossip_open(const uint8_t *path,
+                                       size_t path_len,
+                                       const uint8_t *id,
+                                       size_t id_len,
+                                       const struct ScuttleConfig *config,
+                                       struct ScuttleGossip **out);
+
+/**
+ * Opens a durable node whose resolver is a C callback: `scuttle_gossip_open` with the
+ * resolver of `scuttle_gossip_new_with_resolver`.
+ *
+ * \param path The file, `path_len` bytes, copied.
+ * \param path_len Length of `path`.
+ * \param id The node's id: non-empty UTF-8, `id_len` bytes, copied.
+ * \param id_len Length of `id`.
+ * \param config The configuration, copied (its `resolver` field is ignored); NULL for the
+ * defaults.
+ * \param resolve The callback (see `ScuttleResolveFn`); must not be NULL. It is not asked
+ * about the entries loaded from the file.
+ * \param user_data Passed to every call of `resolve`; may be NULL. Never freed.
+ * \param out Where to write the new handle (NULL is written on failure).
+ * \return As `scuttle_gossip_open`, and `SCUTTLE_STATUS_INVALID_ARGUMENT` for a NULL
+ * `resolve`.
+ *
+ * # Safety
+ * As `scuttle_gossip_open` and `scuttle_gossip_new_with_resolver`.
+ */
+enum ScuttleStatus scuttle_gossip_open_with_resolver(const uint8_t *path,
+                                                     size_t path_len,
+                                                     const uint8_t *id,
+                                                     size_t id_len,
+                                                     const struct ScuttleConfig *config,
+                                                     ScuttleResolveFn resolve,
+                                                     void *user_data,
+                                                     struct ScuttleGossip **out);
+
+/**
+ * Makes every change so far durable. Every commit of `scuttle_gossip_open`'s store is
+ * already durable when its call returns, so this is only a barrier; a node without a store
+ * has nothing to do.
+ *
+ * \param gossip The node.
+ * \return `SCUTTLE_STATUS_OK`; `SCUTTLE_STATUS_STORE_ERROR` if the store failed;
+ * `SCUTTLE_STATUS_INVALID_ARGUMENT` for a NULL handle; `SCUTTLE_STATUS_BUSY`.
+ *
+ * # Safety
+ * `gossip` must be NULL or a live handle.
+ */
+enum ScuttleStatus scuttle_gossip_flush(struct ScuttleGossip *gossip);
 
 /**
  * Fills `*out` with the default configuration.

@@ -54,6 +54,24 @@ pub enum ScuttleStatus {
     /// `SCUTTLE_DECISION_REFUSE` nor `SCUTTLE_DECISION_ACCEPT`). The whole call was refused and
     /// nothing changed.
     CallbackError = 13,
+    /// A local write was refused because the node started empty and has not caught up with a
+    /// peer yet (`ScuttleConfig.catch_up_ms`): a write now could reuse a version its peers
+    /// hold. Nothing changed; retry after an exchange, or after the catch-up period.
+    CatchingUp = 14,
+    /// The node's store failed (an I/O error, a full disk, a file that cannot be created or
+    /// read). At run time the change it was asked to persist was not made, in memory either.
+    StoreError = 15,
+    /// `scuttle_gossip_open`: the file is not a readable scuttle store (truncated, corrupt,
+    /// another kind of file, or another redb database). The file was not changed.
+    StoreCorrupt = 16,
+    /// `scuttle_gossip_open`: the file is a scuttle store of another format version than this
+    /// library reads. The file was not changed.
+    StoreVersion = 17,
+    /// `scuttle_gossip_open`: the file is the store of another node id. The file was not
+    /// changed.
+    WrongNode = 18,
+    /// `scuttle_gossip_open`: the file is in use by another process or another handle.
+    StoreLocked = 19,
 }
 
 /// A failed call: the status to return and the message for `scuttle_last_error`.

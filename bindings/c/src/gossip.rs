@@ -3,6 +3,7 @@
 use std::cell::UnsafeCell;
 use std::ffi::c_void;
 use std::panic::catch_unwind;
+use std::path::Path;
 use std::slice;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -13,16 +14,17 @@ use scuttle_core::{
 
 use crate::error::{ffi_call, ffi_void, set_last_error, Failure, FfiResult, ScuttleStatus};
 use crate::resolver::{CResolver, CallbackError, ScuttleResolveFn};
+use crate::store::{open_store, store_failure};
 use crate::types::{
-    resolver_kind, sorter_kind, ScuttleBytes, ScuttleConfig, ScuttleEntry, ScuttleEvent,
-    ScuttleKeys, SCUTTLE_CONFIG_VERSION,
+    read_config, resolver_kind, sorter_kind, versions_kind, ScuttleBytes, ScuttleConfig,
+    ScuttleEntry, ScuttleEvent, ScuttleKeys,
 };
 
 /// The core node the handle wraps: byte-string keys and values, resolver and sorter chosen at
 /// run time. A C resolver fails with [`CallbackError`]; the built-ins never fail.
 ///
 /// cbindgen:ignore
-type ByteGossip = Gossip<
+pub(crate) type ByteGossip = Gossip<
     Vec<u8>,
     Vec<u8>,
     DynResolver<Vec<u8>, Vec<u8>, CallbackError>,
@@ -42,8 +44,8 @@ pub struct ScuttleGossip {
     node: UnsafeCell<Node>,
 }
 
-struct Node {
-    gossip: ByteGossip,
+pub(crate) struct Node {
+    pub(crate) gossip: ByteGossip,
     /// Frames of at most `max_message_bytes` body bytes, both ways.
     codec: FrameCodec,
 }
@@ -64,7 +66,7 @@ impl Drop for BusyGuard<'_> {
 ///
 /// # Safety
 /// `handle` must be NULL or a live handle.
-unsafe fn with_node<T>(
+pub(crate) unsafe fn with_node<T>(
     handle: *const ScuttleGossip,
     f: impl FnOnce(&mut Node) -> Result<T, Failure>,
 ) -> Result<T, Failure> {
@@ -115,7 +117,11 @@ pub(crate) unsafe fn with_node_for_tests(
 ///
 /// # Safety
 /// `ptr` must be NULL or point to `len` readable bytes that outlive the call.
-unsafe fn bytes_arg<'a>(ptr: *const u8, len: usize, name: &str) -> Result<&'a [u8], Failure> {
+pub(crate) unsafe fn bytes_arg<'a>(
+    ptr: *const u8,
+    len: usize,
+    name: &str,
+) -> Result<&'a [u8], Failure> {
     if len > isize::MAX as usize {
         return Err(Failure::invalid(format!("{name}_len {len} is too large")));
     }
@@ -170,38 +176,44 @@ unsafe fn write_optional<T>(out: *mut T, value: T) {
     }
 }
 
+/// A period in milliseconds where 0 means "off".
+fn optional_ms(ms: u64) -> Option<Duration> {
+    (ms != 0).then(|| Duration::from_millis(ms))
+}
+
 fn core_config(c: &ScuttleConfig) -> Result<Config, Failure> {
-    if c.version != SCUTTLE_CONFIG_VERSION {
-        return Err(Failure::invalid(format!(
-            "invalid config: version {} but this library reads version {SCUTTLE_CONFIG_VERSION} \
-             (fill the config with scuttle_config_default())",
-            c.version
-        )));
-    }
-    let grace = match c.tombstone_grace_ms {
-        0 => None,
-        ms => Some(Duration::from_millis(ms)),
-    };
+    let versions = versions_kind(c.versions).ok_or_else(|| {
+        Failure::invalid(format!(
+            "invalid config: unknown versions {} (expected SCUTTLE_VERSIONS_COUNTER or \
+             SCUTTLE_VERSIONS_HYBRID)",
+            c.versions
+        ))
+    })?;
     let config = Config::default()
         .with_mtu(c.mtu)
         .with_max_message_bytes(c.max_message_bytes)
         .with_max_history(c.max_history)
-        .with_tombstone_grace(grace);
+        .with_tombstone_grace(optional_ms(c.tombstone_grace_ms))
+        .with_versions(versions)
+        .with_max_clock_skew(Duration::from_millis(c.max_clock_skew_ms))
+        .with_catch_up(optional_ms(c.catch_up_ms));
     config
         .validate()
         .map_err(|e| Failure::invalid(format!("invalid config: {e}")))?;
     Ok(config)
 }
 
-/// The shared body of both constructors.
+/// The shared body of the constructors: a node in memory, or (with `path`) kept in the
+/// store at `path`.
 ///
 /// # Safety
 /// As `scuttle_gossip_new`.
-unsafe fn new_handle(
+pub(crate) unsafe fn new_handle(
     id: *const u8,
     id_len: usize,
     config: *const ScuttleConfig,
     custom: Option<CResolver>,
+    path: Option<&Path>,
     out: *mut *mut ScuttleGossip,
 ) -> FfiResult {
     if out.is_null() {
@@ -211,8 +223,8 @@ unsafe fn new_handle(
     unsafe { out.write(std::ptr::null_mut()) };
     // SAFETY: forwarded from the caller.
     let id = unsafe { node_id_arg(id, id_len, "id") }?;
-    // SAFETY: the caller guarantees `config` is NULL or readable.
-    let c = unsafe { config.as_ref() }.copied().unwrap_or_default();
+    // SAFETY: the caller guarantees `config` is NULL or readable in the layout it names.
+    let c = unsafe { read_config(config) }?;
     let core = core_config(&c)?;
     let sorter = sorter_kind(c.sorter)
         .ok_or_else(|| {
@@ -236,8 +248,12 @@ unsafe fn new_handle(
             .boxed(),
     };
     let codec = FrameCodec::new(core.max_message_bytes);
-    let gossip = Gossip::new(id, core, resolver, sorter)
+    let gossip = Gossip::new(id.clone(), core, resolver, sorter)
         .map_err(|e| Failure::invalid(format!("invalid config: {e}")))?;
+    let gossip = match path {
+        Some(path) => open_store(gossip, path, &id)?,
+        None => gossip,
+    };
     let handle = Box::new(ScuttleGossip {
         busy: AtomicBool::new(false),
         poisoned: AtomicBool::new(false),
@@ -275,6 +291,12 @@ fn set_failure(e: SetError<CallbackError>) -> Failure {
             ),
         ),
         SetError::Policy(e) => callback_failure(e),
+        SetError::CatchingUp => Failure::new(
+            ScuttleStatus::CatchingUp,
+            "the node started empty and has not caught up with a peer yet (catch_up_ms); \
+             retry after an exchange; nothing changed",
+        ),
+        SetError::Store(e) => store_failure(&e, "the write was not made"),
         other => Failure::new(ScuttleStatus::Rejected, format!("{other}; nothing changed")),
     }
 }
@@ -290,6 +312,7 @@ fn receive_failure(e: ReceiveError<CallbackError>) -> Failure {
             ScuttleStatus::CallbackError,
             format!("{e}; nothing changed"),
         ),
+        ReceiveError::Store(e) => store_failure(&e, "the message was not applied"),
         other => Failure::new(
             ScuttleStatus::ProtocolError,
             format!("message refused: {other}; nothing changed"),
@@ -309,7 +332,8 @@ fn frame_of(node: &Node, msg: &Message<Vec<u8>, Vec<u8>>) -> Result<ScuttleBytes
 /// The system clock: milliseconds since the Unix epoch.
 ///
 /// scuttle itself never reads a clock; pass this (or any clock of your own) as `now_ms` to
-/// `scuttle_gossip_set()`, `scuttle_gossip_delete()` and `scuttle_gossip_handle_timeout()`.
+/// `scuttle_gossip_set()`, `scuttle_gossip_delete()`, `scuttle_gossip_handle_frame()` and
+/// `scuttle_gossip_handle_timeout()`.
 ///
 /// \return Milliseconds since 1970-01-01T00:00:00Z, or 0 if the system clock reads earlier.
 #[no_mangle]
@@ -330,7 +354,7 @@ pub extern "C" fn scuttle_now_ms() -> u64 {
 /// \param out Where to write the new handle (NULL is written on failure).
 /// \return `SCUTTLE_STATUS_OK`; `SCUTTLE_STATUS_INVALID_ARGUMENT` for a NULL `out`, an empty or
 /// non-UTF-8 id, or a configuration that breaks a constraint (a `version` other than
-/// `SCUTTLE_CONFIG_VERSION`, mtu 0, max_message_bytes below `SCUTTLE_MIN_MESSAGE_BYTES`, an
+/// `SCUTTLE_CONFIG_VERSION` or 2, mtu 0, max_message_bytes below `SCUTTLE_MIN_MESSAGE_BYTES`, an
 /// unknown resolver or sorter).
 ///
 /// The caller owns the handle and releases it with `scuttle_gossip_free()`.
@@ -346,7 +370,7 @@ pub unsafe extern "C" fn scuttle_gossip_new(
     out: *mut *mut ScuttleGossip,
 ) -> ScuttleStatus {
     // SAFETY: forwarded from the caller.
-    ffi_call(|| unsafe { new_handle(id, id_len, config, None, out) })
+    ffi_call(|| unsafe { new_handle(id, id_len, config, None, None, out) })
 }
 
 /// Creates a node whose resolver is a C callback.
@@ -390,7 +414,7 @@ pub unsafe extern "C" fn scuttle_gossip_new_with_resolver(
         };
         let custom = CResolver::new(resolve, user_data);
         // SAFETY: forwarded from the caller.
-        unsafe { new_handle(id, id_len, config, Some(custom), out) }
+        unsafe { new_handle(id, id_len, config, Some(custom), None, out) }
     })
 }
 
@@ -459,11 +483,14 @@ pub unsafe extern "C" fn scuttle_gossip_id(
 /// \return `SCUTTLE_STATUS_OK`; `SCUTTLE_STATUS_REJECTED` if the resolver refused;
 /// `SCUTTLE_STATUS_TOO_LARGE` if the key and value could never fit one message of
 /// `max_message_bytes`; `SCUTTLE_STATUS_CALLBACK_ERROR` or `SCUTTLE_STATUS_PANIC` if a resolver
-/// callback failed or panicked; `SCUTTLE_STATUS_VERSION_OVERFLOW`; in all these cases nothing
+/// callback failed or panicked; `SCUTTLE_STATUS_VERSION_OVERFLOW`; `SCUTTLE_STATUS_CATCHING_UP`
+/// if the node started empty and has not caught up with a peer yet (`catch_up_ms`);
+/// `SCUTTLE_STATUS_STORE_ERROR` if the node's store failed; in all these cases nothing
 /// changed, not even the version. `SCUTTLE_STATUS_INVALID_ARGUMENT` for a NULL pointer with a
 /// non-zero length; `SCUTTLE_STATUS_BUSY`.
 ///
-/// Queues an UPDATE event.
+/// Queues an UPDATE event. With a store, the write is durable when the call returns OK (see
+/// `scuttle_gossip_open`).
 ///
 /// # Safety
 /// `gossip` must be NULL or a live handle; `key` and `value` must be NULL or point to their
@@ -700,6 +727,9 @@ pub unsafe extern "C" fn scuttle_gossip_start_exchange(
 /// gives the reply to send back to that same peer.
 ///
 /// \param gossip The node.
+/// \param now_ms The time, in milliseconds since the Unix epoch on your clock
+/// (`scuttle_now_ms()`). With `SCUTTLE_VERSIONS_HYBRID` it bounds how far ahead a peer's
+/// versions may be (`max_clock_skew_ms`); it also counts down `catch_up_ms`.
 /// \param frame The frame, `frame_len` bytes, read during the call only.
 /// \param frame_len Length of `frame`.
 /// \param reply_out Where to write the reply frame, zeroed first: a frame to send back to the
@@ -710,11 +740,12 @@ pub unsafe extern "C" fn scuttle_gossip_start_exchange(
 /// oversize frame (above `max_message_bytes`) or one with trailing bytes;
 /// `SCUTTLE_STATUS_PROTOCOL_ERROR` for a well-formed message that breaks the protocol;
 /// `SCUTTLE_STATUS_CALLBACK_ERROR` or `SCUTTLE_STATUS_PANIC` when a resolver callback failed or
-/// panicked. In all these cases the whole message was refused and nothing changed.
+/// panicked; `SCUTTLE_STATUS_STORE_ERROR` when the node's store refused to persist what the
+/// message changes. In all these cases the whole message was refused and nothing changed.
 /// `SCUTTLE_STATUS_INVALID_ARGUMENT` for a NULL pointer; `SCUTTLE_STATUS_BUSY`.
 ///
 /// Then drain `scuttle_gossip_poll_event()`: its UPDATE events with `local` false came in this
-/// frame.
+/// frame. With a store, each UPDATE event is already durable (see `scuttle_gossip_open`).
 ///
 /// # Safety
 /// `gossip` must be NULL or a live handle; `frame` must be NULL or point to `frame_len`
@@ -722,6 +753,7 @@ pub unsafe extern "C" fn scuttle_gossip_start_exchange(
 #[no_mangle]
 pub unsafe extern "C" fn scuttle_gossip_handle_frame(
     gossip: *mut ScuttleGossip,
+    now_ms: u64,
     frame: *const u8,
     frame_len: usize,
     reply_out: *mut ScuttleBytes,
@@ -745,7 +777,7 @@ pub unsafe extern "C" fn scuttle_gossip_handle_frame(
                     })?;
                 match n
                     .gossip
-                    .handle_message(scuttle_now_ms(), msg)
+                    .handle_message(now_ms, msg)
                     .map_err(receive_failure)?
                 {
                     Some(reply) => frame_of(n, &reply),
@@ -799,8 +831,9 @@ pub unsafe extern "C" fn scuttle_gossip_poll_event(
 /// \param now_ms The time, in milliseconds since the Unix epoch on your clock
 /// (`scuttle_now_ms()`).
 /// \param count_out Where to write how many tombstones were collected; may be NULL.
-/// \return `SCUTTLE_STATUS_OK`, `SCUTTLE_STATUS_INVALID_ARGUMENT` for a NULL handle,
-/// `SCUTTLE_STATUS_BUSY`.
+/// \return `SCUTTLE_STATUS_OK`; `SCUTTLE_STATUS_STORE_ERROR` when the node's store failed
+/// (nothing collected; a later call tries again); `SCUTTLE_STATUS_INVALID_ARGUMENT` for a NULL
+/// handle; `SCUTTLE_STATUS_BUSY`.
 ///
 /// Queues a TOMBSTONES_COLLECTED event when it collected any.
 ///
@@ -816,12 +849,9 @@ pub unsafe extern "C" fn scuttle_gossip_handle_timeout(
         // SAFETY: forwarded from the caller.
         let count = unsafe {
             with_node(gossip, |n| {
-                n.gossip.handle_timeout(now_ms).map_err(|e| {
-                    Failure::new(
-                        ScuttleStatus::ProtocolError,
-                        format!("{e}; nothing collected"),
-                    )
-                })
+                n.gossip
+                    .handle_timeout(now_ms)
+                    .map_err(|e| store_failure(&e, "nothing collected"))
             })
         }?;
         // SAFETY: forwarded from the caller.

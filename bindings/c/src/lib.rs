@@ -14,12 +14,13 @@
 //! `ScuttleGossip *` handle. The application moves frames between nodes itself, one frame per
 //! protocol message:
 //!
-//! 1. `scuttle_gossip_new()` (or `scuttle_gossip_new_with_resolver()` for a C resolver);
+//! 1. `scuttle_gossip_new()` (or `scuttle_gossip_new_with_resolver()` for a C resolver, or
+//!    `scuttle_gossip_open()` for a durable node kept in one file);
 //! 2. `scuttle_gossip_set(now_ms, ..)`, `scuttle_gossip_delete(now_ms, ..)`,
 //!    `scuttle_gossip_get()`, ... (`scuttle_now_ms()` reads the system clock; the library never
 //!    reads a clock by itself);
 //! 3. `scuttle_gossip_start_exchange()` gives the frame that opens an exchange with a peer;
-//!    `scuttle_gossip_handle_frame()` takes each frame a peer sends and gives the reply frame
+//!    `scuttle_gossip_handle_frame(now_ms, ..)` takes each frame a peer sends and gives the reply frame
 //!    to send back to it (none when the exchange is over);
 //! 4. after each call, drain `scuttle_gossip_poll_event()` (what changed), and call
 //!    `scuttle_gossip_handle_timeout(now_ms)` when `scuttle_gossip_poll_timeout()` says;
@@ -48,10 +49,14 @@
 mod error;
 mod gossip;
 mod resolver;
+mod store;
 mod types;
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod store_tests;
 
 pub use error::{scuttle_last_error, ScuttleStatus};
 pub use gossip::{
@@ -65,14 +70,16 @@ pub use resolver::{
     ScuttleDecision, ScuttleEntryView, ScuttleResolveFn, SCUTTLE_DECISION_ACCEPT,
     SCUTTLE_DECISION_ERROR, SCUTTLE_DECISION_REFUSE,
 };
+pub use store::{scuttle_gossip_flush, scuttle_gossip_open, scuttle_gossip_open_with_resolver};
 pub use types::{
     scuttle_bytes_free, scuttle_config_default, scuttle_entry_free, scuttle_event_free,
     scuttle_keys_free, scuttle_keys_get, scuttle_keys_len, ScuttleBytes, ScuttleConfig,
     ScuttleEntry, ScuttleEvent, ScuttleEventKind, ScuttleKeys, ScuttleResolverKind,
-    ScuttleSorterKind, SCUTTLE_CONFIG_VERSION, SCUTTLE_EVENT_COMPACTION, SCUTTLE_EVENT_FORGOTTEN,
-    SCUTTLE_EVENT_OTHER, SCUTTLE_EVENT_TOMBSTONES_COLLECTED, SCUTTLE_EVENT_UPDATE,
-    SCUTTLE_RESOLVER_LWW, SCUTTLE_RESOLVER_LWW_CLOCK, SCUTTLE_RESOLVER_STRICT,
-    SCUTTLE_SORTER_BREADTH, SCUTTLE_SORTER_DEPTH,
+    ScuttleSorterKind, ScuttleVersionsKind, SCUTTLE_CONFIG_VERSION, SCUTTLE_EVENT_COMPACTION,
+    SCUTTLE_EVENT_FORGOTTEN, SCUTTLE_EVENT_OTHER, SCUTTLE_EVENT_TOMBSTONES_COLLECTED,
+    SCUTTLE_EVENT_UPDATE, SCUTTLE_RESOLVER_LWW, SCUTTLE_RESOLVER_LWW_CLOCK,
+    SCUTTLE_RESOLVER_STRICT, SCUTTLE_SORTER_BREADTH, SCUTTLE_SORTER_DEPTH,
+    SCUTTLE_VERSIONS_COUNTER, SCUTTLE_VERSIONS_HYBRID,
 };
 
 /// The wire protocol version the frames follow (`scuttle_core::PROTOCOL_VERSION`).

@@ -8,23 +8,23 @@ use scuttle_core::{Digest, FrameCodec, Message, News, NodeId, Run, Update};
 use crate::*;
 
 /// A fixed clock value for writes, so tests never read the system clock.
-const NOW: u64 = 1_700_000_000_000;
+pub(crate) const NOW: u64 = 1_700_000_000_000;
 
-fn last_error() -> String {
+pub(crate) fn last_error() -> String {
     // SAFETY: `scuttle_last_error` never returns NULL and the string is valid until the next call.
     unsafe { CStr::from_ptr(scuttle_last_error()) }
         .to_string_lossy()
         .into_owned()
 }
 
-fn config() -> ScuttleConfig {
+pub(crate) fn config() -> ScuttleConfig {
     let mut c = ScuttleConfig::default();
     // SAFETY: `c` is a valid out-pointer.
     assert_eq!(unsafe { scuttle_config_default(&mut c) }, ScuttleStatus::Ok);
     c
 }
 
-fn node_with(id: &str, c: &ScuttleConfig) -> *mut ScuttleGossip {
+pub(crate) fn node_with(id: &str, c: &ScuttleConfig) -> *mut ScuttleGossip {
     let mut g = ptr::null_mut();
     // SAFETY: valid id bytes, config and out-pointer.
     let s = unsafe { scuttle_gossip_new(id.as_ptr(), id.len(), c, &mut g) };
@@ -37,7 +37,12 @@ fn node(id: &str) -> *mut ScuttleGossip {
     node_with(id, &config())
 }
 
-fn set_at(g: *mut ScuttleGossip, now: u64, key: &[u8], value: &[u8]) -> Result<u64, ScuttleStatus> {
+pub(crate) fn set_at(
+    g: *mut ScuttleGossip,
+    now: u64,
+    key: &[u8],
+    value: &[u8],
+) -> Result<u64, ScuttleStatus> {
     let mut version = 0;
     // SAFETY: live handle, valid slices and out-pointer.
     let s = unsafe {
@@ -58,11 +63,11 @@ fn set_at(g: *mut ScuttleGossip, now: u64, key: &[u8], value: &[u8]) -> Result<u
     }
 }
 
-fn set(g: *mut ScuttleGossip, key: &str, value: &str) -> Result<u64, ScuttleStatus> {
+pub(crate) fn set(g: *mut ScuttleGossip, key: &str, value: &str) -> Result<u64, ScuttleStatus> {
     set_at(g, NOW, key.as_bytes(), value.as_bytes())
 }
 
-fn delete_at(g: *mut ScuttleGossip, now: u64, key: &str) -> Result<u64, ScuttleStatus> {
+pub(crate) fn delete_at(g: *mut ScuttleGossip, now: u64, key: &str) -> Result<u64, ScuttleStatus> {
     let mut version = 0;
     // SAFETY: live handle, valid key and out-pointer.
     let s = unsafe { scuttle_gossip_delete(g, now, key.as_ptr(), key.len(), &mut version) };
@@ -73,7 +78,7 @@ fn delete_at(g: *mut ScuttleGossip, now: u64, key: &str) -> Result<u64, ScuttleS
     }
 }
 
-fn bytes(b: &ScuttleBytes) -> Vec<u8> {
+pub(crate) fn bytes(b: &ScuttleBytes) -> Vec<u8> {
     if b.ptr.is_null() {
         assert_eq!(b.len, 0);
         return Vec::new();
@@ -85,7 +90,7 @@ fn bytes(b: &ScuttleBytes) -> Vec<u8> {
 }
 
 /// (status, value, version, source) of a get.
-fn get(g: *mut ScuttleGossip, key: &str) -> (ScuttleStatus, Vec<u8>, u64, String) {
+pub(crate) fn get(g: *mut ScuttleGossip, key: &str) -> (ScuttleStatus, Vec<u8>, u64, String) {
     let mut e = ScuttleEntry::empty();
     // SAFETY: live handle, valid key and out-pointer.
     let s = unsafe { scuttle_gossip_get(g, key.as_ptr(), key.len(), &mut e) };
@@ -101,14 +106,14 @@ fn get(g: *mut ScuttleGossip, key: &str) -> (ScuttleStatus, Vec<u8>, u64, String
     out
 }
 
-fn len(g: *mut ScuttleGossip) -> usize {
+pub(crate) fn len(g: *mut ScuttleGossip) -> usize {
     let mut n = usize::MAX;
     // SAFETY: live handle and out-pointer.
     assert_eq!(unsafe { scuttle_gossip_len(g, &mut n) }, ScuttleStatus::Ok);
     n
 }
 
-fn version(g: *mut ScuttleGossip) -> u64 {
+pub(crate) fn version(g: *mut ScuttleGossip) -> u64 {
     let mut v = u64::MAX;
     // SAFETY: live handle and out-pointer.
     assert_eq!(
@@ -118,7 +123,7 @@ fn version(g: *mut ScuttleGossip) -> u64 {
     v
 }
 
-fn keys(g: *mut ScuttleGossip) -> Vec<Vec<u8>> {
+pub(crate) fn keys(g: *mut ScuttleGossip) -> Vec<Vec<u8>> {
     let mut list = ptr::null_mut();
     // SAFETY: live handle and out-pointer.
     assert_eq!(
@@ -147,7 +152,7 @@ fn keys(g: *mut ScuttleGossip) -> Vec<Vec<u8>> {
 }
 
 /// The frame that opens an exchange.
-fn start(g: *mut ScuttleGossip) -> Vec<u8> {
+pub(crate) fn start(g: *mut ScuttleGossip) -> Vec<u8> {
     let mut frame = ScuttleBytes::empty();
     // SAFETY: live handle, valid out-pointer.
     let s = unsafe { scuttle_gossip_start_exchange(g, &mut frame) };
@@ -159,13 +164,14 @@ fn start(g: *mut ScuttleGossip) -> Vec<u8> {
 }
 
 /// Hands `frame` to `to`: (status, reply frame if any).
-fn handle(to: *mut ScuttleGossip, frame: &[u8]) -> (ScuttleStatus, Option<Vec<u8>>) {
+pub(crate) fn handle(to: *mut ScuttleGossip, frame: &[u8]) -> (ScuttleStatus, Option<Vec<u8>>) {
     let mut reply = ScuttleBytes {
         ptr: ptr::dangling_mut(),
         len: 99,
     };
     // SAFETY: live handle, valid slice and out-pointer.
-    let s = unsafe { scuttle_gossip_handle_frame(to, frame.as_ptr(), frame.len(), &mut reply) };
+    let s =
+        unsafe { scuttle_gossip_handle_frame(to, NOW, frame.as_ptr(), frame.len(), &mut reply) };
     let out = (!reply.ptr.is_null()).then(|| bytes(&reply));
     if s != ScuttleStatus::Ok {
         assert!(out.is_none(), "a failed call gives no reply");
@@ -176,14 +182,14 @@ fn handle(to: *mut ScuttleGossip, frame: &[u8]) -> (ScuttleStatus, Option<Vec<u8
 }
 
 /// Hands `frame` to `to`, which must accept it; returns its reply.
-fn deliver(to: *mut ScuttleGossip, frame: &[u8]) -> Option<Vec<u8>> {
+pub(crate) fn deliver(to: *mut ScuttleGossip, frame: &[u8]) -> Option<Vec<u8>> {
     let (s, reply) = handle(to, frame);
     assert_eq!(s, ScuttleStatus::Ok, "{}", last_error());
     reply
 }
 
 /// One whole exchange started by `a` with `b`; returns the frames it took.
-fn exchange(a: *mut ScuttleGossip, b: *mut ScuttleGossip) -> Vec<Vec<u8>> {
+pub(crate) fn exchange(a: *mut ScuttleGossip, b: *mut ScuttleGossip) -> Vec<Vec<u8>> {
     let mut frames = vec![start(a)];
     let to = [b, a];
     while let Some(reply) = deliver(to[(frames.len() + 1) % 2], frames.last().expect("a frame")) {
@@ -194,9 +200,9 @@ fn exchange(a: *mut ScuttleGossip, b: *mut ScuttleGossip) -> Vec<Vec<u8>> {
 }
 
 /// (kind, key, value, deleted, version, source, local) of an event.
-type Ev = (u32, Vec<u8>, Vec<u8>, bool, u64, String, bool);
+pub(crate) type Ev = (u32, Vec<u8>, Vec<u8>, bool, u64, String, bool);
 
-fn events(g: *mut ScuttleGossip) -> Vec<Ev> {
+pub(crate) fn events(g: *mut ScuttleGossip) -> Vec<Ev> {
     let mut out = Vec::new();
     loop {
         let mut ev = ScuttleEvent::empty();
@@ -220,20 +226,20 @@ fn events(g: *mut ScuttleGossip) -> Vec<Ev> {
     }
 }
 
-fn free(g: *mut ScuttleGossip) {
+pub(crate) fn free(g: *mut ScuttleGossip) {
     // SAFETY: live handle, freed once.
     unsafe { scuttle_gossip_free(g) };
 }
 
 /// One frame holding `msg`, as a peer would send it.
-fn frame_of(msg: &Message<Vec<u8>, Vec<u8>>) -> Vec<u8> {
+pub(crate) fn frame_of(msg: &Message<Vec<u8>, Vec<u8>>) -> Vec<u8> {
     let mut frame = Vec::new();
     FrameCodec::default().encode(msg, &mut frame).unwrap();
     frame
 }
 
 /// An Ack carrying one update of `key` from `source` at `version` (without `prev`).
-fn ack(source: &str, key: &[u8], version: u64) -> Message<Vec<u8>, Vec<u8>> {
+pub(crate) fn ack(source: &str, key: &[u8], version: u64) -> Message<Vec<u8>, Vec<u8>> {
     Message::Ack {
         news: News::Updates(vec![Run {
             source: NodeId::from(source),
@@ -259,6 +265,8 @@ fn protocol_constants_match_the_core() {
     assert_eq!(ScuttleStatus::Ok as i32, 0);
     assert_eq!(ScuttleStatus::TooLarge as i32, 12);
     assert_eq!(ScuttleStatus::CallbackError as i32, 13);
+    assert_eq!(ScuttleStatus::CatchingUp as i32, 14);
+    assert_eq!(ScuttleStatus::StoreLocked as i32, 19);
 }
 
 #[test]
@@ -279,6 +287,9 @@ fn config_default_matches_the_core() {
     assert_eq!(c.tombstone_grace_ms, 3_600_000);
     assert_eq!(c.resolver, SCUTTLE_RESOLVER_LWW);
     assert_eq!(c.sorter, SCUTTLE_SORTER_BREADTH);
+    assert_eq!(c.versions, SCUTTLE_VERSIONS_COUNTER);
+    assert_eq!(c.max_clock_skew_ms, 60_000);
+    assert_eq!(c.catch_up_ms, 0);
     // SAFETY: NULL is the error under test.
     assert_eq!(
         unsafe { scuttle_config_default(ptr::null_mut()) },
@@ -457,9 +468,9 @@ fn null_handles_and_outputs_are_refused() {
             scuttle_gossip_keys(g, ptr::null_mut()),
             scuttle_gossip_start_exchange(null, &mut b),
             scuttle_gossip_start_exchange(g, ptr::null_mut()),
-            scuttle_gossip_handle_frame(null, k.as_ptr(), 1, &mut b),
-            scuttle_gossip_handle_frame(g, ptr::null(), 1, &mut b),
-            scuttle_gossip_handle_frame(g, k.as_ptr(), 1, ptr::null_mut()),
+            scuttle_gossip_handle_frame(null, NOW, k.as_ptr(), 1, &mut b),
+            scuttle_gossip_handle_frame(g, NOW, ptr::null(), 1, &mut b),
+            scuttle_gossip_handle_frame(g, NOW, k.as_ptr(), 1, ptr::null_mut()),
             scuttle_gossip_poll_event(null, &mut ev),
             scuttle_gossip_poll_event(g, ptr::null_mut()),
             scuttle_gossip_handle_timeout(null, NOW, &mut n),
@@ -642,7 +653,7 @@ fn malformed_frames_are_decode_errors_and_change_nothing() {
     let mut reply = ScuttleBytes::empty();
     // SAFETY: live handle, NULL with length 0, valid out-pointer.
     assert_eq!(
-        unsafe { scuttle_gossip_handle_frame(g, ptr::null(), 0, &mut reply) },
+        unsafe { scuttle_gossip_handle_frame(g, NOW, ptr::null(), 0, &mut reply) },
         ScuttleStatus::DecodeError
     );
     assert_eq!(handle(g, &good).0, ScuttleStatus::Ok);

@@ -1,8 +1,9 @@
 //! The plain C types: byte buffers, the configuration, entries, events and key lists.
 
 use std::ptr;
+use std::time::Duration;
 
-use scuttle_core::{Entry, ResolverKind, SorterKind};
+use scuttle_core::{Entry, ResolverKind, SorterKind, Versions};
 
 use crate::error::{ffi_call, ffi_void, Failure, ScuttleStatus};
 
@@ -115,15 +116,41 @@ pub(crate) fn sorter_kind(kind: ScuttleSorterKind) -> Option<SorterKind> {
     }
 }
 
-/// The layout version of `ScuttleConfig` this library reads. `scuttle_config_default()` writes
-/// it into `ScuttleConfig.version`; `scuttle_gossip_new()` refuses any other value, so a program
-/// built against another layout fails cleanly instead of misreading fields.
-pub const SCUTTLE_CONFIG_VERSION: u32 = 2;
+/// How a node numbers its own writes (`ScuttleConfig.versions`).
+pub type ScuttleVersionsKind = u32;
+
+/// The seed's Lamport counter: a write gets the node's version + 1. For in-process use and
+/// seed peers; a node that restarts without its store can reissue a version its peers hold.
+pub const SCUTTLE_VERSIONS_COUNTER: ScuttleVersionsKind = 0;
+/// A hybrid logical clock: a write gets `max(version + 1, now_ms << 16)`, so a restarted node
+/// starts above every version it issued before. Use it for networked nodes.
+pub const SCUTTLE_VERSIONS_HYBRID: ScuttleVersionsKind = 1;
+
+/// The core's numbering for a `SCUTTLE_VERSIONS_*` constant.
+pub(crate) fn versions_kind(kind: ScuttleVersionsKind) -> Option<Versions> {
+    match kind {
+        SCUTTLE_VERSIONS_COUNTER => Some(Versions::Counter),
+        SCUTTLE_VERSIONS_HYBRID => Some(Versions::Hybrid),
+        _ => None,
+    }
+}
+
+/// The layout version of `ScuttleConfig` this library writes. `scuttle_config_default()`
+/// writes it into `ScuttleConfig.version`. The constructors read the fields of the layout the
+/// caller's `version` names: this one, or layout 2 (a program built against the older header
+/// keeps working, with the defaults for the fields added since); any other value is refused,
+/// so a program built against another layout fails cleanly instead of misreading fields.
+pub const SCUTTLE_CONFIG_VERSION: u32 = 3;
+
+/// The oldest `ScuttleConfig` layout the constructors still read.
+const OLDEST_CONFIG_VERSION: u32 = 2;
 
 /// The configuration of a node. Fill it with `scuttle_config_default()`, then change fields.
 ///
-/// Layout version 2 (`SCUTTLE_CONFIG_VERSION`), for protocol v2: `max_frame_size` became
-/// `max_message_bytes`, and `version` was added as the first field.
+/// Layout version 3 (`SCUTTLE_CONFIG_VERSION`): layout 2 (protocol v2: `max_frame_size`
+/// became `max_message_bytes`, `version` became the first field) followed by `versions`,
+/// `max_clock_skew_ms` and `catch_up_ms`. Fields are only ever added at the end, so each
+/// layout starts with the previous one.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ScuttleConfig {
@@ -148,6 +175,76 @@ pub struct ScuttleConfig {
     /// milliseconds after the delete's `now_ms`; 0 keeps tombstones forever. Default 3600000
     /// (one hour).
     pub tombstone_grace_ms: u64,
+    /// How local writes are numbered: a `SCUTTLE_VERSIONS_*` constant. Default
+    /// `SCUTTLE_VERSIONS_COUNTER`; networked nodes should use `SCUTTLE_VERSIONS_HYBRID`.
+    /// (Layout 3.)
+    pub versions: ScuttleVersionsKind,
+    /// With `SCUTTLE_VERSIONS_HYBRID`, how far (milliseconds) a peer's version clock may run
+    /// ahead of `now_ms`: news beyond it waits, unapplied, until the local clock comes close
+    /// enough. Default 60000 (one minute). (Layout 3.)
+    pub max_clock_skew_ms: u64,
+    /// A node that starts empty (no store, or an empty one) refuses local writes with
+    /// `SCUTTLE_STATUS_CATCHING_UP` until it has caught up with a peer (one exchange) or this
+    /// many milliseconds have passed since the first `now_ms` it was given; 0 (default)
+    /// accepts writes at once. (Layout 3.)
+    pub catch_up_ms: u64,
+}
+
+/// Layout 2 of `ScuttleConfig`: the prefix an older caller's struct holds.
+///
+/// cbindgen:ignore
+#[repr(C)]
+#[derive(Clone, Copy)]
+struct ScuttleConfigV2 {
+    version: u32,
+    resolver: ScuttleResolverKind,
+    sorter: ScuttleSorterKind,
+    mtu: usize,
+    max_message_bytes: usize,
+    max_history: usize,
+    tombstone_grace_ms: u64,
+}
+
+/// Reads the caller's configuration in the layout its `version` names (NULL: the defaults).
+///
+/// # Safety
+/// `config` must be NULL or point to a readable `ScuttleConfig` of the layout its first field
+/// names (a layout-2 struct is shorter than this one: only its bytes are read).
+pub(crate) unsafe fn read_config(config: *const ScuttleConfig) -> Result<ScuttleConfig, Failure> {
+    if config.is_null() {
+        return Ok(ScuttleConfig::default());
+    }
+    // SAFETY: every layout starts with the `u32` version; the caller guarantees it is readable.
+    let version = unsafe { config.cast::<u32>().read() };
+    match version {
+        SCUTTLE_CONFIG_VERSION => {
+            // SAFETY: the caller's struct is of the current layout.
+            Ok(unsafe { config.read() })
+        }
+        OLDEST_CONFIG_VERSION => {
+            // SAFETY: the caller's struct is of layout 2, a prefix of the current one.
+            let old = unsafe { config.cast::<ScuttleConfigV2>().read() };
+            Ok(ScuttleConfig {
+                version,
+                resolver: old.resolver,
+                sorter: old.sorter,
+                mtu: old.mtu,
+                max_message_bytes: old.max_message_bytes,
+                max_history: old.max_history,
+                tombstone_grace_ms: old.tombstone_grace_ms,
+                ..ScuttleConfig::default()
+            })
+        }
+        other => Err(Failure::invalid(format!(
+            "invalid config: version {other} but this library reads versions \
+             {OLDEST_CONFIG_VERSION} to {SCUTTLE_CONFIG_VERSION} (fill the config with \
+             scuttle_config_default())"
+        ))),
+    }
+}
+
+fn millis(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
 }
 
 impl Default for ScuttleConfig {
@@ -160,9 +257,10 @@ impl Default for ScuttleConfig {
             mtu: core.mtu,
             max_message_bytes: core.max_message_bytes,
             max_history: core.max_history,
-            tombstone_grace_ms: core
-                .tombstone_grace
-                .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX)),
+            tombstone_grace_ms: core.tombstone_grace.map_or(0, millis),
+            versions: SCUTTLE_VERSIONS_COUNTER,
+            max_clock_skew_ms: millis(core.max_clock_skew),
+            catch_up_ms: core.catch_up.map_or(0, millis),
         }
     }
 }

@@ -7,10 +7,15 @@
  * Run by scripts/test-c.sh, normally and under valgrind. The last line is "N passed, M
  * failed"; the exit status is 0 only when M is 0.
  */
+/* mkdtemp, rmdir */
+#define _POSIX_C_SOURCE 200809L
+
 #include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "scuttle.h"
 
@@ -102,8 +107,9 @@ static size_t exchange(ScuttleGossip *a, ScuttleGossip *b) {
   size_t frames = 1;
   EXPECT_STATUS(scuttle_gossip_start_exchange(a, &frame), SCUTTLE_OK);
   for (;;) {
-    EXPECT_STATUS(scuttle_gossip_handle_frame(to[(frames + 1) % 2], frame.ptr, frame.len, &reply),
-                  SCUTTLE_OK);
+    EXPECT_STATUS(
+        scuttle_gossip_handle_frame(to[(frames + 1) % 2], NOW, frame.ptr, frame.len, &reply),
+        SCUTTLE_OK);
     scuttle_bytes_free(&frame);
     if (reply.ptr == NULL) {
       EXPECT(reply.len == 0);
@@ -184,6 +190,9 @@ static void test_config_default(void) {
   EXPECT(c.sorter == SCUTTLE_SORTER_BREADTH);
   EXPECT(c.tombstone_grace_ms == 3600000);
   EXPECT(c.max_message_bytes == 1024 * 1024);
+  EXPECT(c.versions == SCUTTLE_VERSIONS_COUNTER);
+  EXPECT(c.max_clock_skew_ms == 60000);
+  EXPECT(c.catch_up_ms == 0);
   EXPECT(SCUTTLE_PROTOCOL_VERSION == 2);
   EXPECT_STATUS(scuttle_config_default(NULL), SCUTTLE_STATUS_INVALID_ARGUMENT);
   EXPECT_ERROR_MENTIONS("NULL");
@@ -249,6 +258,10 @@ static void test_new_errors(void) {
   c.sorter = 42;
   EXPECT_STATUS(scuttle_gossip_new(S("a"), &c, &g), SCUTTLE_STATUS_INVALID_ARGUMENT);
   EXPECT_ERROR_MENTIONS("sorter");
+  c = good;
+  c.versions = 42;
+  EXPECT_STATUS(scuttle_gossip_new(S("a"), &c, &g), SCUTTLE_STATUS_INVALID_ARGUMENT);
+  EXPECT_ERROR_MENTIONS("versions");
   EXPECT(g == NULL);
 }
 
@@ -355,11 +368,11 @@ static void test_argument_errors(void) {
   EXPECT_STATUS(scuttle_gossip_start_exchange(g, NULL), SCUTTLE_STATUS_INVALID_ARGUMENT);
   EXPECT_ERROR_MENTIONS("frame_out is NULL");
   b1.ptr = (uint8_t *)k;
-  EXPECT_STATUS(scuttle_gossip_handle_frame(NULL, k, 1, &b1), SCUTTLE_STATUS_INVALID_ARGUMENT);
+  EXPECT_STATUS(scuttle_gossip_handle_frame(NULL, NOW, k, 1, &b1), SCUTTLE_STATUS_INVALID_ARGUMENT);
   EXPECT(b1.ptr == NULL && b1.len == 0);
-  EXPECT_STATUS(scuttle_gossip_handle_frame(g, NULL, 1, &b1), SCUTTLE_STATUS_INVALID_ARGUMENT);
+  EXPECT_STATUS(scuttle_gossip_handle_frame(g, NOW, NULL, 1, &b1), SCUTTLE_STATUS_INVALID_ARGUMENT);
   EXPECT_ERROR_MENTIONS("frame is NULL");
-  EXPECT_STATUS(scuttle_gossip_handle_frame(g, k, 1, NULL), SCUTTLE_STATUS_INVALID_ARGUMENT);
+  EXPECT_STATUS(scuttle_gossip_handle_frame(g, NOW, k, 1, NULL), SCUTTLE_STATUS_INVALID_ARGUMENT);
   EXPECT_ERROR_MENTIONS("reply_out is NULL");
   EXPECT_STATUS(scuttle_gossip_poll_event(NULL, &ev), SCUTTLE_STATUS_INVALID_ARGUMENT);
   EXPECT_STATUS(scuttle_gossip_poll_event(g, NULL), SCUTTLE_STATUS_INVALID_ARGUMENT);
@@ -479,11 +492,11 @@ static void test_two_nodes_converge(void) {
   EXPECT(syn.len > SCUTTLE_FRAME_PREFIX_LEN);
   EXPECT(((size_t)syn.ptr[0] << 24 | (size_t)syn.ptr[1] << 16 | (size_t)syn.ptr[2] << 8 |
           syn.ptr[3]) == syn.len - SCUTTLE_FRAME_PREFIX_LEN); /* the length prefix */
-  EXPECT_STATUS(scuttle_gossip_handle_frame(b, syn.ptr, syn.len, &syn_ack), SCUTTLE_OK);
+  EXPECT_STATUS(scuttle_gossip_handle_frame(b, NOW, syn.ptr, syn.len, &syn_ack), SCUTTLE_OK);
   EXPECT(syn_ack.ptr != NULL); /* a Syn is always answered */
-  EXPECT_STATUS(scuttle_gossip_handle_frame(a, syn_ack.ptr, syn_ack.len, &ack), SCUTTLE_OK);
+  EXPECT_STATUS(scuttle_gossip_handle_frame(a, NOW, syn_ack.ptr, syn_ack.len, &ack), SCUTTLE_OK);
   EXPECT(ack.ptr != NULL); /* a has news for b */
-  EXPECT_STATUS(scuttle_gossip_handle_frame(b, ack.ptr, ack.len, &none), SCUTTLE_OK);
+  EXPECT_STATUS(scuttle_gossip_handle_frame(b, NOW, ack.ptr, ack.len, &none), SCUTTLE_OK);
   EXPECT(none.ptr == NULL && none.len == 0); /* the exchange is over */
   scuttle_bytes_free(&syn);
   scuttle_bytes_free(&syn_ack);
@@ -561,28 +574,28 @@ static void test_decode_errors(void) {
   EXPECT_STATUS(scuttle_gossip_start_exchange(b, &frame), SCUTTLE_OK);
   EXPECT(frame.len > 4 && frame.len < sizeof buf - 1);
 
-  EXPECT_STATUS(scuttle_gossip_handle_frame(g, NULL, 0, &reply), SCUTTLE_STATUS_DECODE_ERROR);
+  EXPECT_STATUS(scuttle_gossip_handle_frame(g, NOW, NULL, 0, &reply), SCUTTLE_STATUS_DECODE_ERROR);
   EXPECT_ERROR_MENTIONS("shorter");
   EXPECT(reply.ptr == NULL);
-  EXPECT_STATUS(scuttle_gossip_handle_frame(g, frame.ptr, 2, &reply), SCUTTLE_STATUS_DECODE_ERROR);
-  EXPECT_STATUS(scuttle_gossip_handle_frame(g, frame.ptr, frame.len - 1, &reply),
+  EXPECT_STATUS(scuttle_gossip_handle_frame(g, NOW, frame.ptr, 2, &reply), SCUTTLE_STATUS_DECODE_ERROR);
+  EXPECT_STATUS(scuttle_gossip_handle_frame(g, NOW, frame.ptr, frame.len - 1, &reply),
                 SCUTTLE_STATUS_DECODE_ERROR);
   EXPECT_ERROR_MENTIONS("announces");
   memcpy(buf, frame.ptr, frame.len);
   buf[frame.len] = 0;
-  EXPECT_STATUS(scuttle_gossip_handle_frame(g, buf, frame.len + 1, &reply),
+  EXPECT_STATUS(scuttle_gossip_handle_frame(g, NOW, buf, frame.len + 1, &reply),
                 SCUTTLE_STATUS_DECODE_ERROR);
   EXPECT_ERROR_MENTIONS("trailing");
-  EXPECT_STATUS(scuttle_gossip_handle_frame(g, oversize, sizeof oversize, &reply),
+  EXPECT_STATUS(scuttle_gossip_handle_frame(g, NOW, oversize, sizeof oversize, &reply),
                 SCUTTLE_STATUS_DECODE_ERROR);
   EXPECT_ERROR_MENTIONS("exceeds");
-  EXPECT_STATUS(scuttle_gossip_handle_frame(g, garbage, sizeof garbage, &reply),
+  EXPECT_STATUS(scuttle_gossip_handle_frame(g, NOW, garbage, sizeof garbage, &reply),
                 SCUTTLE_STATUS_DECODE_ERROR);
   EXPECT_ERROR_MENTIONS("malformed");
   EXPECT(reply.ptr == NULL);
   EXPECT(drain_events(g, SCUTTLE_EVENT_UPDATE) == 0 && version_of(g) == 0);
   /* The whole frame is fine, and answered. */
-  EXPECT_STATUS(scuttle_gossip_handle_frame(g, frame.ptr, frame.len, &reply), SCUTTLE_OK);
+  EXPECT_STATUS(scuttle_gossip_handle_frame(g, NOW, frame.ptr, frame.len, &reply), SCUTTLE_OK);
   EXPECT(reply.ptr != NULL);
   scuttle_bytes_free(&reply);
   scuttle_bytes_free(&frame);
@@ -592,10 +605,10 @@ static void test_decode_errors(void) {
   s = node_with("s", &small);
   n = ack_frame(buf, 100, "x", one, sizeof one);
   EXPECT(n - SCUTTLE_FRAME_PREFIX_LEN > 64);
-  EXPECT_STATUS(scuttle_gossip_handle_frame(s, buf, n, &reply), SCUTTLE_STATUS_DECODE_ERROR);
+  EXPECT_STATUS(scuttle_gossip_handle_frame(s, NOW, buf, n, &reply), SCUTTLE_STATUS_DECODE_ERROR);
   EXPECT_ERROR_MENTIONS("exceeds");
   n = ack_frame(buf, 10, "x", one, sizeof one);
-  EXPECT_STATUS(scuttle_gossip_handle_frame(s, buf, n, &reply), SCUTTLE_OK);
+  EXPECT_STATUS(scuttle_gossip_handle_frame(s, NOW, buf, n, &reply), SCUTTLE_OK);
   EXPECT(reply.ptr == NULL); /* an Ack has no reply */
   EXPECT(len_of(s) == 1);
   scuttle_gossip_free(s);
@@ -613,19 +626,19 @@ static void test_protocol_error_and_overflow(void) {
   size_t n;
 
   n = ack_frame(frame, 1, "x", zero, sizeof zero);
-  EXPECT_STATUS(scuttle_gossip_handle_frame(g, frame, n, &reply), SCUTTLE_STATUS_PROTOCOL_ERROR);
+  EXPECT_STATUS(scuttle_gossip_handle_frame(g, NOW, frame, n, &reply), SCUTTLE_STATUS_PROTOCOL_ERROR);
   EXPECT_ERROR_MENTIONS("version");
   EXPECT(version_of(g) == 0 && len_of(g) == 0);
 
   n = ack_frame(frame, 1, "x", one, sizeof one);
-  EXPECT_STATUS(scuttle_gossip_handle_frame(g, frame, n, &reply), SCUTTLE_OK);
+  EXPECT_STATUS(scuttle_gossip_handle_frame(g, NOW, frame, n, &reply), SCUTTLE_OK);
   EXPECT(reply.ptr == NULL);
   EXPECT(version_of(g) == 1 && len_of(g) == 1);
 
   /* A peer announcing the last version cannot exhaust this node's counter: news that far
      ahead of the clock waits and moves nothing. */
   n = ack_frame(frame, 2, "x", max, sizeof max);
-  EXPECT_STATUS(scuttle_gossip_handle_frame(g, frame, n, &reply), SCUTTLE_OK);
+  EXPECT_STATUS(scuttle_gossip_handle_frame(g, NOW, frame, n, &reply), SCUTTLE_OK);
   EXPECT(version_of(g) == 1 && len_of(g) == 1);
   EXPECT_STATUS(set(g, "k", "v"), SCUTTLE_OK);
   EXPECT(version_of(g) == 2);
@@ -860,9 +873,9 @@ static void test_custom_resolver_failing(void) {
   EXPECT_STATUS(set(b, "k2", "2"), SCUTTLE_OK);
   EXPECT_STATUS(set(b, "k3", "3"), SCUTTLE_OK);
   EXPECT_STATUS(scuttle_gossip_start_exchange(a, &syn), SCUTTLE_OK);
-  EXPECT_STATUS(scuttle_gossip_handle_frame(b, syn.ptr, syn.len, &syn_ack), SCUTTLE_OK);
+  EXPECT_STATUS(scuttle_gossip_handle_frame(b, NOW, syn.ptr, syn.len, &syn_ack), SCUTTLE_OK);
   calls.calls = 0;
-  EXPECT_STATUS(scuttle_gossip_handle_frame(a, syn_ack.ptr, syn_ack.len, &reply),
+  EXPECT_STATUS(scuttle_gossip_handle_frame(a, NOW, syn_ack.ptr, syn_ack.len, &reply),
                 SCUTTLE_STATUS_CALLBACK_ERROR);
   EXPECT(calls.calls >= 2);
   EXPECT(reply.ptr == NULL);
@@ -870,7 +883,7 @@ static void test_custom_resolver_failing(void) {
   EXPECT(drain_events(a, SCUTTLE_EVENT_UPDATE) == 0);
   /* Once the callback decides, the same message goes through. */
   calls.fail_on = NULL;
-  EXPECT_STATUS(scuttle_gossip_handle_frame(a, syn_ack.ptr, syn_ack.len, &reply), SCUTTLE_OK);
+  EXPECT_STATUS(scuttle_gossip_handle_frame(a, NOW, syn_ack.ptr, syn_ack.len, &reply), SCUTTLE_OK);
   EXPECT(version_of(a) == 3 && len_of(a) == 3);
   EXPECT(drain_events(a, SCUTTLE_EVENT_UPDATE) == 3);
   scuttle_bytes_free(&reply);
@@ -952,6 +965,223 @@ typedef struct Test {
   void (*run)(void);
 } Test;
 
+/* ------------------------------------------------------------------ durable nodes */
+
+/* A fresh directory for store files, and paths inside it. */
+static char store_dir[64];
+
+static void make_store_dir(void) {
+  strcpy(store_dir, "/tmp/scuttle-c-test-XXXXXX");
+  if (mkdtemp(store_dir) == NULL) {
+    perror("mkdtemp");
+    abort();
+  }
+}
+
+static const char *store_path(const char *name) {
+  static char path[128];
+  snprintf(path, sizeof path, "%s/%s", store_dir, name);
+  return path;
+}
+
+static void remove_store_dir(const char *const *names, size_t n) {
+  for (size_t i = 0; i < n; i++) {
+    remove(store_path(names[i]));
+  }
+  rmdir(store_dir);
+}
+
+static ScuttleConfig hybrid_config(void) {
+  ScuttleConfig c = default_config();
+  c.versions = SCUTTLE_VERSIONS_HYBRID;
+  return c;
+}
+
+static ScuttleStatus open_node(const char *file, const char *id, const ScuttleConfig *c,
+                               ScuttleGossip **out) {
+  return scuttle_gossip_open(S(store_path(file)), S(id), c, out);
+}
+
+static void write_file(const char *file, const void *bytes, size_t len) {
+  FILE *f = fopen(store_path(file), "wb");
+  if (f == NULL || fwrite(bytes, 1, len, f) != len || fclose(f) != 0) {
+    perror("write_file");
+    abort();
+  }
+}
+
+static void test_durable_reopen(void) {
+  static const char *const files[] = {"a.redb"};
+  ScuttleConfig c = hybrid_config();
+  ScuttleGossip *g = NULL;
+  uint64_t v1 = 0, v2 = 0, v3 = 0;
+  make_store_dir();
+  EXPECT_STATUS(open_node("a.redb", "a", &c, &g), SCUTTLE_OK);
+  EXPECT_STATUS(scuttle_gossip_set(g, NOW, S("k"), S("v"), &v1), SCUTTLE_OK);
+  EXPECT_STATUS(scuttle_gossip_set(g, NOW, S("gone"), S("x"), &v2), SCUTTLE_OK);
+  EXPECT_STATUS(scuttle_gossip_delete(g, NOW, S("gone"), &v3), SCUTTLE_OK);
+  EXPECT(v1 >= (NOW << 16) && v1 < v2 && v2 < v3);
+  EXPECT_STATUS(scuttle_gossip_flush(g), SCUTTLE_OK);
+  drain_events(g, SCUTTLE_EVENT_UPDATE);
+  scuttle_gossip_free(g);
+
+  g = NULL;
+  EXPECT_STATUS(open_node("a.redb", "a", &c, &g), SCUTTLE_OK);
+  EXPECT(version_of(g) == v3);
+  EXPECT(has(g, "k", "v"));
+  EXPECT(len_of(g) == 1);
+  ScuttleEntry e;
+  EXPECT_STATUS(scuttle_gossip_get(g, S("gone"), &e), SCUTTLE_STATUS_DELETED);
+  EXPECT(e.version == v3);
+  scuttle_entry_free(&e);
+  /* An update handed in by a frame is durable when the call returns. */
+  ScuttleGossip *b = node_with("b", &c);
+  EXPECT_STATUS(set(b, "from-b", "hi"), SCUTTLE_OK);
+  exchange(b, g);
+  EXPECT(drain_events(g, SCUTTLE_EVENT_UPDATE) == 1);
+  scuttle_gossip_free(g);
+  g = NULL;
+  EXPECT_STATUS(open_node("a.redb", "a", &c, &g), SCUTTLE_OK);
+  EXPECT(has(g, "from-b", "hi") && has(g, "k", "v"));
+  scuttle_gossip_free(g);
+  scuttle_gossip_free(b);
+  remove_store_dir(files, 1);
+}
+
+static void test_store_errors(void) {
+  static const char *const files[] = {"a.redb", "notes.txt", "cut.redb"};
+  ScuttleConfig c = hybrid_config();
+  ScuttleGossip *g = NULL;
+  ScuttleGossip *other = (ScuttleGossip *)&c; /* not NULL: failures must write NULL */
+  make_store_dir();
+  EXPECT_STATUS(open_node("a.redb", "a", &c, &g), SCUTTLE_OK);
+  for (int i = 0; i < 100; i++) {
+    char key[16];
+    snprintf(key, sizeof key, "key-%d", i);
+    EXPECT_STATUS(set(g, key, "a value that takes some room"), SCUTTLE_OK);
+  }
+  /* Open: a second handle on the same file is refused. */
+  EXPECT_STATUS(open_node("a.redb", "a", &c, &other), SCUTTLE_STATUS_STORE_LOCKED);
+  EXPECT(other == NULL);
+  scuttle_gossip_free(g);
+
+  EXPECT_STATUS(open_node("a.redb", "b", &c, &other), SCUTTLE_STATUS_WRONG_NODE);
+  EXPECT_ERROR_MENTIONS("\"a\"");
+  EXPECT(other == NULL);
+
+  static const char text[] = "not a database, just some notes\n";
+  write_file("notes.txt", text, sizeof text - 1);
+  EXPECT_STATUS(open_node("notes.txt", "a", &c, &other), SCUTTLE_STATUS_STORE_CORRUPT);
+  EXPECT(other == NULL);
+
+  /* The first half of the store: truncated. */
+  FILE *f = fopen(store_path("a.redb"), "rb");
+  static uint8_t buf[1 << 20];
+  size_t n = f == NULL ? 0 : fread(buf, 1, sizeof buf, f);
+  if (f != NULL) {
+    fclose(f);
+  }
+  EXPECT(n > 4096 && n < sizeof buf);
+  write_file("cut.redb", buf, n / 2);
+  EXPECT_STATUS(open_node("cut.redb", "a", &c, &other), SCUTTLE_STATUS_STORE_CORRUPT);
+
+  /* A directory that does not exist: an I/O error. */
+  EXPECT_STATUS(open_node("missing/a.redb", "a", &c, &other), SCUTTLE_STATUS_STORE_ERROR);
+  EXPECT_STATUS(scuttle_gossip_open(NULL, 0, S("a"), &c, &other), SCUTTLE_STATUS_INVALID_ARGUMENT);
+  EXPECT_STATUS(scuttle_gossip_flush(NULL), SCUTTLE_STATUS_INVALID_ARGUMENT);
+
+  /* None of this touched the store. */
+  g = NULL;
+  EXPECT_STATUS(open_node("a.redb", "a", &c, &g), SCUTTLE_OK);
+  EXPECT(len_of(g) == 100);
+  scuttle_gossip_free(g);
+  remove_store_dir(files, 3);
+}
+
+static void test_catching_up(void) {
+  static const char *const files[] = {"b.redb"};
+  ScuttleConfig c = hybrid_config();
+  c.catch_up_ms = 60000;
+  ScuttleGossip *a = node_with("a", &c), *b = NULL;
+  make_store_dir();
+  EXPECT_STATUS(open_node("b.redb", "b", &c, &b), SCUTTLE_OK);
+  EXPECT_STATUS(set(b, "k", "v"), SCUTTLE_STATUS_CATCHING_UP);
+  EXPECT_ERROR_MENTIONS("caught up");
+  EXPECT(version_of(b) == 0);
+  exchange(b, a);
+  EXPECT_STATUS(set(b, "k", "v"), SCUTTLE_OK);
+  /* Or the period passes with no peer heard, counted from the first now_ms. */
+  ScuttleGossip *lonely = node_with("c", &c);
+  EXPECT_STATUS(scuttle_gossip_set(lonely, NOW, S("k"), S("v"), NULL), SCUTTLE_STATUS_CATCHING_UP);
+  EXPECT_STATUS(scuttle_gossip_set(lonely, NOW + 60000, S("k"), S("v"), NULL), SCUTTLE_OK);
+  scuttle_gossip_free(lonely);
+  scuttle_gossip_free(a);
+  scuttle_gossip_free(b);
+  remove_store_dir(files, 1);
+}
+
+static void test_durable_custom_resolver(void) {
+  static const char *const files[] = {"a.redb"};
+  ScuttleConfig c = hybrid_config();
+  Calls calls;
+  ScuttleGossip *g = NULL;
+  memset(&calls, 0, sizeof calls);
+  make_store_dir();
+  const char *path = store_path("a.redb");
+  EXPECT_STATUS(scuttle_gossip_open_with_resolver(S(path), S("a"), &c, lww, &calls, &g),
+                SCUTTLE_OK);
+  EXPECT_STATUS(set(g, "k", "1"), SCUTTLE_OK);
+  EXPECT(calls.calls == 1 && calls.with_current == 0);
+  scuttle_gossip_free(g);
+  g = NULL;
+  EXPECT_STATUS(scuttle_gossip_open_with_resolver(S(path), S("a"), &c, lww, &calls, &g),
+                SCUTTLE_OK);
+  EXPECT(has(g, "k", "1"));
+  EXPECT(calls.calls == 1); /* loading asks nothing */
+  EXPECT_STATUS(set(g, "k", "2"), SCUTTLE_OK);
+  EXPECT(calls.calls == 2 && calls.with_current == 1); /* judged against the loaded entry */
+  scuttle_gossip_free(g);
+  g = (ScuttleGossip *)&calls;
+  EXPECT_STATUS(scuttle_gossip_open_with_resolver(S(path), S("a"), &c, NULL, NULL, &g),
+                SCUTTLE_STATUS_INVALID_ARGUMENT);
+  EXPECT(g == NULL);
+  remove_store_dir(files, 1);
+}
+
+/* The configuration struct of the layout-2 header, as a program built against it passes it. */
+typedef struct {
+  uint32_t version;
+  ScuttleResolverKind resolver;
+  ScuttleSorterKind sorter;
+  size_t mtu;
+  size_t max_message_bytes;
+  size_t max_history;
+  uint64_t tombstone_grace_ms;
+} ConfigV2;
+
+static void test_config_layout_2(void) {
+  ConfigV2 *old = malloc(sizeof *old); /* exactly its size: valgrind sees any read past it */
+  ScuttleGossip *g = NULL;
+  if (old == NULL) {
+    abort();
+  }
+  old->version = 2;
+  old->resolver = SCUTTLE_RESOLVER_STRICT;
+  old->sorter = SCUTTLE_SORTER_BREADTH;
+  old->mtu = 10;
+  old->max_message_bytes = 1 << 20;
+  old->max_history = 10;
+  old->tombstone_grace_ms = 0;
+  EXPECT_STATUS(scuttle_gossip_new(S("a"), (const ScuttleConfig *)(const void *)old, &g),
+                SCUTTLE_OK);
+  free(old);
+  uint64_t v = 0;
+  EXPECT_STATUS(scuttle_gossip_set(g, NOW, S("k"), S("b"), &v), SCUTTLE_OK);
+  EXPECT(v == 1); /* counter versions: the default for a layout-2 caller */
+  EXPECT_STATUS(set(g, "k", "a"), SCUTTLE_STATUS_REJECTED); /* the strict resolver was read */
+  scuttle_gossip_free(g);
+}
+
 #define TEST(fn) {#fn, fn}
 
 int main(void) {
@@ -982,6 +1212,11 @@ int main(void) {
       TEST(test_custom_resolver_errors),
       TEST(test_reentrant_call_is_busy),
       TEST(test_handles_on_threads),
+      TEST(test_durable_reopen),
+      TEST(test_store_errors),
+      TEST(test_catching_up),
+      TEST(test_durable_custom_resolver),
+      TEST(test_config_layout_2),
   };
   size_t n = sizeof tests / sizeof tests[0];
   int passed = 0, failed = 0;

@@ -2,17 +2,25 @@
 //! from both `ScuttleError` and the matching built-in (`ValueError`, `RuntimeError`), and the
 //! mapping of the core's errors onto them.
 
-use pyo3::exceptions::{PyOverflowError, PyRuntimeError, PyValueError};
+use pyo3::exceptions::{PyOSError, PyOverflowError, PyRuntimeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::PyType;
-use scuttle_core::{ReceiveError, SetError, SortError};
+use scuttle_core::{OpenError as CoreOpenError, ReceiveError, SetError, SortError, StoreError};
+use scuttle_store::{OpenError, StoreFailure};
 
 static SCUTTLE: PyOnceLock<Py<PyType>> = PyOnceLock::new();
 static INVALID: PyOnceLock<Py<PyType>> = PyOnceLock::new();
 static CONFIG: PyOnceLock<Py<PyType>> = PyOnceLock::new();
 static TOO_LARGE: PyOnceLock<Py<PyType>> = PyOnceLock::new();
 static SYNC: PyOnceLock<Py<PyType>> = PyOnceLock::new();
+static STORE: PyOnceLock<Py<PyType>> = PyOnceLock::new();
+static CORRUPT: PyOnceLock<Py<PyType>> = PyOnceLock::new();
+static STORE_VERSION: PyOnceLock<Py<PyType>> = PyOnceLock::new();
+static WRONG_NODE: PyOnceLock<Py<PyType>> = PyOnceLock::new();
+static LOCKED: PyOnceLock<Py<PyType>> = PyOnceLock::new();
+static CATCHING_UP: PyOnceLock<Py<PyType>> = PyOnceLock::new();
+static CLOSED: PyOnceLock<Py<PyType>> = PyOnceLock::new();
 
 fn raise(
     py: Python<'_>,
@@ -64,6 +72,51 @@ pub fn sync(py: Python<'_>, msg: impl Into<String>) -> PyErr {
     })
 }
 
+/// `scuttle.ClosedError` (a `ValueError`): a call on a node after `close()`.
+pub fn closed(py: Python<'_>) -> PyErr {
+    raise(
+        py,
+        &CLOSED,
+        "ClosedError",
+        "the node is closed".into(),
+        PyValueError::new_err,
+    )
+}
+
+/// `scuttle.StoreError` (an `OSError`) or one of its subclasses: why a store file was not
+/// opened. The file was not changed.
+pub fn from_open(py: Python<'_>, e: OpenError) -> PyErr {
+    let msg = e.to_string();
+    let (cell, name) = match e {
+        OpenError::Corrupt { .. } | OpenError::Foreign { .. } => (&CORRUPT, "CorruptStoreError"),
+        OpenError::Version { .. } => (&STORE_VERSION, "StoreVersionError"),
+        OpenError::WrongNode { .. } => (&WRONG_NODE, "WrongNodeError"),
+        OpenError::Locked { .. } => (&LOCKED, "StoreLockedError"),
+        _ => (&STORE, "StoreError"),
+    };
+    raise(py, cell, name, msg, PyOSError::new_err)
+}
+
+/// A store that failed at run time (`StoreError`, or `CorruptStoreError` when what the file
+/// holds does not decode); `outcome` says what did not happen.
+pub fn from_store(py: Python<'_>, e: &StoreError, outcome: &str) -> PyErr {
+    let msg = format!("{e}; {outcome}");
+    match e.inner().downcast_ref::<StoreFailure>() {
+        Some(StoreFailure::Decode(_)) => {
+            raise(py, &CORRUPT, "CorruptStoreError", msg, PyOSError::new_err)
+        }
+        _ => raise(py, &STORE, "StoreError", msg, PyOSError::new_err),
+    }
+}
+
+/// A store that could not be loaded into a fresh node.
+pub fn from_core_open(py: Python<'_>, e: CoreOpenError) -> PyErr {
+    match e {
+        CoreOpenError::Store(e) => from_store(py, &e, "the store could not be loaded"),
+        other => scuttle(py, other.to_string()),
+    }
+}
+
 /// The Python exception a sort key raised, recovered from the core's [`SortError`].
 pub fn from_sort(py: Python<'_>, e: SortError) -> PyErr {
     match e.0.downcast::<PyErr>() {
@@ -79,6 +132,7 @@ pub fn from_receive(py: Python<'_>, e: ReceiveError<PyErr>) -> PyErr {
         ReceiveError::Protocol(p) => invalid(py, p.to_string()),
         ReceiveError::Policy(err) => err,
         ReceiveError::Sort(s) => from_sort(py, s),
+        ReceiveError::Store(e) => from_store(py, &e, "the message was not applied"),
         other => scuttle(py, other.to_string()),
     }
 }
@@ -90,6 +144,10 @@ pub fn from_set(py: Python<'_>, e: SetError<PyErr>) -> PyErr {
         SetError::TooLarge { .. } => too_large(py, e.to_string()),
         SetError::Policy(err) => err,
         SetError::VersionOverflow => PyOverflowError::new_err(e.to_string()),
+        SetError::CatchingUp => raise(py, &CATCHING_UP, "CatchingUpError", e.to_string(), |m| {
+            PyRuntimeError::new_err(m)
+        }),
+        SetError::Store(e) => from_store(py, &e, "the write was not made"),
         other => scuttle(py, other.to_string()),
     }
 }

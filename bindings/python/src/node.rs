@@ -8,7 +8,8 @@
 //! * frames: `start_exchange()`/`handle_frame(frame) -> reply` move whole messages as
 //!   length-prefixed CBOR ([`FrameCodec`]);
 //! * the system clock, read only when a caller gives no `now`;
-//! * callbacks for the core's events, with the peer label of the message that caused them.
+//! * callbacks for the core's events, with the peer label of the message that caused them;
+//! * with `path=`, the node's store file (`scuttle-store`'s `RedbStore`), closed by `close()`.
 
 use std::collections::VecDeque;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -20,8 +21,9 @@ use pyo3::types::{PyBytes, PyDict, PyList, PyString, PyTuple};
 use pyo3::PyTraverseError;
 use scuttle_core::codec::seed::{split, Joiner, Line};
 use scuttle_core::{
-    Config, Event, FrameCodec, Message, Millis, ResolverKind, SetError, SorterKind,
+    Config, Event, FrameCodec, Message, Millis, ResolverKind, SetError, SorterKind, Versions,
 };
+use scuttle_store::RedbStore;
 
 use crate::errors;
 use crate::policy::{Callback, PyResolver, PySorter};
@@ -54,7 +56,12 @@ enum Fired {
 /// A node of the replicated map (see the package docs).
 #[pyclass(module = "scuttle", name = "Gossip", weakref)]
 pub struct PyGossip {
-    core: Core,
+    /// The node; `None` once closed.
+    core: Option<Core>,
+    /// Its id, still readable after `close()`.
+    id: String,
+    /// The store file, if any.
+    path: Option<String>,
     codec: FrameCodec,
     /// Lines of the messages produced for the pipe, waiting for `read()`.
     outbox: VecDeque<Line<String, Value>>,
@@ -119,14 +126,30 @@ fn parse_sorter(py: Python<'_>, sort: Option<&Bound<'_, PyAny>>) -> PyResult<PyS
 }
 
 fn parse_grace(py: Python<'_>, seconds: Option<f64>) -> PyResult<Option<Duration>> {
+    parse_seconds(py, "tombstone_grace", seconds)
+}
+
+/// An optional period in seconds (`name` for the error message).
+fn parse_seconds(py: Python<'_>, name: &str, seconds: Option<f64>) -> PyResult<Option<Duration>> {
     match seconds {
         None => Ok(None),
         Some(s) if s.is_finite() && s >= 0.0 => Duration::try_from_secs_f64(s)
             .map(Some)
-            .map_err(|e| errors::config(py, format!("tombstone_grace: {e}"))),
+            .map_err(|e| errors::config(py, format!("{name}: {e}"))),
         Some(s) => Err(errors::config(
             py,
-            format!("tombstone_grace must be None or a finite number of seconds >= 0, got {s}"),
+            format!("{name} must be None or a finite number of seconds >= 0, got {s}"),
+        )),
+    }
+}
+
+fn parse_versions(py: Python<'_>, versions: &str) -> PyResult<Versions> {
+    match versions {
+        "counter" => Ok(Versions::Counter),
+        "hybrid" => Ok(Versions::Hybrid),
+        other => Err(errors::config(
+            py,
+            format!("versions must be \"counter\" or \"hybrid\", got {other:?}"),
         )),
     }
 }
@@ -141,6 +164,20 @@ pub fn news_count(msg: &Message<String, Value>) -> usize {
 }
 
 impl PyGossip {
+    /// The node, or `ClosedError` after `close()`.
+    pub fn core(&self) -> PyResult<&Core> {
+        self.core
+            .as_ref()
+            .ok_or_else(|| Python::attach(errors::closed))
+    }
+
+    /// The node, mutably, or `ClosedError` after `close()`.
+    pub fn core_mut(&mut self) -> PyResult<&mut Core> {
+        self.core
+            .as_mut()
+            .ok_or_else(|| Python::attach(errors::closed))
+    }
+
     /// Runs `f` on the node, then calls the callbacks for the events it caused, after the
     /// node is released (so callbacks may use it). `peer` labels the updates that came from a
     /// message. The first exception wins; every callback runs even when an earlier one raised.
@@ -192,7 +229,10 @@ impl PyGossip {
         let wanted_update = !self.on_update.is_empty();
         let wanted_compaction = !self.on_compaction.is_empty();
         let mut out = Vec::new();
-        while let Some(event) = self.core.poll_event() {
+        let Some(core) = self.core.as_mut() else {
+            return Ok(out);
+        };
+        while let Some(event) = core.poll_event() {
             match event {
                 Event::Update { key, entry, local } if wanted_update => out.push(Fired::Update(
                     key,
@@ -210,29 +250,42 @@ impl PyGossip {
     }
 
     /// Collects the tombstones whose grace has passed, if any is due at `now`.
-    fn tick(&mut self, now: Option<Millis>) {
+    fn tick(&mut self, now: Option<Millis>) -> PyResult<()> {
         let now = now_or_system(now);
-        if self.core.poll_timeout().is_some_and(|due| due <= now) {
+        let core = self.core_mut()?;
+        if core.poll_timeout().is_some_and(|due| due <= now) {
             // A collection the store refuses changes nothing; it is tried again next time.
-            let _ = self.core.handle_timeout(now);
+            let _ = core.handle_timeout(now);
         }
+        Ok(())
     }
 
     /// The message that opens an exchange (after collecting due tombstones).
-    pub fn open_exchange(&mut self, now: Option<Millis>) -> Message<String, Value> {
-        self.tick(now);
-        self.core.start_exchange()
+    pub fn open_exchange(&mut self, now: Option<Millis>) -> PyResult<Message<String, Value>> {
+        self.tick(now)?;
+        Ok(self.core()?.start_exchange())
     }
 
-    /// Hands one whole message to the core and returns its reply. A refused message changed
-    /// nothing; a policy's exception comes back as raised.
+    /// Hands one whole message to the core at the system clock's time and returns its reply.
+    /// A refused message changed nothing; a policy's exception comes back as raised.
     pub fn receive(
         &mut self,
         py: Python<'_>,
         msg: Message<String, Value>,
     ) -> PyResult<Option<Message<String, Value>>> {
-        self.core
-            .handle_message(now_or_system(None), msg)
+        self.receive_at(py, None, msg)
+    }
+
+    /// [`receive`](Self::receive) at `now` (ms; default: the system clock), which bounds how
+    /// far ahead of the clock a peer's hybrid versions may be.
+    pub fn receive_at(
+        &mut self,
+        py: Python<'_>,
+        now: Option<Millis>,
+        msg: Message<String, Value>,
+    ) -> PyResult<Option<Message<String, Value>>> {
+        self.core_mut()?
+            .handle_message(now_or_system(now), msg)
             .map_err(|e| errors::from_receive(py, e))
     }
 
@@ -244,9 +297,10 @@ impl PyGossip {
         value: Option<Value>,
     ) -> PyResult<bool> {
         let now = now_or_system(now);
+        let core = self.core_mut()?;
         let result = match value {
-            Some(v) => self.core.set(now, key, v),
-            None => self.core.delete(now, key),
+            Some(v) => core.set(now, key, v),
+            None => core.delete(now, key),
         };
         match result {
             Ok(_) => Ok(true),
@@ -265,13 +319,13 @@ impl PyGossip {
 
     /// This node's id.
     pub fn id_string(&self) -> String {
-        self.core.id().to_string()
+        self.id.clone()
     }
 
-    fn live_keys(&self) -> Vec<String> {
-        let mut keys: Vec<String> = self.core.iter().map(|(k, _)| k.clone()).collect();
+    fn live_keys(&self) -> PyResult<Vec<String>> {
+        let mut keys: Vec<String> = self.core()?.iter().map(|(k, _)| k.clone()).collect();
         keys.sort_unstable();
-        keys
+        Ok(keys)
     }
 }
 
@@ -281,6 +335,7 @@ impl PyGossip {
     #[pyo3(signature = (
         id, *, mtu = 10, max_history = 10, resolve = None, sort = None,
         tombstone_grace = Some(3600.0), max_message_bytes = 1 << 20, digest_hashes = true,
+        versions = "counter", max_clock_skew = 60.0, catch_up = None, path = None,
     ))]
     #[allow(clippy::too_many_arguments)]
     fn new(
@@ -293,8 +348,16 @@ impl PyGossip {
         tombstone_grace: Option<f64>,
         max_message_bytes: usize,
         digest_hashes: bool,
+        versions: &str,
+        max_clock_skew: f64,
+        catch_up: Option<f64>,
+        path: Option<std::path::PathBuf>,
     ) -> PyResult<Self> {
         let grace = parse_grace(py, tombstone_grace)?;
+        let versions = parse_versions(py, versions)?;
+        let max_clock_skew =
+            parse_seconds(py, "max_clock_skew", Some(max_clock_skew))?.unwrap_or_default();
+        let catch_up = parse_seconds(py, "catch_up", catch_up)?;
         let resolver = parse_resolver(py, resolve)?;
         let resolve_cb = match &resolver {
             PyResolver::Callable(cb) => Some(cb.clone()),
@@ -310,12 +373,25 @@ impl PyGossip {
             .with_max_history(max_history)
             .with_tombstone_grace(grace)
             .with_max_message_bytes(max_message_bytes)
-            .with_digest_hashes(digest_hashes);
+            .with_digest_hashes(digest_hashes)
+            .with_versions(versions)
+            .with_max_clock_skew(max_clock_skew)
+            .with_catch_up(catch_up);
         let joiner = Joiner::new(config.max_digest_sources);
-        let core = Core::new(id, config, resolver, sorter)
+        let core = Core::new(id.clone(), config, resolver, sorter)
             .map_err(|e| errors::config(py, e.to_string()))?;
+        let core = match &path {
+            Some(path) => {
+                let store = RedbStore::open(path, &id).map_err(|e| errors::from_open(py, e))?;
+                core.with_store(store)
+                    .map_err(|e| errors::from_core_open(py, e))?
+            }
+            None => core,
+        };
         Ok(PyGossip {
-            core,
+            core: Some(core),
+            id,
+            path: path.map(|p| p.to_string_lossy().into_owned()),
             codec: FrameCodec::new(max_message_bytes),
             outbox: VecDeque::new(),
             joiner,
@@ -329,38 +405,98 @@ impl PyGossip {
     /// This node's id (its source id).
     #[getter]
     fn id(&self) -> String {
-        self.core.id().to_string()
+        self.id.clone()
+    }
+
+    /// The store file given as `path=`, or None for a node in memory.
+    #[getter]
+    fn path(&self) -> Option<String> {
+        self.path.clone()
+    }
+
+    /// Whether `close()` was called.
+    #[getter]
+    fn closed(&self) -> bool {
+        self.core.is_none()
+    }
+
+    /// Whether local writes are open: False while a node that started empty catches up
+    /// (`catch_up=`), True otherwise.
+    #[getter]
+    fn caught_up(&self) -> PyResult<bool> {
+        Ok(self.core()?.is_caught_up())
     }
 
     /// The highest version this node has seen from anyone (0 for a fresh node).
     #[getter]
-    fn version(&self) -> u64 {
-        self.core.version()
+    fn version(&self) -> PyResult<u64> {
+        Ok(self.core()?.version())
     }
 
     /// Maximum updates sent per message.
     #[getter]
-    fn mtu(&self) -> usize {
-        self.core.config().mtu
+    fn mtu(&self) -> PyResult<usize> {
+        Ok(self.core()?.config().mtu)
     }
 
     /// Superseded updates kept for replay.
     #[getter]
-    fn max_history(&self) -> usize {
-        self.core.config().max_history
+    fn max_history(&self) -> PyResult<usize> {
+        Ok(self.core()?.config().max_history)
     }
 
     /// Most encoded bytes of one message (and of one frame this node accepts).
     #[getter]
-    fn max_message_bytes(&self) -> usize {
-        self.core.config().max_message_bytes
+    fn max_message_bytes(&self) -> PyResult<usize> {
+        Ok(self.core()?.config().max_message_bytes)
+    }
+
+    /// How local writes are numbered: "counter" or "hybrid".
+    #[getter]
+    fn versions(&self) -> PyResult<&'static str> {
+        Ok(match self.core()?.config().versions {
+            Versions::Hybrid => "hybrid",
+            _ => "counter",
+        })
+    }
+
+    /// Makes every change so far durable (with `path=`; a no-op in memory). Each write and
+    /// each applied message is already durable when its call returns, so this is a barrier.
+    fn flush(&mut self, py: Python<'_>) -> PyResult<()> {
+        self.core_mut()?
+            .flush()
+            .map_err(|e| errors::from_store(py, &e, "not flushed"))
+    }
+
+    /// Closes the node: flushes and releases its store file (so it can be opened again), and
+    /// drops its state. Later calls raise `ClosedError`; closing again does nothing.
+    fn close(&mut self, py: Python<'_>) -> PyResult<()> {
+        let Some(mut core) = self.core.take() else {
+            return Ok(());
+        };
+        self.outbox.clear();
+        self.joiner = Joiner::new(core.config().max_digest_sources);
+        let flushed = core.flush();
+        drop(core); // releases the file, also when the flush failed
+        flushed.map_err(|e| errors::from_store(py, &e, "the node is closed"))
+    }
+
+    fn __enter__(slf: Bound<'_, Self>) -> PyResult<Bound<'_, Self>> {
+        slf.try_borrow()?.core()?;
+        Ok(slf)
+    }
+
+    #[pyo3(signature = (*_args))]
+    fn __exit__(&mut self, py: Python<'_>, _args: &Bound<'_, PyTuple>) -> PyResult<bool> {
+        self.close(py)?;
+        Ok(false)
     }
 
     /// A snapshot of the live state: `{key: Entry}`.
     #[getter]
     fn state<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
         let d = PyDict::new(py);
-        for (k, e) in self.core.entries() {
+        for (k, e) in self.core()?.entries() {
             if e.value.is_some() {
                 d.set_item(k.as_str(), PyEntry::from_entry(py, e)?)?;
             }
@@ -370,15 +506,16 @@ impl PyGossip {
 
     /// A view of the updates this node can still replay as news.
     #[getter]
-    fn history(slf: Bound<'_, Self>) -> PyHistory {
-        PyHistory { node: slf.unbind() }
+    fn history(slf: Bound<'_, Self>) -> PyResult<PyHistory> {
+        slf.try_borrow()?.core()?;
+        Ok(PyHistory { node: slf.unbind() })
     }
 
     /// Every known source with this node's watermark for it (its digest).
     #[getter]
     fn watermarks<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
         let d = PyDict::new(py);
-        for (s, v) in self.core.watermarks() {
+        for (s, v) in self.core()?.watermarks() {
             d.set_item(s.as_str(), v)?;
         }
         Ok(d)
@@ -387,7 +524,7 @@ impl PyGossip {
     /// Counters of what this node did.
     #[getter]
     fn stats<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
-        let s = self.core.stats();
+        let s = self.core()?.stats();
         let d = PyDict::new(py);
         d.set_item("updates_sent", s.updates_sent)?;
         d.set_item("updates_applied", s.updates_applied)?;
@@ -437,7 +574,7 @@ impl PyGossip {
         default: Option<Bound<'py, PyAny>>,
     ) -> PyResult<Bound<'py, PyAny>> {
         let key = key_of(key)?;
-        match self.core.value(key.as_str()) {
+        match self.core()?.value(key.as_str()) {
             Some(v) => value::to_py(py, v),
             None => Ok(default.unwrap_or_else(|| py.None().into_bound(py))),
         }
@@ -453,7 +590,7 @@ impl PyGossip {
         tombstones: bool,
     ) -> PyResult<Option<Py<PyEntry>>> {
         let key = key_of(key)?;
-        match self.core.get(key.as_str()) {
+        match self.core()?.get(key.as_str()) {
             Some(e) if tombstones || e.value.is_some() => Ok(Some(PyEntry::from_entry(py, e)?)),
             _ => Ok(None),
         }
@@ -465,46 +602,49 @@ impl PyGossip {
         key: &Bound<'py, PyAny>,
     ) -> PyResult<Bound<'py, PyAny>> {
         let k = key_of(key)?;
-        match self.core.value(k.as_str()) {
+        match self.core()?.value(k.as_str()) {
             Some(v) => value::to_py(py, v),
             None => Err(PyKeyError::new_err(key.clone().unbind())),
         }
     }
 
     fn __contains__(&self, key: &Bound<'_, PyAny>) -> PyResult<bool> {
+        let core = self.core()?;
         Ok(match key.cast::<PyString>() {
-            Ok(s) => self.core.contains_key(s.to_cow()?.as_ref()),
+            Ok(s) => core.contains_key(s.to_cow()?.as_ref()),
             Err(_) => false,
         })
     }
 
-    fn __len__(&self) -> usize {
-        self.core.len()
+    fn __len__(&self) -> PyResult<usize> {
+        Ok(self.core()?.len())
     }
 
     fn __iter__<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        Ok(PyList::new(py, self.live_keys())?.try_iter()?.into_any())
+        Ok(PyList::new(py, self.live_keys()?)?.try_iter()?.into_any())
     }
 
     /// The live keys, sorted.
-    fn keys(&self) -> Vec<String> {
+    fn keys(&self) -> PyResult<Vec<String>> {
         self.live_keys()
     }
 
     /// The live values, in key order.
     fn values<'py>(&self, py: Python<'py>) -> PyResult<Vec<Bound<'py, PyAny>>> {
-        self.live_keys()
+        let core = self.core()?;
+        self.live_keys()?
             .iter()
-            .filter_map(|k| self.core.value(k.as_str()))
+            .filter_map(|k| core.value(k.as_str()))
             .map(|v| value::to_py(py, v))
             .collect()
     }
 
     /// The live `(key, value)` pairs, in key order.
     fn items<'py>(&self, py: Python<'py>) -> PyResult<Vec<Bound<'py, PyTuple>>> {
+        let core = self.core()?;
         let mut out = Vec::new();
-        for k in self.live_keys() {
-            if let Some(v) = self.core.value(k.as_str()) {
+        for k in self.live_keys()? {
+            if let Some(v) = core.value(k.as_str()) {
                 out.push(PyTuple::new(
                     py,
                     [k.into_pyobject(py)?.into_any(), value::to_py(py, v)?],
@@ -519,7 +659,7 @@ impl PyGossip {
     #[pyo3(signature = (*, now = None))]
     fn gossip(slf: &Bound<'_, Self>, now: Option<Millis>) -> PyResult<()> {
         Self::run(slf, None, |this, _| {
-            let syn = this.open_exchange(now);
+            let syn = this.open_exchange(now)?;
             this.outbox.extend(split(&syn));
             Ok(())
         })
@@ -532,6 +672,7 @@ impl PyGossip {
         py: Python<'py>,
         n: Option<usize>,
     ) -> PyResult<Vec<Bound<'py, PyDict>>> {
+        self.core()?;
         let count = n.unwrap_or(usize::MAX).min(self.outbox.len());
         self.outbox
             .drain(..count)
@@ -568,15 +709,18 @@ impl PyGossip {
     }
 
     /// How many message dicts wait for `read()`.
-    fn pending(&self) -> usize {
-        self.outbox.len()
+    fn pending(&self) -> PyResult<usize> {
+        self.core()?;
+        Ok(self.outbox.len())
     }
 
     /// Drops the dicts waiting for `read()` and a half-written message (for a pipe that
     /// broke and is opened again).
-    fn reset_pipe(&mut self) {
+    fn reset_pipe(&mut self) -> PyResult<()> {
+        let sources = self.core()?.config().max_digest_sources;
         self.outbox.clear();
-        self.joiner = Joiner::new(self.core.config().max_digest_sources);
+        self.joiner = Joiner::new(sources);
+        Ok(())
     }
 
     /// Opens an exchange with a peer: the frame to send it (this node's digest), after
@@ -587,28 +731,33 @@ impl PyGossip {
         now: Option<Millis>,
     ) -> PyResult<Bound<'py, PyBytes>> {
         let frame = Self::run(slf, None, |this, py| {
-            let syn = this.open_exchange(now);
+            let syn = this.open_exchange(now)?;
             this.encode(py, &syn)
         })?;
         Ok(PyBytes::new(slf.py(), &frame))
     }
 
-    /// Handles one frame from `peer` and returns the reply frame to send back to it, or None
-    /// when the exchange is over. A frame that does not decode or breaks the protocol raises
-    /// `InvalidMessageError` and changes nothing.
-    #[pyo3(signature = (frame, *, peer = DEFAULT_PEER))]
+    /// Handles one frame from `peer` at `now` (ms; default: the system clock) and returns the
+    /// reply frame to send back to it, or None when the exchange is over. A frame that does
+    /// not decode or breaks the protocol raises `InvalidMessageError` and changes nothing.
+    #[pyo3(signature = (frame, *, peer = DEFAULT_PEER, now = None))]
     fn handle_frame<'py>(
         slf: &Bound<'py, Self>,
         frame: &[u8],
         peer: &str,
+        now: Option<Millis>,
     ) -> PyResult<Option<Bound<'py, PyBytes>>> {
         let py = slf.py();
-        let codec = slf.try_borrow()?.codec;
+        let codec = {
+            let this = slf.try_borrow()?;
+            this.core()?;
+            this.codec
+        };
         let msg = codec
             .decode_frame::<String, Value>(frame)
             .map_err(|e| errors::invalid(py, e.to_string()))?;
         let reply = Self::run(slf, Some(peer), |this, py| {
-            this.receive(py, msg)?
+            this.receive_at(py, now, msg)?
                 .map(|reply| this.encode(py, &reply))
                 .transpose()
         })?;
@@ -616,8 +765,8 @@ impl PyGossip {
     }
 
     /// This node's watermark for `source_id` (0 when unknown).
-    fn watermark(&self, source_id: &str) -> u64 {
-        self.core.watermark(source_id)
+    fn watermark(&self, source_id: &str) -> PyResult<u64> {
+        Ok(self.core()?.watermark(source_id))
     }
 
     /// Collects the tombstones whose grace has passed at `now` (ms; default: the system
@@ -625,9 +774,9 @@ impl PyGossip {
     #[pyo3(signature = (now = None))]
     fn handle_timeout(slf: &Bound<'_, Self>, now: Option<Millis>) -> PyResult<usize> {
         Self::run(slf, None, |this, py| {
-            this.core
+            this.core_mut()?
                 .handle_timeout(now_or_system(now))
-                .map_err(|e| errors::scuttle(py, e.to_string()))
+                .map_err(|e| errors::from_store(py, &e, "nothing collected"))
         })
     }
 
@@ -638,8 +787,8 @@ impl PyGossip {
     }
 
     /// When `handle_timeout` has work next (ms since the Unix epoch), or None.
-    fn poll_timeout(&self) -> Option<Millis> {
-        self.core.poll_timeout()
+    fn poll_timeout(&self) -> PyResult<Option<Millis>> {
+        Ok(self.core()?.poll_timeout())
     }
 
     /// Registers `callback(key, entry, peer)` for every update that wins (local writes
@@ -681,12 +830,15 @@ impl PyGossip {
     }
 
     fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
-        Ok(format!(
-            "Gossip(id={}, version={}, keys={})",
-            PyString::new(py, self.core.id().as_str()).repr()?,
-            self.core.version(),
-            self.core.len()
-        ))
+        let id = PyString::new(py, &self.id).repr()?;
+        Ok(match &self.core {
+            Some(core) => format!(
+                "Gossip(id={id}, version={}, keys={})",
+                core.version(),
+                core.len()
+            ),
+            None => format!("Gossip(id={id}, closed)"),
+        })
     }
 }
 
@@ -707,7 +859,7 @@ impl PyHistory {
         version: u64,
     ) -> PyResult<Vec<Bound<'py, PyDict>>> {
         let node = self.node.bind(py).try_borrow()?;
-        node.core
+        node.core()?
             .news(source_id, version)
             .map(|u| wire::update_dict(py, u))
             .collect()
@@ -716,7 +868,7 @@ impl PyHistory {
     /// Every source with at least one held update, sorted.
     fn sources(&self, py: Python<'_>) -> PyResult<Vec<String>> {
         let node = self.node.bind(py).try_borrow()?;
-        let core = &node.core;
+        let core = node.core()?;
         let mut out: Vec<String> = core
             .watermarks()
             .filter(|(s, _)| core.news(s.as_str(), 0).next().is_some())
@@ -727,7 +879,7 @@ impl PyHistory {
     }
 
     fn __len__(&self, py: Python<'_>) -> PyResult<usize> {
-        Ok(self.node.bind(py).try_borrow()?.core.history_len())
+        Ok(self.node.bind(py).try_borrow()?.core()?.history_len())
     }
 
     fn __traverse__(&self, visit: PyVisit<'_>) -> Result<(), PyTraverseError> {

@@ -15,22 +15,25 @@ use crate::node::{news_count, now_or_system, PyGossip};
 fn exchange_once(a: &Bound<'_, PyGossip>, b: &Bound<'_, PyGossip>, now: Millis) -> PyResult<usize> {
     let a_id = a.try_borrow()?.id_string();
     let b_id = b.try_borrow()?.id_string();
-    let syn = PyGossip::run(a, None, |this, _| Ok(this.open_exchange(Some(now))))?;
-    let Some(syn_ack) = PyGossip::run(b, Some(&a_id), |this, py| this.receive(py, syn))? else {
+    let now = Some(now);
+    let syn = PyGossip::run(a, None, |this, _| this.open_exchange(now))?;
+    let Some(syn_ack) = PyGossip::run(b, Some(&a_id), |this, py| this.receive_at(py, now, syn))?
+    else {
         return Ok(0);
     };
     let mut delivered = news_count(&syn_ack);
-    let ack = PyGossip::run(a, Some(&b_id), |this, py| this.receive(py, syn_ack))?;
+    let ack = PyGossip::run(a, Some(&b_id), |this, py| this.receive_at(py, now, syn_ack))?;
     if let Some(ack) = ack {
         delivered += news_count(&ack);
-        PyGossip::run(b, Some(&a_id), |this, py| this.receive(py, ack))?;
+        PyGossip::run(b, Some(&a_id), |this, py| this.receive_at(py, now, ack))?;
     }
     Ok(delivered)
 }
 
 /// Runs one exchange started by `a` with `b` (a's digest; b's news and digest; a's news) and
 /// returns how many updates it delivered in both directions (a reset counts its entries).
-/// Tombstones due at `now` (ms; default: the system clock) are collected on `a` first.
+/// Every message is handled at `now` (ms; default: the system clock), and the tombstones due
+/// then are collected on `a` first.
 #[pyfunction]
 #[pyo3(signature = (a, b, *, now = None))]
 pub fn exchange(

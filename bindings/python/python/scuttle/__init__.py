@@ -27,11 +27,21 @@ dicts over one pipe, ``start_exchange``/``handle_frame`` as CBOR frames), or in 
 
 from __future__ import annotations
 
+import os
+from typing import Any, Union
+
+from ._errors import CatchingUpError as CatchingUpError
+from ._errors import ClosedError as ClosedError
 from ._errors import ConfigError as ConfigError
+from ._errors import CorruptStoreError as CorruptStoreError
 from ._errors import InvalidMessageError as InvalidMessageError
 from ._errors import ScuttleError as ScuttleError
+from ._errors import StoreError as StoreError
+from ._errors import StoreLockedError as StoreLockedError
+from ._errors import StoreVersionError as StoreVersionError
 from ._errors import SyncError as SyncError
 from ._errors import TooLargeError as TooLargeError
+from ._errors import WrongNodeError as WrongNodeError
 from ._scuttle import DEFAULT_PEER as DEFAULT_PEER
 from ._scuttle import PROTOCOL_VERSION as PROTOCOL_VERSION
 from ._scuttle import Entry as Entry
@@ -42,18 +52,37 @@ from ._scuttle import __version__ as __version__
 from ._scuttle import exchange as exchange
 from ._scuttle import sync as sync
 
+
+def open(path: Union[str, "os.PathLike[str]"], id: str, **options: Any) -> Gossip:  # noqa: A001
+    """The durable node ``id`` kept in the file at ``path`` (created when missing):
+    ``Gossip(id, path=path, **options)``. Use it in a ``with`` block, or call ``close()``.
+
+    Raises :class:`CorruptStoreError`, :class:`StoreVersionError`, :class:`WrongNodeError`,
+    :class:`StoreLockedError` or :class:`StoreError` for a file it cannot use (the file is
+    left as it was). Not in ``__all__``: a star import must not shadow the built-in ``open``.
+    """
+    return Gossip(id, path=path, **options)
+
+
 __all__ = [
     "DEFAULT_PEER",
     "PROTOCOL_VERSION",
+    "CatchingUpError",
+    "ClosedError",
     "ConfigError",
+    "CorruptStoreError",
     "Entry",
     "Gossip",
     "History",
     "InvalidMessageError",
     "ScuttleError",
+    "StoreError",
+    "StoreLockedError",
+    "StoreVersionError",
     "SyncError",
     "TooLargeError",
     "Update",
+    "WrongNodeError",
     "exchange",
     "sync",
 ]

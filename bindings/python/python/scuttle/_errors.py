@@ -24,3 +24,37 @@ class TooLargeError(ScuttleError, ValueError):
 
 class SyncError(ScuttleError, RuntimeError):
     """:func:`sync` did not settle within ``max_rounds`` rounds."""
+
+
+class StoreError(ScuttleError, OSError):
+    """A node's store file failed: it could not be created or read, or (at run time) it
+    refused a change, which was then not made in memory either.
+    """
+
+
+class CorruptStoreError(StoreError):
+    """The file is not a readable scuttle store: truncated, corrupt, another kind of file, or
+    a redb database that is not a scuttle store. The file was not changed.
+    """
+
+
+class StoreVersionError(StoreError):
+    """The file is a scuttle store of a format version this build does not read."""
+
+
+class WrongNodeError(StoreError):
+    """The file is the store of another node id. The file was not changed."""
+
+
+class StoreLockedError(StoreError):
+    """The file is in use by another process, or by another open node in this one."""
+
+
+class CatchingUpError(ScuttleError, RuntimeError):
+    """A local write while the node catches up (``catch_up=``): it started empty and has not
+    heard a peer yet. Nothing changed; retry after an exchange.
+    """
+
+
+class ClosedError(ScuttleError, ValueError):
+    """A call on a node after :meth:`Gossip.close`."""

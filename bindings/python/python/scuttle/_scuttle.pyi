@@ -1,5 +1,7 @@
 """Type stubs of the native module ``scuttle._scuttle`` (import from ``scuttle``)."""
 
+import os
+from types import TracebackType
 from typing import Any, Callable, Iterator, Literal, Optional, TypeVar, Union, final
 
 DEFAULT_PEER: str
@@ -106,6 +108,15 @@ class Gossip:
     a key callable over :class:`Update` (smaller first). ``tombstone_grace`` is in seconds
     (None: forever). Every ``now`` is in milliseconds since the Unix epoch and defaults to
     the system clock.
+
+    ``versions`` numbers local writes: ``"counter"`` (the seed's Lamport counter) or
+    ``"hybrid"`` (a hybrid logical clock: a restarted node never reissues a version; use it
+    for networked nodes). ``max_clock_skew`` (seconds) bounds how far ahead of ``now`` a
+    peer's hybrid versions may be: news beyond it waits. ``catch_up`` (seconds, or None): a
+    node that starts empty refuses local writes with :class:`CatchingUpError` until it has
+    heard a peer or the period has passed. ``path``: keep the node in that file (created
+    when missing), so it survives a restart; each write and applied message is durable when
+    its call returns. Close it with :meth:`close` or a ``with`` block.
     """
 
     def __init__(
@@ -119,10 +130,38 @@ class Gossip:
         tombstone_grace: Optional[float] = 3600.0,
         max_message_bytes: int = 1048576,
         digest_hashes: bool = True,
+        versions: Literal["counter", "hybrid"] = "counter",
+        max_clock_skew: float = 60.0,
+        catch_up: Optional[float] = None,
+        path: Optional[Union[str, os.PathLike[str]]] = None,
     ) -> None: ...
     @property
     def id(self) -> str:
-        """This node's id (its source id)."""
+        """This node's id (its source id); readable after :meth:`close` too."""
+    @property
+    def path(self) -> Optional[str]:
+        """The store file given as ``path=``, or None for a node in memory."""
+    @property
+    def closed(self) -> bool:
+        """Whether :meth:`close` was called."""
+    @property
+    def caught_up(self) -> bool:
+        """False while a node that started empty catches up (``catch_up=``)."""
+    @property
+    def versions(self) -> Literal["counter", "hybrid"]:
+        """How local writes are numbered."""
+    def flush(self) -> None:
+        """Makes every change so far durable (a barrier; a no-op in memory)."""
+    def close(self) -> None:
+        """Flushes and releases the store file; later calls raise :class:`ClosedError`.
+        Closing again does nothing."""
+    def __enter__(self) -> Gossip: ...
+    def __exit__(
+        self,
+        exc_type: Optional[type[BaseException]],
+        exc: Optional[BaseException],
+        tb: Optional[TracebackType],
+    ) -> bool: ...
     @property
     def version(self) -> int:
         """The highest version this node has seen from anyone (0 for a fresh node)."""
@@ -178,8 +217,11 @@ class Gossip:
         """Drops the dicts waiting for ``read()`` and a half-written message."""
     def start_exchange(self, *, now: Optional[int] = None) -> bytes:
         """Opens an exchange: the CBOR frame to send a peer (this node's digest)."""
-    def handle_frame(self, frame: bytes, *, peer: str = "peer") -> Optional[bytes]:
-        """Handles one frame from ``peer``; returns the reply frame, or None at the end."""
+    def handle_frame(
+        self, frame: bytes, *, peer: str = "peer", now: Optional[int] = None
+    ) -> Optional[bytes]:
+        """Handles one frame from ``peer`` at ``now``; returns the reply frame, or None at
+        the end."""
     def watermark(self, source_id: str) -> int:
         """This node's watermark for ``source_id`` (0 when unknown)."""
     def handle_timeout(self, now: Optional[int] = None) -> int:
