@@ -2,7 +2,8 @@
 
 use std::path::PathBuf;
 
-/// Why [`RedbStore::open`](crate::RedbStore::open) refused a file. Nothing was changed in it.
+/// Why [`RedbStore::open`](crate::RedbStore::open) refused a file. Its data is not changed (a
+/// redb file may have its header rewritten by the integrity check on open).
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum OpenError {
