@@ -172,12 +172,13 @@ struct Step<K, V> {
     answers_ours: bool,
 }
 
-/// Runs a connection and reports its end as events.
+/// Runs a connection in `format` and reports its end as events.
 pub(crate) async fn run<K, V, R, S, IO>(
     shared: Arc<Shared<K, V, R, S>>,
     io: IO,
     conn: Arc<ConnShared>,
     cancel: CancellationToken,
+    format: WireFormat,
 ) -> Result<NodeId, Arc<ConnectionError>>
 where
     K: Key,
@@ -190,6 +191,7 @@ where
         shared: &shared,
         conn: &conn,
         cancel: &cancel,
+        format,
     };
     let result = link.run(io).await;
     shared.remove_peer(conn.id);
@@ -237,6 +239,7 @@ struct Link<'a, K, V, R, S> {
     shared: &'a Shared<K, V, R, S>,
     conn: &'a ConnShared,
     cancel: &'a CancellationToken,
+    format: WireFormat,
 }
 
 impl<K: Key, V: Value, R: NodeResolver<K, V>, S: NodeSorter<K, V>> Link<'_, K, V, R, S> {
@@ -245,34 +248,42 @@ impl<K: Key, V: Value, R: NodeResolver<K, V>, S: NodeSorter<K, V>> Link<'_, K, V
             return Err(ConnectionError::Cancelled);
         }
         let config = &self.shared.config;
-        let format = config.wire_format;
+        let format = self.format;
         let (rd, mut wr) = tokio::io::split(io);
 
         // Handshake: both sides send their hello at once, then read the other's.
-        // Compression is offered on CBOR connections only.
+        // Compression is offered on CBOR connections only. Seed peers send no hello.
         let offer = config.compression && format == WireFormat::Cbor;
-        let hello = Hello::new(self.shared.id.clone())
-            .with_zstd(offer)
-            .to_bytes(format)?;
-        let handshake = async {
-            wr.write_all(&hello).await?;
-            wr.flush().await?;
-            self.conn
-                .bytes_sent
-                .fetch_add(hello.len() as u64, Ordering::Relaxed);
-            let mut reader = FramedRead::new(rd, HelloCodec::new(format));
-            match reader.next().await {
-                Some(Ok(hello)) => Ok((hello, reader)),
-                Some(Err(e)) => Err(e),
-                None => Err(ConnectionError::ClosedDuringHandshake),
+        let (hello, reader) = if format.has_hello() {
+            let hello = Hello::new(self.shared.id.clone())
+                .with_zstd(offer)
+                .to_bytes(format)?;
+            let handshake = async {
+                wr.write_all(&hello).await?;
+                wr.flush().await?;
+                self.conn
+                    .bytes_sent
+                    .fetch_add(hello.len() as u64, Ordering::Relaxed);
+                let mut reader = FramedRead::new(rd, HelloCodec::new(format));
+                match reader.next().await {
+                    Some(Ok(hello)) => Ok((hello, reader)),
+                    Some(Err(e)) => Err(e),
+                    None => Err(ConnectionError::ClosedDuringHandshake),
+                }
+            };
+            let timeout = config.handshake_timeout;
+            tokio::select! {
+                _ = self.cancel.cancelled() => return Err(ConnectionError::Cancelled),
+                r = tokio::time::timeout(timeout, handshake) => {
+                    r.map_err(|_| ConnectionError::HandshakeTimeout(timeout))??
+                }
             }
-        };
-        let timeout = config.handshake_timeout;
-        let (hello, reader) = tokio::select! {
-            _ = self.cancel.cancelled() => return Err(ConnectionError::Cancelled),
-            r = tokio::time::timeout(timeout, handshake) => {
-                r.map_err(|_| ConnectionError::HandshakeTimeout(timeout))??
-            }
+        } else {
+            let peer = NodeId::from(format!("seed{}", self.conn.id));
+            (
+                Hello::new(peer),
+                FramedRead::new(rd, HelloCodec::new(format)),
+            )
         };
         let peer = hello.node_id.clone();
         let _ = self.conn.peer.set(peer.clone());
@@ -320,12 +331,25 @@ impl<K: Key, V: Value, R: NodeResolver<K, V>, S: NodeSorter<K, V>> Link<'_, K, V
         mut reader: FramedRead<ReadHalf<IO>, WireCodec<K, V>>,
         replies: mpsc::Sender<Step<K, V>>,
     ) -> Result<End, ConnectionError> {
+        let seed = self.format == WireFormat::SeedJson;
+        let idle = self.shared.config.seed_digest_idle;
         loop {
+            let partial = seed && reader.decoder().has_partial_digest();
             let frame = tokio::select! {
                 biased;
                 _ = self.cancel.cancelled() => return Ok(End::Closed),
                 frame = reader.next() => frame,
+                // The seed left its digest without `done`: take it as done.
+                () = tokio::time::sleep(idle), if partial => {
+                    match reader.decoder_mut().finish_digest() {
+                        Some(msg) => Some(Ok(msg)),
+                        None => continue,
+                    }
+                }
             };
+            for error in reader.decoder_mut().take_skipped() {
+                self.skipped(peer, ConnectionError::Decode(error));
+            }
             let msg = match frame {
                 None => return Ok(End::PeerClosed),
                 Some(msg) => msg?,
@@ -334,6 +358,10 @@ impl<K: Key, V: Value, R: NodeResolver<K, V>, S: NodeSorter<K, V>> Link<'_, K, V
             let answers_ours = matches!(msg, Message::SynAck { .. });
             let reply = match self.shared.handle(peer, msg) {
                 Ok(reply) => reply,
+                Err(ReceiveError::Protocol(e)) if seed => {
+                    self.skipped(peer, ConnectionError::Protocol(e));
+                    None
+                }
                 Err(ReceiveError::Protocol(e)) => return Err(ConnectionError::Protocol(e)),
                 Err(e) => {
                     // The resolver or sorter failed: the core refused the message and changed
@@ -359,6 +387,15 @@ impl<K: Key, V: Value, R: NodeResolver<K, V>, S: NodeSorter<K, V>> Link<'_, K, V
                 sent = replies.send(step) => if sent.is_err() { return Ok(End::Closed) },
             }
         }
+    }
+
+    /// Reports a line or message of a seed peer that was skipped.
+    fn skipped(&self, peer: &NodeId, error: ConnectionError) {
+        self.shared.emit(NodeEvent::LineSkipped {
+            peer: peer.clone(),
+            connection: self.conn.id,
+            error: Arc::new(error),
+        });
     }
 
     /// Counts a message just written.
@@ -390,7 +427,11 @@ impl<K: Key, V: Value, R: NodeResolver<K, V>, S: NodeSorter<K, V>> Link<'_, K, V
                 writer.send(syn).await?;
                 self.sent(writer);
                 bump(&self.conn.exchanges);
-                in_flight = Some(Instant::now());
+                // Seed peers answer a digest with news only, never with a SynAck: wait for
+                // nothing.
+                if self.format != WireFormat::SeedJson {
+                    in_flight = Some(Instant::now());
+                }
             }
             tokio::select! {
                 biased;

@@ -5,7 +5,6 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Duration;
 
@@ -118,69 +117,12 @@ async fn two_nodes_converge_over_json_lines() {
 
 // ---------------------------------------------------------------- the seed's JavaScript peer
 
-/// The seed's JavaScript implementation: `SCUTTLE_SEED_JS`, else `../shared/seed/simple-scuttle-js`
-/// beside the repository.
-fn seed_dir() -> PathBuf {
-    std::env::var_os("SCUTTLE_SEED_JS").map_or_else(
-        || Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/seed/simple-scuttle-js"),
-        PathBuf::from,
-    )
-}
-
-/// A `node_modules` holding the seed's one dependency, `vector-clock-class` ~1.1.1:
-/// `SCUTTLE_SEED_NODE_MODULES`, else one installed with npm under the target directory.
-async fn seed_modules() -> Result<PathBuf, String> {
-    if let Some(dir) = std::env::var_os("SCUTTLE_SEED_NODE_MODULES") {
-        return Ok(PathBuf::from(dir));
-    }
-    let prefix = Path::new(env!("CARGO_TARGET_TMPDIR")).join("seed-js");
-    let modules = prefix.join("node_modules");
-    if modules.join("vector-clock-class").is_dir() {
-        return Ok(modules);
-    }
-    let install = Command::new("npm")
-        .args(["install", "--no-audit", "--no-fund", "--silent", "--prefix"])
-        .arg(&prefix)
-        .arg("vector-clock-class@~1.1.1")
-        .stdin(Stdio::null())
-        .output();
-    match tokio::time::timeout(Duration::from_secs(300), install).await {
-        Ok(Ok(out)) if out.status.success() => Ok(modules),
-        Ok(Ok(out)) => Err(format!(
-            "`npm install vector-clock-class@~1.1.1` failed: {}",
-            String::from_utf8_lossy(&out.stderr).trim()
-        )),
-        Ok(Err(e)) => Err(format!("npm could not be run: {e}")),
-        Err(_) => Err("`npm install vector-clock-class@~1.1.1` timed out".into()),
-    }
-}
-
-/// Everything the seed peer needs, or why the test is skipped.
-async fn seed_peer() -> Result<(PathBuf, PathBuf), String> {
-    let node = Command::new("node")
-        .arg("--version")
-        .stdin(Stdio::null())
-        .output()
-        .await;
-    if !node.is_ok_and(|o| o.status.success()) {
-        return Err("`node` (Node.js) is not installed".into());
-    }
-    let seed = seed_dir();
-    if !seed.join("lib/gossip.js").is_file() {
-        return Err(format!(
-            "the seed is not at {} (set SCUTTLE_SEED_JS)",
-            seed.display()
-        ));
-    }
-    Ok((seed, seed_modules().await?))
-}
-
 /// The seed's own JavaScript `Gossip`, unchanged, gossips with a node over JSON lines (a
 /// small glue script, `tests/seed/peer.js`, carries its objects over stdin/stdout): each
 /// side's write reaches the other.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_seed_javascript_peer_gossips_with_a_node() {
-    let (seed, modules) = match seed_peer().await {
+    let (seed, modules) = match common::seed_js::seed_peer().await {
         Ok(found) => found,
         Err(why) => {
             eprintln!("SKIPPED the_seed_javascript_peer_gossips_with_a_node: {why}");
@@ -196,7 +138,7 @@ async fn the_seed_javascript_peer_gossips_with_a_node() {
     node.set("from-rust".into(), "hello from rust".into())
         .unwrap();
 
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/seed/peer.js");
+    let script = common::seed_js::script("peer.js");
     let mut child = Command::new("node")
         .arg(script)
         .arg(&seed)
