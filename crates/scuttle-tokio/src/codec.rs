@@ -366,9 +366,17 @@ where
         self.scratch.clear();
         match self.format {
             WireFormat::Cbor => self.frames.encode(&msg, &mut self.scratch)?,
-            WireFormat::JsonLines | WireFormat::SeedJson => {
-                self.lines.encode(&msg, &mut self.scratch)?
-            }
+            WireFormat::JsonLines => self.lines.encode(&msg, &mut self.scratch)?,
+            WireFormat::SeedJson => match msg {
+                // A seed answers every digest entry it reads with news, broadcast on all its
+                // pipes, and counts every copy its neighbours hear against their
+                // `max_history`: a seed peer gets this node's digest only when this node
+                // starts an exchange, not again with each answer.
+                Message::SynAck { news, .. } => {
+                    self.lines.encode(&Message::Ack { news }, &mut self.scratch)?
+                }
+                msg => self.lines.encode(&msg, &mut self.scratch)?,
+            },
         }
         dst.extend_from_slice(&self.scratch);
         self.bytes_encoded += self.scratch.len() as u64;

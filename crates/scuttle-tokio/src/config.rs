@@ -67,7 +67,9 @@ pub struct NodeConfig {
     pub gossip_jitter: Duration,
     /// Also start an exchange on every connection soon after the node's digest changes (a
     /// local write, or news applied from any peer): at once when no exchange is in flight on
-    /// that connection, else as soon as its answer has come. Default: `true`.
+    /// that connection, else as soon as its answer has come. Default: `true`. Not on
+    /// [`WireFormat::SeedJson`] connections: a seed node broadcasts its answer to a digest on
+    /// all its pipes and counts every copy it hears against its `max_history`.
     pub gossip_on_change: bool,
     /// How long an exchange may wait for the peer's answer (its `SynAck`): the first tick after
     /// that gives it up, so the next exchange can start. Seed (JSON) peers answer a digest with

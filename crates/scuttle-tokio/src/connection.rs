@@ -413,7 +413,9 @@ impl<K: Key, V: Value, R: NodeResolver<K, V>, S: NodeSorter<K, V>> Link<'_, K, V
     ) -> Result<End, ConnectionError> {
         let config = &self.shared.config;
         let mut changes = self.shared.changes();
-        let mut on_change = config.gossip_on_change;
+        // Seed peers gossip on ticks only: a seed node broadcasts its answer to every digest
+        // on all its pipes, and counts each copy it hears against its `max_history`.
+        let mut on_change = config.gossip_on_change && self.format != WireFormat::SeedJson;
         let mut rng = SmallRng::seed_from_u64(seed(&self.shared.id, self.conn.id));
         // When this node's exchange started, while it waits for its SynAck.
         let mut in_flight: Option<Instant> = None;

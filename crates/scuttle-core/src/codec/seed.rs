@@ -452,11 +452,17 @@ impl<K, V> Joiner<K, V> {
             });
         } else {
             let (update, prev, through) = update_from_line(line, self.dialect)?;
+            let last = self.runs.last().and_then(|run| run.updates.last());
+            // An update without `prev` extends the run only while versions ascend: a seed
+            // answering two digests in a row sends the same updates twice, and each answer
+            // is a run of its own (the repeats are duplicates, not a broken run).
+            let extends = match prev {
+                None => last.is_some_and(|u| u.version < update.version),
+                Some(_) => prev == last.map(|u| u.version),
+            };
             match self.runs.last_mut() {
                 Some(run)
-                    if run.source == update.source_id
-                        && run.through.is_none()
-                        && (prev.is_none() || prev == run.updates.last().map(|u| u.version)) =>
+                    if run.source == update.source_id && run.through.is_none() && extends =>
                 {
                     run.updates.push(update);
                     run.through = through;

@@ -305,3 +305,19 @@ fn a_bad_line_is_consumed_so_decoding_goes_on() {
     let msg = decoder.decode(&mut buf).unwrap().expect("the next line");
     assert_eq!(msg.news().map(|n| n.len()), Some(1));
 }
+
+#[test]
+fn a_seed_answering_two_digests_in_a_row_sends_runs_not_a_broken_run() {
+    // The same two updates twice (two answers), then an older one: each stays valid.
+    let line = |key: &str, version: u64| {
+        format!("{{\"key\":\"{key}\",\"value\":\"v{version}\",\"source_id\":\"s\",\"version\":{version}}}\n")
+    };
+    let text = [line("a", 1), line("b", 5), line("a", 1), line("b", 5), line("c", 3)].concat();
+    let msgs = decode_all(&mut seed_decoder(), &text);
+    assert_eq!(msgs.len(), 1);
+    let mut g = node("g", Config::default());
+    assert!(g.handle_message(msgs[0].clone()).unwrap().is_none());
+    assert_eq!(g.value("a").map(String::as_str), Some("v1"));
+    assert_eq!(g.value("b").map(String::as_str), Some("v5"));
+    assert_eq!(g.watermark("s"), 5);
+}

@@ -25,8 +25,19 @@ const { Transform } = require('stream')
 
 const [seedDir, specText] = process.argv.slice(2)
 const spec = JSON.parse(specText)
-const Gossip = require(path.join(seedDir, 'lib', 'gossip'))
+const gossipModule = path.join(seedDir, 'lib', 'gossip')
 const base = require(path.join(seedDir, 'lib', 'base'))
+
+// Each node gets its own copy of the seed's gossip module, as if it ran in its own process:
+// the module keeps the digest sources seen so far (`sofar`) in one global that every Gossip of
+// a process shares, so nodes of one process that read digests at the same time mix them up
+// and skip news (a seed bug, see docs/interop.md; CLUSTER_SHARED_MODULE=1 keeps it).
+function freshGossip() {
+  if (!process.env.CLUSTER_SHARED_MODULE) {
+    delete require.cache[require.resolve(gossipModule)]
+  }
+  return require(gossipModule)
+}
 
 const config = Object.create(base.config)
 config.mtu = spec.mtu
@@ -35,7 +46,11 @@ config.resolve = base.resolution.lww_vs_current_vers
 
 const nodes = {}
 for (const id of spec.js) {
+  const Gossip = freshGossip()
   nodes[id] = new Gossip(id, config)
+  if (process.env.CLUSTER_TRACE) {
+    nodes[id].on('data', (obj) => process.stderr.write(id + ' > ' + JSON.stringify(obj) + '\n'))
+  }
 }
 
 function print(obj) {
