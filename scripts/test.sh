@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# Runs every test of the project: Rust (fmt, clippy, tests, docs), then C and Python bindings.
+# Runs every test of the project: Rust (fmt, clippy, tests, docs), C and Python bindings, then
+# interop with the seed's JavaScript code.
 # Each part lives in its own script so it can also be run alone.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-for part in rust c python; do
+for part in rust c python interop; do
   script="scripts/test-$part.sh"
   if [ -x "$script" ]; then
     echo "==> $script"
