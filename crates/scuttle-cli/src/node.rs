@@ -391,7 +391,8 @@ mod tests {
         assert_eq!(args.wire.format(), WireFormat::SeedJson);
         assert!(!gossip("me", &args).unwrap().config().digest_hashes);
         assert_eq!(seed_clock_warning(&args), None);
-        let clock = Cli::parse_from(["node", "--wire", "seed-json", "--resolver", "lww-clock"]).node;
+        let clock =
+            Cli::parse_from(["node", "--wire", "seed-json", "--resolver", "lww-clock"]).node;
         assert!(seed_clock_warning(&clock).is_some_and(|w| w.contains("no clock")));
         let plain = Cli::parse_from(["node", "--resolver", "lww-clock"]).node;
         assert_eq!(plain.wire, Wire::Cbor);

@@ -372,9 +372,9 @@ where
                 // pipes, and counts every copy its neighbours hear against their
                 // `max_history`: a seed peer gets this node's digest only when this node
                 // starts an exchange, not again with each answer.
-                Message::SynAck { news, .. } => {
-                    self.lines.encode(&Message::Ack { news }, &mut self.scratch)?
-                }
+                Message::SynAck { news, .. } => self
+                    .lines
+                    .encode(&Message::Ack { news }, &mut self.scratch)?,
                 msg => self.lines.encode(&msg, &mut self.scratch)?,
             },
         }

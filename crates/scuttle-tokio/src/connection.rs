@@ -14,19 +14,21 @@
 //! reads fills that small queue, and then this node stops reading from it (backpressure, no
 //! unbounded buffer). Protocol decisions are all the core's.
 
+use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
+use bytes::BytesMut;
 use futures::{SinkExt, StreamExt};
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
-use scuttle_core::{Message, NodeId, ReceiveError};
+use scuttle_core::{DecodeError, Message, NodeId, ReceiveError};
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadHalf, WriteHalf};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
-use tokio_util::codec::{FramedRead, FramedWrite};
+use tokio_util::codec::{Decoder, FramedRead, FramedWrite};
 use tokio_util::sync::CancellationToken;
 
 use crate::bounds::{Key, NodeResolver, NodeSorter, Value};
@@ -172,6 +174,36 @@ struct Step<K, V> {
     answers_ours: bool,
 }
 
+/// What the reader takes off the wire: a message, or a line of a seed peer that was skipped.
+enum Incoming<K, V> {
+    Message(Message<K, V>),
+    Skipped(DecodeError),
+}
+
+/// [`WireCodec`] reporting skipped lines as soon as they are read, in order with the messages.
+struct ReadCodec<K, V> {
+    wire: WireCodec<K, V>,
+    skipped: VecDeque<DecodeError>,
+    /// A message decoded after lines that were skipped, handed over after them.
+    held: Option<Message<K, V>>,
+}
+
+impl<K: Key, V: Value> Decoder for ReadCodec<K, V> {
+    type Item = Incoming<K, V>;
+    type Error = ConnectionError;
+
+    fn decode(&mut self, buf: &mut BytesMut) -> Result<Option<Incoming<K, V>>, ConnectionError> {
+        if self.skipped.is_empty() && self.held.is_none() {
+            self.held = self.wire.decode(buf)?;
+            self.skipped.extend(self.wire.take_skipped());
+        }
+        if let Some(e) = self.skipped.pop_front() {
+            return Ok(Some(Incoming::Skipped(e)));
+        }
+        Ok(self.held.take().map(Incoming::Message))
+    }
+}
+
 /// Runs a connection in `format` and reports its end as events.
 pub(crate) async fn run<K, V, R, S, IO>(
     shared: Arc<Shared<K, V, R, S>>,
@@ -299,7 +331,11 @@ impl<K: Key, V: Value, R: NodeResolver<K, V>, S: NodeSorter<K, V>> Link<'_, K, V
 
         // The bytes after the hello stay buffered in the reader.
         let core = &self.shared.core_config;
-        let reader = reader.map_decoder(|_| WireCodec::<K, V>::new(format, core));
+        let reader = reader.map_decoder(|_| ReadCodec {
+            wire: WireCodec::<K, V>::new(format, core),
+            skipped: VecDeque::new(),
+            held: None,
+        });
         let mut encoder = WireCodec::<K, V>::new(format, core);
         // Compress only when both sides asked for it.
         if offer && hello.accepts_zstd {
@@ -328,31 +364,32 @@ impl<K: Key, V: Value, R: NodeResolver<K, V>, S: NodeSorter<K, V>> Link<'_, K, V
     async fn read<IO: AsyncRead>(
         &self,
         peer: &NodeId,
-        mut reader: FramedRead<ReadHalf<IO>, WireCodec<K, V>>,
+        mut reader: FramedRead<ReadHalf<IO>, ReadCodec<K, V>>,
         replies: mpsc::Sender<Step<K, V>>,
     ) -> Result<End, ConnectionError> {
         let seed = self.format == WireFormat::SeedJson;
         let idle = self.shared.config.seed_digest_idle;
         loop {
-            let partial = seed && reader.decoder().has_partial_digest();
             let frame = tokio::select! {
                 biased;
                 _ = self.cancel.cancelled() => return Ok(End::Closed),
                 frame = reader.next() => frame,
-                // The seed left its digest without `done`: take it as done.
-                () = tokio::time::sleep(idle), if partial => {
-                    match reader.decoder_mut().finish_digest() {
-                        Some(msg) => Some(Ok(msg)),
+                // Nothing for a while: a digest the seed left without `done` is done.
+                () = tokio::time::sleep(idle), if seed => {
+                    match reader.decoder_mut().wire.finish_digest() {
+                        Some(msg) => Some(Ok(Incoming::Message(msg))),
                         None => continue,
                     }
                 }
             };
-            for error in reader.decoder_mut().take_skipped() {
-                self.skipped(peer, ConnectionError::Decode(error));
-            }
             let msg = match frame {
                 None => return Ok(End::PeerClosed),
-                Some(msg) => msg?,
+                Some(Ok(Incoming::Message(msg))) => msg,
+                Some(Ok(Incoming::Skipped(error))) => {
+                    self.skipped(peer, ConnectionError::Decode(error));
+                    continue;
+                }
+                Some(Err(e)) => return Err(e),
             };
             bump(&self.conn.received);
             let answers_ours = matches!(msg, Message::SynAck { .. });

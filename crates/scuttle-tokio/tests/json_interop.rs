@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use common::{node_with, wait_for, PATIENCE};
 use scuttle_tokio::core::{Config, PROTOCOL_VERSION};
-use scuttle_tokio::WireFormat;
+use scuttle_tokio::{NodeEvent, WireFormat};
 use serde_json::{json, Value};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::process::Command;
@@ -99,6 +99,85 @@ async fn a_hand_written_json_lines_peer_gossips_with_a_node() {
     drop(wr);
     drop(lines);
     assert_eq!(conn.join().await.unwrap().as_str(), "js");
+}
+
+/// A node for the seed's own code: no hello, the seed's dialect, full digests only.
+fn seed_json_node(id: &str) -> common::N {
+    let config = common::fast().with_wire_format(WireFormat::SeedJson);
+    node_with(id, Config::default().with_digest_hashes(false), config)
+}
+
+/// A peer that sends exactly what simple-scuttle 3.0.2's code sends: no hello, digest entries
+/// named `id`, a number key, a relayed delete without `value`, a digest that never gets its
+/// `done`, and a line of garbage, which is skipped.
+#[tokio::test(start_paused = true)]
+async fn a_peer_speaking_as_the_seeds_code_does_is_understood() {
+    let node = seed_json_node("rust");
+    node.set("size".into(), "large".into()).unwrap();
+    node.set("gone".into(), "soon".into()).unwrap();
+    node.set("color".into(), "red".into()).unwrap();
+    let mut events = node.events();
+    let (raw, side) = tokio::io::duplex(64 * 1024);
+    let conn = node.spawn_connection(side);
+    let (rd, mut wr) = tokio::io::split(raw);
+    let mut lines = BufReader::new(rd).lines();
+
+    // No hello: the node's first line is already its digest, in the seed's shapes.
+    let first: Value = serde_json::from_str(&lines.next_line().await.unwrap().unwrap()).unwrap();
+    assert_eq!(first["digest"], json!(true), "{first}");
+    assert_eq!(first["id"], json!("rust"), "{first}");
+    let peer = common::next_event(&mut events, |e| match e {
+        NodeEvent::PeerConnected { peer, .. } => Some(peer.clone()),
+        _ => None,
+    })
+    .await;
+    assert_eq!(peer.as_str(), format!("seed{}", conn.id()));
+
+    // Garbage is skipped with an event; the connection stays open.
+    wr.write_all(b"this is not json\n").await.unwrap();
+    common::next_event(&mut events, |e| {
+        matches!(e, NodeEvent::LineSkipped { .. }).then_some(())
+    })
+    .await;
+    // A number key, and a relayed delete (no value, no `deleted`; no timestamp either, so its
+    // tombstone is past its grace at once and may already be collected).
+    wr.write_all(b"{\"key\":7,\"value\":\"seven\",\"source_id\":\"#J\",\"version\":1}\n")
+        .await
+        .unwrap();
+    wr.write_all(b"{\"key\":\"gone\",\"source_id\":\"#J\",\"version\":5}\n")
+        .await
+        .unwrap();
+    wait_for("the seed's writes", || {
+        node.value("7").as_deref() == Some("seven") && node.value("gone").is_none()
+    })
+    .await;
+
+    // A digest that names the node at 2 and never ends: after an idle pause it is answered
+    // with the node's news above 2, and with no digest of its own (seed peers get that only
+    // when the node gossips).
+    wr.write_all(b"{\"id\":\"#J\",\"version\":5,\"digest\":true}\n{\"id\":\"rust\",\"version\":2,\"digest\":true}\n")
+        .await
+        .unwrap();
+    let answer = tokio::time::timeout(common::PATIENCE, async {
+        loop {
+            let line: Value =
+                serde_json::from_str(&lines.next_line().await.unwrap().unwrap()).unwrap();
+            // Anything else is the node's own digest, sent on its ticks.
+            assert!(line.get("reply").is_none(), "{line}");
+            if line.get("key").is_some() {
+                return line;
+            }
+        }
+    })
+    .await
+    .expect("the digest is answered");
+    assert_eq!(answer["key"], json!("color"), "{answer}");
+    assert_eq!(answer["version"], json!(3), "{answer}");
+    assert!(!conn.is_finished());
+    wr.shutdown().await.unwrap();
+    drop(wr);
+    drop(lines);
+    assert_eq!(conn.join().await.unwrap(), peer);
 }
 
 #[tokio::test(start_paused = true)]

@@ -184,9 +184,11 @@ async fn run_cluster(run: Run, seed: &Path, modules: &Path) -> bool {
             continue;
         }
         let mut states: Vec<(String, State)> = js_nodes.dump().await.into_iter().collect();
-        states.extend(nodes.iter().map(|(i, n)| {
-            (IDS[*i].to_string(), n.snapshot().into_iter().collect())
-        }));
+        states.extend(
+            nodes
+                .iter()
+                .map(|(i, n)| (IDS[*i].to_string(), n.snapshot().into_iter().collect())),
+        );
         let first = &states[0].1;
         if first.len() == VALUES.len() && states.iter().all(|(_, s)| s == first) {
             converged = true;
@@ -197,7 +199,13 @@ async fn run_cluster(run: Run, seed: &Path, modules: &Path) -> bool {
     if !converged && std::env::var_os("SEED_CLUSTER_VERBOSE").is_some() {
         let marks: Vec<_> = nodes
             .values()
-            .map(|n| n.with_gossip(|g| g.watermarks().map(|(s, v)| (s.clone(), v)).collect::<Vec<_>>()))
+            .map(|n| {
+                n.with_gossip(|g| {
+                    g.watermarks()
+                        .map(|(s, v)| (s.clone(), v))
+                        .collect::<Vec<_>>()
+                })
+            })
             .collect();
         eprintln!("{run:?} {}: {last:?} watermarks {marks:?}", run.mix());
     }

@@ -461,9 +461,7 @@ impl<K, V> Joiner<K, V> {
                 Some(_) => prev == last.map(|u| u.version),
             };
             match self.runs.last_mut() {
-                Some(run)
-                    if run.source == update.source_id && run.through.is_none() && extends =>
-                {
+                Some(run) if run.source == update.source_id && run.through.is_none() && extends => {
                     run.updates.push(update);
                     run.through = through;
                 }

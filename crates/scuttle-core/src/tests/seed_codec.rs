@@ -312,7 +312,14 @@ fn a_seed_answering_two_digests_in_a_row_sends_runs_not_a_broken_run() {
     let line = |key: &str, version: u64| {
         format!("{{\"key\":\"{key}\",\"value\":\"v{version}\",\"source_id\":\"s\",\"version\":{version}}}\n")
     };
-    let text = [line("a", 1), line("b", 5), line("a", 1), line("b", 5), line("c", 3)].concat();
+    let text = [
+        line("a", 1),
+        line("b", 5),
+        line("a", 1),
+        line("b", 5),
+        line("c", 3),
+    ]
+    .concat();
     let msgs = decode_all(&mut seed_decoder(), &text);
     assert_eq!(msgs.len(), 1);
     let mut g = node("g", Config::default());
