@@ -79,7 +79,14 @@ pub fn js_number_string(n: &serde_json::Number) -> String {
     if let Some(u) = n.as_u64() {
         return u.to_string();
     }
-    let f = n.as_f64().unwrap_or(f64::NAN);
+    js_float_string(n.as_f64().unwrap_or(f64::NAN))
+}
+
+/// A float as JavaScript's `String(f)` writes it (see [`js_number_string`]).
+pub fn js_float_string(f: f64) -> String {
+    if f.fract() == 0.0 && f.abs() < 1e21 {
+        return format!("{f:.0}");
+    }
     let magnitude = f.abs();
     if magnitude != 0.0 && !(1e-6..1e21).contains(&magnitude) {
         let text = format!("{f:e}");
