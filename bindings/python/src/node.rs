@@ -14,12 +14,12 @@
 use std::collections::VecDeque;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use pyo3::exceptions::{PyKeyError, PyTypeError};
+use pyo3::exceptions::{PyKeyError, PyTypeError, PyUserWarning};
 use pyo3::gc::PyVisit;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyList, PyString, PyTuple};
 use pyo3::PyTraverseError;
-use scuttle_core::codec::seed::{split, Joiner, Line};
+use scuttle_core::codec::seed::{split, Dialect, Joiner, Line};
 use scuttle_core::{
     Config, Event, FrameCodec, Message, Millis, ResolverKind, SetError, SorterKind, Versions,
 };
@@ -71,6 +71,14 @@ pub struct PyGossip {
     sort_cb: Option<Callback>,
     on_update: Vec<Py<PyAny>>,
     on_compaction: Vec<Py<PyAny>>,
+    /// The resolver is `lww_clock` and no update without a timestamp was seen yet: the first
+    /// one (a seed peer's) raises a warning.
+    warn_clock: bool,
+}
+
+/// The pipe's joiner: the seed's dialect, so the seed's own dicts read as they are.
+fn seed_joiner(config: &Config) -> Joiner<String, Value> {
+    Joiner::new(config.max_digest_sources).with_dialect(Dialect::Seed)
 }
 
 fn key_of(key: &Bound<'_, PyAny>) -> PyResult<String> {
@@ -334,7 +342,7 @@ impl PyGossip {
     #[new]
     #[pyo3(signature = (
         id, *, mtu = 10, max_history = 10, resolve = None, sort = None,
-        tombstone_grace = Some(3600.0), max_message_bytes = 1 << 20, digest_hashes = true,
+        tombstone_grace = Some(3600.0), max_message_bytes = 1 << 20, digest_hashes = false,
         versions = "counter", max_clock_skew = 60.0, catch_up = None, path = None,
     ))]
     #[allow(clippy::too_many_arguments)]
@@ -377,7 +385,11 @@ impl PyGossip {
             .with_versions(versions)
             .with_max_clock_skew(max_clock_skew)
             .with_catch_up(catch_up);
-        let joiner = Joiner::new(config.max_digest_sources);
+        let joiner = seed_joiner(&config);
+        let warn_clock = matches!(
+            resolver,
+            PyResolver::Builtin(ResolverKind::LastWriterWinsClock)
+        );
         let core = Core::new(id.clone(), config, resolver, sorter)
             .map_err(|e| errors::config(py, e.to_string()))?;
         let core = match &path {
@@ -399,6 +411,7 @@ impl PyGossip {
             sort_cb,
             on_update: Vec::new(),
             on_compaction: Vec::new(),
+            warn_clock,
         })
     }
 
@@ -475,7 +488,7 @@ impl PyGossip {
             return Ok(());
         };
         self.outbox.clear();
-        self.joiner = Joiner::new(core.config().max_digest_sources);
+        self.joiner = seed_joiner(core.config());
         let flushed = core.flush();
         drop(core); // releases the file, also when the flush failed
         flushed.map_err(|e| errors::from_store(py, &e, "the node is closed"))
@@ -688,6 +701,16 @@ impl PyGossip {
     fn write(slf: &Bound<'_, Self>, msg: &Bound<'_, PyAny>, peer: &str) -> PyResult<()> {
         let py = slf.py();
         let line = wire::line_from_dict(msg).map_err(|e| errors::invalid(py, e))?;
+        let unclocked = !line.digest && !line.reset && line.timestamp.is_none();
+        if unclocked && std::mem::take(&mut slf.borrow_mut().warn_clock) {
+            PyErr::warn(
+                py,
+                &py.get_type::<PyUserWarning>(),
+                c"an update without a timestamp (a seed peer's) reads as timestamp 0: under \
+                  lww_clock it loses to every timestamped write; use lww with seed peers",
+                1,
+            )?;
+        }
         Self::run(slf, Some(peer), |this, py| {
             let first = this
                 .joiner
@@ -708,6 +731,24 @@ impl PyGossip {
         })
     }
 
+    /// Ends a digest the peer left without its `done` (the seed's `gossip()` stops before
+    /// `done` once it knows more than about `mtu + 2` sources) and answers it; call it when
+    /// the pipe has been idle. A digest naming a source twice ends by itself.
+    fn finish_digest(slf: &Bound<'_, Self>) -> PyResult<()> {
+        Self::run(slf, None, |this, py| {
+            let mut msgs: Vec<_> = this.joiner.finish_digest().into_iter().collect();
+            while let Some(m) = this.joiner.pop() {
+                msgs.push(m);
+            }
+            for msg in msgs {
+                if let Some(reply) = this.receive(py, msg)? {
+                    this.outbox.extend(split(&reply));
+                }
+            }
+            Ok(())
+        })
+    }
+
     /// How many message dicts wait for `read()`.
     fn pending(&self) -> PyResult<usize> {
         self.core()?;
@@ -717,9 +758,9 @@ impl PyGossip {
     /// Drops the dicts waiting for `read()` and a half-written message (for a pipe that
     /// broke and is opened again).
     fn reset_pipe(&mut self) -> PyResult<()> {
-        let sources = self.core()?.config().max_digest_sources;
+        let joiner = seed_joiner(self.core()?.config());
         self.outbox.clear();
-        self.joiner = Joiner::new(sources);
+        self.joiner = joiner;
         Ok(())
     }
 

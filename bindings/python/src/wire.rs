@@ -1,19 +1,21 @@
 //! The seed's message dicts: one Python dict per [`Line`] of the core's seed codec
 //! (`scuttle_core::codec::seed`, which splits whole messages into lines and joins them back).
 //!
-//! * `{"digest": True, "source_id": "a", "version": 3}` (+ `"reply": True`)
+//! * `{"digest": True, "id": "a", "source_id": "a", "version": 3}` (+ `"reply": True`; the
+//!   seed's code reads `id`, its README says `source_id`: both are written, either is read)
 //! * `{"digest": True, "done": True}` (+ `"reply": True`; + `"hash": h` for a digest hash)
 //! * `{"key": k, "value": v, "source_id": "a", "version": 4, "timestamp": t, "prev": 3}`
 //! * `{"key": k, "deleted": True, "source_id": "a", "version": 5, "timestamp": t, "prev": 4}`
 //! * `{"reset": True, "watermarks": [["a", 5]], "floors": [["a", 2]], "entries": [..]}`
 //!
 //! This module only converts types, strictly (a bool is not a version, a version is an int in
-//! `0 ..= 2**64-1`), and ignores unknown fields. Which fields a line needs, and what lines make
+//! `0 ..= 2**64-1`), and ignores unknown fields. A key may be an int or a float, as the
+//! seed's code sends them: it becomes its JavaScript string form (`1` → `"1"`). Which fields a line needs, and what lines make
 //! a message, is the core's [`Joiner`](scuttle_core::codec::seed::Joiner)'s business.
 
 use pyo3::prelude::*;
-use pyo3::types::{PyBool, PyDict, PyInt, PyList, PyString, PyTuple};
-use scuttle_core::codec::seed::Line;
+use pyo3::types::{PyBool, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple};
+use scuttle_core::codec::seed::{js_float_string, Line};
 use scuttle_core::{NodeId, UpdateRef, Version};
 
 use crate::value::{self, Value};
@@ -42,6 +44,9 @@ pub fn line_to_dict<'py>(
     }
     if let Some(key) = &line.key {
         d.set_item("key", key.as_str())?;
+    }
+    if let Some(id) = &line.id {
+        d.set_item("id", id.as_str())?;
     }
     if let Some(v) = &line.value {
         d.set_item("value", value::to_py(py, v)?)?;
@@ -182,10 +187,27 @@ impl<'py> Fields<'_, 'py> {
         Ok(Some(out))
     }
 
+    /// A key: a str, or a number as the seed sends it (read as its JavaScript string form).
+    fn key(&self) -> Result<Option<String>, Invalid> {
+        match self.raw("key")? {
+            None => Ok(None),
+            Some(v) if v.is_instance_of::<PyBool>() => Err("`key` must be a str".into()),
+            Some(v) if v.is_instance_of::<PyInt>() => Ok(Some(v.to_string())),
+            Some(v) if v.is_instance_of::<PyFloat>() => {
+                let f: f64 = v.extract().map_err(|e| format!("`key`: {e}"))?;
+                if !f.is_finite() {
+                    return Err("`key` must be a finite number".into());
+                }
+                Ok(Some(js_float_string(f)))
+            }
+            Some(v) => str_of(&v, "key").map(Some),
+        }
+    }
+
     /// The fields of an update line (also a reset's entry).
     fn update_line(&self) -> Result<Line<String, Value>, Invalid> {
         Ok(Line {
-            key: self.string("key")?,
+            key: self.key()?,
             value: self.value()?,
             deleted: self.flag("deleted")?,
             source_id: self.string("source_id")?.map(NodeId::from),
@@ -230,6 +252,7 @@ pub fn line_from_dict(obj: &Bound<'_, PyAny>) -> Result<Line<String, Value>, Inv
             done: f.flag("done")?,
             reply: f.flag("reply")?,
             hash: f.uint("hash")?,
+            id: f.string("id")?.map(NodeId::from),
             source_id: f.string("source_id")?.map(NodeId::from),
             version: f.uint("version")?,
             ..Line::default()

@@ -15,7 +15,7 @@ use futures::StreamExt;
 use scuttle_core::{
     Config, DynResolver, DynSorter, Event, Gossip, NodeId, ResolverKind, SorterKind,
 };
-use scuttle_tokio::{DisconnectReason, NodeConfig, NodeEvent};
+use scuttle_tokio::{DisconnectReason, NodeConfig, NodeEvent, WireFormat};
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::net::{TcpListener, TcpStream};
 
@@ -54,6 +54,41 @@ pub struct NodeArgs {
     /// refused.
     #[arg(long, default_value_t = Config::default().max_message_bytes)]
     pub max_message_bytes: usize,
+    /// How messages go on the wire: `cbor` (scuttle peers), `json` (the seed's JSON objects
+    /// after scuttle's hello line) or `seed-json` (the seed's JavaScript code as it is: no
+    /// hello, its dialect, bad lines skipped; values must be JSON strings). See
+    /// docs/interop.md.
+    #[arg(long, value_enum, default_value_t = Wire::Cbor)]
+    pub wire: Wire,
+}
+
+/// The `--wire` values.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Wire {
+    /// Length-prefixed compact CBOR.
+    Cbor,
+    /// The seed's JSON objects, one per line, after a hello line.
+    Json,
+    /// The seed's JavaScript peers as they are.
+    SeedJson,
+}
+
+impl Wire {
+    fn format(self) -> WireFormat {
+        match self {
+            Wire::Cbor => WireFormat::Cbor,
+            Wire::Json => WireFormat::JsonLines,
+            Wire::SeedJson => WireFormat::SeedJson,
+        }
+    }
+}
+
+/// Why `lww-clock` misleads beside seed peers, or `None`.
+fn seed_clock_warning(args: &NodeArgs) -> Option<&'static str> {
+    (args.wire == Wire::SeedJson && args.resolver == ResolverKind::LastWriterWinsClock).then_some(
+        "warning: seed peers' updates carry no clock (they read as timestamp 0), so under \
+         lww-clock a later seed write loses to any scuttle write; use lww with seed peers",
+    )
 }
 
 /// Runs the node until `quit` (or until the process is interrupted).
@@ -66,7 +101,10 @@ pub fn run(args: &NodeArgs) -> Result<(), Box<dyn std::error::Error>> {
 
 /// The state machine the node runs, as the flags say.
 fn gossip(id: &str, args: &NodeArgs) -> Result<Core, Box<dyn std::error::Error>> {
-    let config = Config::default().with_max_message_bytes(args.max_message_bytes);
+    // Seed peers understand only full digests.
+    let config = Config::default()
+        .with_max_message_bytes(args.max_message_bytes)
+        .with_digest_hashes(args.wire != Wire::SeedJson);
     Ok(Gossip::new(
         NodeId::from(id),
         config,
@@ -84,7 +122,11 @@ async fn serve(args: NodeArgs) -> Result<(), Box<dyn std::error::Error>> {
         .unwrap_or_else(|| format!("node-{}", local.port()));
     let config = NodeConfig::default()
         .with_gossip_interval(Duration::from_millis(args.interval_ms.max(1)))
-        .with_gossip_jitter(Duration::from_millis(args.interval_ms / 4));
+        .with_gossip_jitter(Duration::from_millis(args.interval_ms / 4))
+        .with_wire_format(args.wire.format());
+    if let Some(warning) = seed_clock_warning(&args) {
+        say(warning.into());
+    }
     let node = Node::new(gossip(&id, &args)?, config);
     let interactive = std::io::stdin().is_terminal();
     say(format!("listening on {local} as {id}"));
@@ -173,6 +215,9 @@ fn describe(event: &NodeEvent<String, String>) -> Option<String> {
         } => format!("connection failed: {error}"),
         NodeEvent::PolicyFailed { peer, error, .. } => {
             format!("refused a message from {peer}: {error}")
+        }
+        NodeEvent::LineSkipped { peer, error, .. } => {
+            format!("skipped a line from {peer}: {error}")
         }
         NodeEvent::Lagged { missed } => format!("({missed} events not shown)"),
         _ => return None,
@@ -288,6 +333,7 @@ mod tests {
             resolver: ResolverKind::LastWriterWins,
             sorter: SorterKind::Breadth,
             max_message_bytes: 1024,
+            wire: Wire::Cbor,
         };
         Node::new(gossip("me", &args).unwrap(), NodeConfig::default())
     }
@@ -333,6 +379,28 @@ mod tests {
     }
 
     #[test]
+    fn seed_json_turns_digest_hashes_off_and_warns_about_lww_clock() {
+        use clap::Parser;
+        #[derive(clap::Parser)]
+        struct Cli {
+            #[command(flatten)]
+            node: NodeArgs,
+        }
+        let args = Cli::parse_from(["node", "--wire", "seed-json"]).node;
+        assert_eq!(args.wire, Wire::SeedJson);
+        assert_eq!(args.wire.format(), WireFormat::SeedJson);
+        assert!(!gossip("me", &args).unwrap().config().digest_hashes);
+        assert_eq!(seed_clock_warning(&args), None);
+        let clock =
+            Cli::parse_from(["node", "--wire", "seed-json", "--resolver", "lww-clock"]).node;
+        assert!(seed_clock_warning(&clock).is_some_and(|w| w.contains("no clock")));
+        let plain = Cli::parse_from(["node", "--resolver", "lww-clock"]).node;
+        assert_eq!(plain.wire, Wire::Cbor);
+        assert!(gossip("me", &plain).unwrap().config().digest_hashes);
+        assert_eq!(seed_clock_warning(&plain), None);
+    }
+
+    #[test]
     fn policies_come_from_the_flags() {
         let mut args = NodeArgs {
             listen: "127.0.0.1:0".parse().unwrap(),
@@ -342,6 +410,7 @@ mod tests {
             resolver: "strict".parse().unwrap(),
             sorter: "depth".parse().unwrap(),
             max_message_bytes: 1 << 20,
+            wire: Wire::Cbor,
         };
         let n = Node::new(gossip("me", &args).unwrap(), NodeConfig::default());
         // strictly ordered values: a local write may only raise the value.

@@ -241,12 +241,24 @@ impl FrameCodec {
 ///
 /// Encoding splits a message into lines ([`seed::split`]); decoding joins lines back
 /// ([`seed::Joiner`]): a digest becomes a `Syn` (or a `SynAck` when its lines are marked
-/// `"reply": true`), and consecutive update lines become one `Ack`. The decoder keeps its scan
-/// position, so a long line arriving in small reads costs time linear in its length.
+/// `"reply": true`), and consecutive update lines become one `Ack`.
+///
+/// The decoder keeps its scan position, so each buffered byte is looked at once however the
+/// line arrives ([`bytes_scanned`](Self::bytes_scanned) counts them), and refuses a line longer
+/// than `max_line` bytes with [`DecodeError::FrameTooLarge`] as soon as that many bytes
+/// without a newline are buffered. A line that does not parse is consumed before
+/// [`DecodeError::Malformed`] is returned, so a transport that skips bad lines (seed peers)
+/// just calls `decode` again.
+///
+/// [`with_dialect`](Self::with_dialect)`(`[`seed::Dialect::Seed`]`)` also reads what the seed's
+/// JavaScript code really sends; [`finish_digest`](Self::finish_digest) ends a digest the seed
+/// never finished.
 #[derive(Debug)]
 pub struct JsonLinesCodec<K, V> {
     max_line: usize,
+    /// How far into the buffer no newline was found (the next scan starts there).
     scanned: usize,
+    bytes_scanned: u64,
     joiner: seed::Joiner<K, V>,
 }
 
@@ -256,8 +268,37 @@ impl<K, V> JsonLinesCodec<K, V> {
         JsonLinesCodec {
             max_line,
             scanned: 0,
+            bytes_scanned: 0,
             joiner: seed::Joiner::new(max_digest),
         }
+    }
+
+    /// Reads `dialect` (see [`seed::Dialect`]).
+    pub fn with_dialect(mut self, dialect: seed::Dialect) -> Self {
+        self.joiner = self.joiner.with_dialect(dialect);
+        self
+    }
+
+    /// The longest line accepted, in bytes (newline not counted).
+    pub fn max_line(&self) -> usize {
+        self.max_line
+    }
+
+    /// Bytes the decoder has looked at while searching for newlines, in total: at most once
+    /// per byte received.
+    pub fn bytes_scanned(&self) -> u64 {
+        self.bytes_scanned
+    }
+
+    /// Whether a digest has begun and not ended (see [`finish_digest`](Self::finish_digest)).
+    pub fn has_partial_digest(&self) -> bool {
+        self.joiner.has_partial_digest()
+    }
+
+    /// Ends a half-received digest as if its `done` had come, and returns the next whole
+    /// message ([`seed::Joiner::finish_digest`]).
+    pub fn finish_digest(&mut self) -> Option<Message<K, V>> {
+        self.joiner.finish_digest()
     }
 }
 
@@ -298,7 +339,16 @@ impl<K: Serialize + DeserializeOwned, V: Serialize + DeserializeOwned> JsonLines
             if let Some(msg) = self.joiner.pop() {
                 return Ok(Some(msg));
             }
-            let Some(offset) = buf[self.scanned..].iter().position(|&b| b == b'\n') else {
+            // A caller that cleared the buffer behind our back restarts the scan.
+            let from = if self.scanned <= buf.len() {
+                self.scanned
+            } else {
+                0
+            };
+            let unseen = &buf[from..];
+            let found = unseen.iter().position(|&b| b == b'\n');
+            self.bytes_scanned += found.map_or(unseen.len(), |i| i + 1) as u64;
+            let Some(offset) = found else {
                 self.scanned = buf.len();
                 if buf.len() > self.max_line {
                     return Err(DecodeError::FrameTooLarge {
@@ -309,9 +359,10 @@ impl<K: Serialize + DeserializeOwned, V: Serialize + DeserializeOwned> JsonLines
                 // No whole line: hand over the updates joined so far, if any.
                 return Ok(self.joiner.flush());
             };
-            let end = self.scanned + offset;
+            let end = from + offset;
             self.scanned = 0;
             if end > self.max_line {
+                buf.advance(end + 1);
                 return Err(DecodeError::FrameTooLarge {
                     len: end,
                     max: self.max_line,

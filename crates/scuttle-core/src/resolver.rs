@@ -124,7 +124,8 @@ fn by_version<K, V>(current: &Entry<V>, update: &Update<K, V>) -> Ordering {
     (update.version, &update.source_id).cmp(&(current.version, &current.source_id))
 }
 
-/// Last writer wins: the higher `(version, source_id)` wins (the seed's `lww_vs_current_vers`).
+/// Last writer wins: the higher `(version, source_id)` wins (as the seed's
+/// `lww_vs_current_vers` means to; that one ranks the current entry as if this node wrote it).
 ///
 /// ```
 /// use scuttle_core::{Entry, LastWriterWins, NodeId, Resolver, Update};
@@ -147,9 +148,16 @@ impl<K, V> Resolver<K, V> for LastWriterWins {
     }
 }
 
-/// Last writer wins by wall clock: the higher `(timestamp, version, source_id)` wins (the
-/// seed's `lww_vs_clock`). Timestamps are the `now` each writer passed to
-/// [`Gossip::set`](crate::Gossip::set).
+/// Last writer wins by wall clock: the higher `(timestamp, version, source_id)` wins.
+/// Timestamps are the `now` each writer passed to [`Gossip::set`](crate::Gossip::set), so
+/// the ranking is only as good as the writers' clocks agree.
+///
+/// It has no counterpart in the seed: the seed's `lww_vs_clock` compares an update's
+/// *version* with the highest version its vector clock holds for the update's source (no
+/// wall time at all), and the seed's code never calls its resolver anyway. The seed's updates
+/// carry no timestamp: read by scuttle they have timestamp 0, so under this resolver a seed
+/// write loses to every timestamped one. With seed peers use [`LastWriterWins`]; the CLI and
+/// the Python binding warn when seed peers meet this resolver (see `docs/interop.md`).
 #[derive(Clone, Copy, Debug, Default)]
 pub struct LastWriterWinsClock;
 

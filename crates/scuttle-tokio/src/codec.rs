@@ -4,6 +4,7 @@
 //! |---|---|---|
 //! | [`WireFormat::Cbor`] | 4-byte big-endian length + CBOR map | [`FrameCodec`] frames (the same length prefix) |
 //! | [`WireFormat::JsonLines`] | one JSON line | [`JsonLinesCodec`] lines (the seed's shapes) |
+//! | [`WireFormat::SeedJson`] | none | [`JsonLinesCodec`] lines in the seed's dialect; bad lines skipped |
 //!
 //! The hello is the map `{"protocol_version": 2, "node_id": "a"}` in either format, plus
 //! `"zstd": true` from a node with [`NodeConfig::compression`](crate::NodeConfig::compression)
@@ -12,8 +13,11 @@
 //! and [`LinesCodec`], so no framing is written by hand here.
 
 use bytes::{Bytes, BytesMut};
+use scuttle_core::codec::seed::Dialect;
 use scuttle_core::codec::LENGTH_PREFIX;
-use scuttle_core::{Config, FrameCodec, JsonLinesCodec, Message, NodeId, PROTOCOL_VERSION};
+use scuttle_core::{
+    Config, DecodeError, FrameCodec, JsonLinesCodec, Message, NodeId, PROTOCOL_VERSION,
+};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use tokio_util::codec::{Decoder, Encoder, LengthDelimitedCodec, LinesCodec};
@@ -82,7 +86,8 @@ impl Hello {
                     .map_err(|e| bad(&e))?;
                 Ok(out.to_vec())
             }
-            WireFormat::JsonLines => {
+            // Seed peers get no hello; were one asked for, it would be a JSON line.
+            WireFormat::JsonLines | WireFormat::SeedJson => {
                 let mut out = serde_json::to_vec(self).map_err(|e| bad(&e))?;
                 out.push(b'\n');
                 Ok(out)
@@ -148,7 +153,7 @@ impl HelloCodec {
     pub fn new(format: WireFormat) -> Self {
         let framing = match format {
             WireFormat::Cbor => HelloFraming::Frames(hello_frames()),
-            WireFormat::JsonLines => {
+            WireFormat::JsonLines | WireFormat::SeedJson => {
                 HelloFraming::Lines(LinesCodec::new_with_max_length(MAX_HELLO_SIZE))
             }
         };
@@ -261,21 +266,46 @@ pub struct WireCodec<K, V> {
     lines: JsonLinesCodec<K, V>,
     scratch: Vec<u8>,
     bytes_encoded: u64,
+    /// Lines skipped on a [`WireFormat::SeedJson`] connection, not yet reported.
+    skipped: Vec<DecodeError>,
 }
 
 impl<K, V> WireCodec<K, V> {
     /// A codec for `format` with the limits of the node's core `config`.
     pub fn new(format: WireFormat, config: &Config) -> Self {
+        let dialect = match format {
+            WireFormat::SeedJson => Dialect::Seed,
+            _ => Dialect::Scuttle,
+        };
         WireCodec {
             format,
             frames: FrameCodec::new(config.max_message_bytes),
             lines: JsonLinesCodec::new(
                 config.max_message_bytes.saturating_mul(JSON_LINE_FACTOR),
                 config.max_digest_sources,
-            ),
+            )
+            .with_dialect(dialect),
             scratch: Vec::new(),
             bytes_encoded: 0,
+            skipped: Vec::new(),
         }
+    }
+
+    /// The lines skipped since the last call ([`WireFormat::SeedJson`] only: there a line that
+    /// does not parse is skipped, elsewhere it is an error).
+    pub fn take_skipped(&mut self) -> Vec<DecodeError> {
+        std::mem::take(&mut self.skipped)
+    }
+
+    /// Whether a JSON-lines digest has begun and not ended.
+    pub fn has_partial_digest(&self) -> bool {
+        self.lines.has_partial_digest()
+    }
+
+    /// Ends a half-received JSON-lines digest as if its `done` had come, and returns the next
+    /// whole message (see [`JsonLinesCodec::finish_digest`]).
+    pub fn finish_digest(&mut self) -> Option<Message<K, V>> {
+        self.lines.finish_digest()
     }
 
     /// Compresses CBOR frames with bodies longer than `above` bytes (zstd, when that makes
@@ -313,6 +343,13 @@ where
         let msg = match self.format {
             WireFormat::Cbor => self.frames.decode(buf)?,
             WireFormat::JsonLines => self.lines.decode(buf)?,
+            // The bad line is consumed: note it and read on.
+            WireFormat::SeedJson => loop {
+                match self.lines.decode(buf) {
+                    Err(e @ DecodeError::Malformed(_)) => self.skipped.push(e),
+                    other => break other?,
+                }
+            },
         };
         Ok(msg)
     }
@@ -330,6 +367,16 @@ where
         match self.format {
             WireFormat::Cbor => self.frames.encode(&msg, &mut self.scratch)?,
             WireFormat::JsonLines => self.lines.encode(&msg, &mut self.scratch)?,
+            WireFormat::SeedJson => match msg {
+                // A seed answers every digest entry it reads with news, broadcast on all its
+                // pipes, and counts every copy its neighbours hear against their
+                // `max_history`: a seed peer gets this node's digest only when this node
+                // starts an exchange, not again with each answer.
+                Message::SynAck { news, .. } => self
+                    .lines
+                    .encode(&Message::Ack { news }, &mut self.scratch)?,
+                msg => self.lines.encode(&msg, &mut self.scratch)?,
+            },
         }
         dst.extend_from_slice(&self.scratch);
         self.bytes_encoded += self.scratch.len() as u64;

@@ -14,7 +14,28 @@ pub enum WireFormat {
     /// written in other languages (the seed's JavaScript included) and for debugging by hand.
     /// Talk to seed peers with
     /// [`Config::with_digest_hashes(false)`](scuttle_core::Config::with_digest_hashes).
+    /// Peers must send scuttle's hello line first; for the seed's own code use
+    /// [`SeedJson`](Self::SeedJson).
     JsonLines,
+    /// The seed's JSON objects as its JavaScript code (simple-scuttle 3.0.2) really exchanges
+    /// them, one per line: no hello (the peer's id in events is `seed#<connection>`), the
+    /// seed's dialect ([`Dialect::Seed`](scuttle_core::codec::seed::Dialect::Seed): digest
+    /// entries named by `id`, number keys, value-less deletes, digests that end without
+    /// `done`), a line that does not parse or breaks a protocol rule skipped with
+    /// [`NodeEvent::LineSkipped`](crate::NodeEvent::LineSkipped) instead of closing the
+    /// connection, and exchanges that wait for no `SynAck` (the seed answers a digest with
+    /// news only). A digest the seed leaves unfinished ends when the next one starts or after
+    /// [`NodeConfig::seed_digest_idle`]. Use it with
+    /// [`Config::with_digest_hashes(false)`](scuttle_core::Config::with_digest_hashes). See
+    /// `docs/interop.md`.
+    SeedJson,
+}
+
+impl WireFormat {
+    /// Whether connections in this format open with a hello (all but [`SeedJson`](Self::SeedJson)).
+    pub fn has_hello(self) -> bool {
+        self != WireFormat::SeedJson
+    }
 }
 
 /// Settings of a [`Node`](crate::Node): wire format, when exchanges start, and timeouts.
@@ -46,7 +67,9 @@ pub struct NodeConfig {
     pub gossip_jitter: Duration,
     /// Also start an exchange on every connection soon after the node's digest changes (a
     /// local write, or news applied from any peer): at once when no exchange is in flight on
-    /// that connection, else as soon as its answer has come. Default: `true`.
+    /// that connection, else as soon as its answer has come. Default: `true`. Not on
+    /// [`WireFormat::SeedJson`] connections: a seed node broadcasts its answer to a digest on
+    /// all its pipes and counts every copy it hears against its `max_history`.
     pub gossip_on_change: bool,
     /// How long an exchange may wait for the peer's answer (its `SynAck`): the first tick after
     /// that gives it up, so the next exchange can start. Seed (JSON) peers answer a digest with
@@ -65,6 +88,10 @@ pub struct NodeConfig {
     /// same. Trades CPU for bytes. JSON-lines connections never compress; compressed frames
     /// from a peer are always read. Default: `false`.
     pub compression: bool,
+    /// On [`WireFormat::SeedJson`] connections: how long a digest may stay half-received
+    /// before it is taken as done (the seed's `gossip()` stops sending a digest before its
+    /// `done` once it knows more than about `mtu + 2` sources). Default: 100 ms.
+    pub seed_digest_idle: Duration,
 }
 
 impl Default for NodeConfig {
@@ -78,6 +105,7 @@ impl Default for NodeConfig {
             handshake_timeout: Duration::from_secs(10),
             event_capacity: 1_024,
             compression: false,
+            seed_digest_idle: Duration::from_millis(100),
         }
     }
 }
@@ -128,6 +156,12 @@ impl NodeConfig {
     /// Sets [`compression`](Self::compression).
     pub fn with_compression(mut self, on: bool) -> Self {
         self.compression = on;
+        self
+    }
+
+    /// Sets [`seed_digest_idle`](Self::seed_digest_idle).
+    pub fn with_seed_digest_idle(mut self, idle: Duration) -> Self {
+        self.seed_digest_idle = idle;
         self
     }
 

@@ -14,19 +14,21 @@
 //! reads fills that small queue, and then this node stops reading from it (backpressure, no
 //! unbounded buffer). Protocol decisions are all the core's.
 
+use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
+use bytes::BytesMut;
 use futures::{SinkExt, StreamExt};
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
-use scuttle_core::{Message, NodeId, ReceiveError};
+use scuttle_core::{DecodeError, Message, NodeId, ReceiveError};
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadHalf, WriteHalf};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
-use tokio_util::codec::{FramedRead, FramedWrite};
+use tokio_util::codec::{Decoder, FramedRead, FramedWrite};
 use tokio_util::sync::CancellationToken;
 
 use crate::bounds::{Key, NodeResolver, NodeSorter, Value};
@@ -172,12 +174,43 @@ struct Step<K, V> {
     answers_ours: bool,
 }
 
-/// Runs a connection and reports its end as events.
+/// What the reader takes off the wire: a message, or a line of a seed peer that was skipped.
+enum Incoming<K, V> {
+    Message(Message<K, V>),
+    Skipped(DecodeError),
+}
+
+/// [`WireCodec`] reporting skipped lines as soon as they are read, in order with the messages.
+struct ReadCodec<K, V> {
+    wire: WireCodec<K, V>,
+    skipped: VecDeque<DecodeError>,
+    /// A message decoded after lines that were skipped, handed over after them.
+    held: Option<Message<K, V>>,
+}
+
+impl<K: Key, V: Value> Decoder for ReadCodec<K, V> {
+    type Item = Incoming<K, V>;
+    type Error = ConnectionError;
+
+    fn decode(&mut self, buf: &mut BytesMut) -> Result<Option<Incoming<K, V>>, ConnectionError> {
+        if self.skipped.is_empty() && self.held.is_none() {
+            self.held = self.wire.decode(buf)?;
+            self.skipped.extend(self.wire.take_skipped());
+        }
+        if let Some(e) = self.skipped.pop_front() {
+            return Ok(Some(Incoming::Skipped(e)));
+        }
+        Ok(self.held.take().map(Incoming::Message))
+    }
+}
+
+/// Runs a connection in `format` and reports its end as events.
 pub(crate) async fn run<K, V, R, S, IO>(
     shared: Arc<Shared<K, V, R, S>>,
     io: IO,
     conn: Arc<ConnShared>,
     cancel: CancellationToken,
+    format: WireFormat,
 ) -> Result<NodeId, Arc<ConnectionError>>
 where
     K: Key,
@@ -190,6 +223,7 @@ where
         shared: &shared,
         conn: &conn,
         cancel: &cancel,
+        format,
     };
     let result = link.run(io).await;
     shared.remove_peer(conn.id);
@@ -237,6 +271,7 @@ struct Link<'a, K, V, R, S> {
     shared: &'a Shared<K, V, R, S>,
     conn: &'a ConnShared,
     cancel: &'a CancellationToken,
+    format: WireFormat,
 }
 
 impl<K: Key, V: Value, R: NodeResolver<K, V>, S: NodeSorter<K, V>> Link<'_, K, V, R, S> {
@@ -245,34 +280,42 @@ impl<K: Key, V: Value, R: NodeResolver<K, V>, S: NodeSorter<K, V>> Link<'_, K, V
             return Err(ConnectionError::Cancelled);
         }
         let config = &self.shared.config;
-        let format = config.wire_format;
+        let format = self.format;
         let (rd, mut wr) = tokio::io::split(io);
 
         // Handshake: both sides send their hello at once, then read the other's.
-        // Compression is offered on CBOR connections only.
+        // Compression is offered on CBOR connections only. Seed peers send no hello.
         let offer = config.compression && format == WireFormat::Cbor;
-        let hello = Hello::new(self.shared.id.clone())
-            .with_zstd(offer)
-            .to_bytes(format)?;
-        let handshake = async {
-            wr.write_all(&hello).await?;
-            wr.flush().await?;
-            self.conn
-                .bytes_sent
-                .fetch_add(hello.len() as u64, Ordering::Relaxed);
-            let mut reader = FramedRead::new(rd, HelloCodec::new(format));
-            match reader.next().await {
-                Some(Ok(hello)) => Ok((hello, reader)),
-                Some(Err(e)) => Err(e),
-                None => Err(ConnectionError::ClosedDuringHandshake),
+        let (hello, reader) = if format.has_hello() {
+            let hello = Hello::new(self.shared.id.clone())
+                .with_zstd(offer)
+                .to_bytes(format)?;
+            let handshake = async {
+                wr.write_all(&hello).await?;
+                wr.flush().await?;
+                self.conn
+                    .bytes_sent
+                    .fetch_add(hello.len() as u64, Ordering::Relaxed);
+                let mut reader = FramedRead::new(rd, HelloCodec::new(format));
+                match reader.next().await {
+                    Some(Ok(hello)) => Ok((hello, reader)),
+                    Some(Err(e)) => Err(e),
+                    None => Err(ConnectionError::ClosedDuringHandshake),
+                }
+            };
+            let timeout = config.handshake_timeout;
+            tokio::select! {
+                _ = self.cancel.cancelled() => return Err(ConnectionError::Cancelled),
+                r = tokio::time::timeout(timeout, handshake) => {
+                    r.map_err(|_| ConnectionError::HandshakeTimeout(timeout))??
+                }
             }
-        };
-        let timeout = config.handshake_timeout;
-        let (hello, reader) = tokio::select! {
-            _ = self.cancel.cancelled() => return Err(ConnectionError::Cancelled),
-            r = tokio::time::timeout(timeout, handshake) => {
-                r.map_err(|_| ConnectionError::HandshakeTimeout(timeout))??
-            }
+        } else {
+            let peer = NodeId::from(format!("seed{}", self.conn.id));
+            (
+                Hello::new(peer),
+                FramedRead::new(rd, HelloCodec::new(format)),
+            )
         };
         let peer = hello.node_id.clone();
         let _ = self.conn.peer.set(peer.clone());
@@ -288,7 +331,11 @@ impl<K: Key, V: Value, R: NodeResolver<K, V>, S: NodeSorter<K, V>> Link<'_, K, V
 
         // The bytes after the hello stay buffered in the reader.
         let core = &self.shared.core_config;
-        let reader = reader.map_decoder(|_| WireCodec::<K, V>::new(format, core));
+        let reader = reader.map_decoder(|_| ReadCodec {
+            wire: WireCodec::<K, V>::new(format, core),
+            skipped: VecDeque::new(),
+            held: None,
+        });
         let mut encoder = WireCodec::<K, V>::new(format, core);
         // Compress only when both sides asked for it.
         if offer && hello.accepts_zstd {
@@ -317,23 +364,41 @@ impl<K: Key, V: Value, R: NodeResolver<K, V>, S: NodeSorter<K, V>> Link<'_, K, V
     async fn read<IO: AsyncRead>(
         &self,
         peer: &NodeId,
-        mut reader: FramedRead<ReadHalf<IO>, WireCodec<K, V>>,
+        mut reader: FramedRead<ReadHalf<IO>, ReadCodec<K, V>>,
         replies: mpsc::Sender<Step<K, V>>,
     ) -> Result<End, ConnectionError> {
+        let seed = self.format == WireFormat::SeedJson;
+        let idle = self.shared.config.seed_digest_idle;
         loop {
             let frame = tokio::select! {
                 biased;
                 _ = self.cancel.cancelled() => return Ok(End::Closed),
                 frame = reader.next() => frame,
+                // Nothing for a while: a digest the seed left without `done` is done.
+                () = tokio::time::sleep(idle), if seed => {
+                    match reader.decoder_mut().wire.finish_digest() {
+                        Some(msg) => Some(Ok(Incoming::Message(msg))),
+                        None => continue,
+                    }
+                }
             };
             let msg = match frame {
                 None => return Ok(End::PeerClosed),
-                Some(msg) => msg?,
+                Some(Ok(Incoming::Message(msg))) => msg,
+                Some(Ok(Incoming::Skipped(error))) => {
+                    self.skipped(peer, ConnectionError::Decode(error));
+                    continue;
+                }
+                Some(Err(e)) => return Err(e),
             };
             bump(&self.conn.received);
             let answers_ours = matches!(msg, Message::SynAck { .. });
             let reply = match self.shared.handle(peer, msg) {
                 Ok(reply) => reply,
+                Err(ReceiveError::Protocol(e)) if seed => {
+                    self.skipped(peer, ConnectionError::Protocol(e));
+                    None
+                }
                 Err(ReceiveError::Protocol(e)) => return Err(ConnectionError::Protocol(e)),
                 Err(e) => {
                     // The resolver or sorter failed: the core refused the message and changed
@@ -361,6 +426,15 @@ impl<K: Key, V: Value, R: NodeResolver<K, V>, S: NodeSorter<K, V>> Link<'_, K, V
         }
     }
 
+    /// Reports a line or message of a seed peer that was skipped.
+    fn skipped(&self, peer: &NodeId, error: ConnectionError) {
+        self.shared.emit(NodeEvent::LineSkipped {
+            peer: peer.clone(),
+            connection: self.conn.id,
+            error: Arc::new(error),
+        });
+    }
+
     /// Counts a message just written.
     fn sent<IO>(&self, writer: &mut FramedWrite<WriteHalf<IO>, WireCodec<K, V>>) {
         bump(&self.conn.sent);
@@ -376,7 +450,9 @@ impl<K: Key, V: Value, R: NodeResolver<K, V>, S: NodeSorter<K, V>> Link<'_, K, V
     ) -> Result<End, ConnectionError> {
         let config = &self.shared.config;
         let mut changes = self.shared.changes();
-        let mut on_change = config.gossip_on_change;
+        // Seed peers gossip on ticks only: a seed node broadcasts its answer to every digest
+        // on all its pipes, and counts each copy it hears against its `max_history`.
+        let mut on_change = config.gossip_on_change && self.format != WireFormat::SeedJson;
         let mut rng = SmallRng::seed_from_u64(seed(&self.shared.id, self.conn.id));
         // When this node's exchange started, while it waits for its SynAck.
         let mut in_flight: Option<Instant> = None;
@@ -390,7 +466,11 @@ impl<K: Key, V: Value, R: NodeResolver<K, V>, S: NodeSorter<K, V>> Link<'_, K, V
                 writer.send(syn).await?;
                 self.sent(writer);
                 bump(&self.conn.exchanges);
-                in_flight = Some(Instant::now());
+                // Seed peers answer a digest with news only, never with a SynAck: wait for
+                // nothing.
+                if self.format != WireFormat::SeedJson {
+                    in_flight = Some(Instant::now());
+                }
             }
             tokio::select! {
                 biased;

@@ -76,6 +76,17 @@ pub enum NodeEvent<K, V> {
         /// The core's error.
         error: PolicyError,
     },
+    /// A [`WireFormat::SeedJson`](crate::WireFormat::SeedJson) peer sent a line that does not
+    /// parse, or a message that breaks a protocol rule: it was skipped and the connection
+    /// goes on (seed peers are not held to scuttle's rules).
+    LineSkipped {
+        /// The peer (`seed#<connection>`).
+        peer: NodeId,
+        /// The connection.
+        connection: ConnectionId,
+        /// Why it was skipped.
+        error: Arc<ConnectionError>,
+    },
     /// This subscriber fell behind and lost `missed` events.
     Lagged {
         /// How many events were lost.

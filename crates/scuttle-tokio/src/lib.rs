@@ -19,7 +19,9 @@
 //!    its messages cause.
 //! 2. **Messages**: whole `Syn`/`SynAck`/`Ack` messages, framed as length-prefixed CBOR
 //!    ([`WireFormat::Cbor`]) or as the seed's JSON lines ([`WireFormat::JsonLines`]), with the
-//!    frame limit of the node's core [`Config`](scuttle_core::Config).
+//!    frame limit of the node's core [`Config`](scuttle_core::Config). The seed's own
+//!    JavaScript code sends no hello and its own dialect: [`WireFormat::SeedJson`] (see
+//!    `docs/interop.md`); [`Node::spawn_connection_with`] picks the format per connection.
 //! 3. **Exchanges**: at most one in flight in each direction. On every gossip tick
 //!    ([`NodeConfig::gossip_interval`] plus jitter), and soon after the node's digest changes,
 //!    the connection sends `start_exchange()`, hands the peer's `SynAck` to the core and sends

@@ -14,7 +14,7 @@ use tokio::sync::broadcast;
 use tokio::task::JoinHandle;
 
 use crate::bounds::{Key, NodeResolver, NodeSorter, Value};
-use crate::config::NodeConfig;
+use crate::config::{NodeConfig, WireFormat};
 use crate::connection::{self, ConnShared, ConnectionHandle};
 use crate::error::ConnectionError;
 use crate::event::NodeEvent;
@@ -202,16 +202,38 @@ impl<K: Key, V: Value, R: NodeResolver<K, V>, S: NodeSorter<K, V>> Node<K, V, R,
     where
         IO: AsyncRead + AsyncWrite,
     {
+        self.connect_with(io, self.shared.config.wire_format).await
+    }
+
+    /// [`connect`](Self::connect) in `format` instead of the node's
+    /// [`wire_format`](NodeConfig::wire_format) (say, seed peers beside scuttle peers).
+    pub async fn connect_with<IO>(
+        &self,
+        io: IO,
+        format: WireFormat,
+    ) -> Result<NodeId, Arc<ConnectionError>>
+    where
+        IO: AsyncRead + AsyncWrite,
+    {
         self.shared.ensure_timer();
         let conn = Arc::new(ConnShared::new(self.shared.next_connection_id()));
         let cancel = self.shared.cancel.child_token();
-        let run = connection::run(Arc::clone(&self.shared), io, conn, cancel);
+        let run = connection::run(Arc::clone(&self.shared), io, conn, cancel, format);
         self.shared.tracker.track_future(run).await
     }
 
     /// Spawns [`connect`](Self::connect) on the current tokio runtime and returns a handle to
     /// watch or close the connection. Must be called within a tokio runtime.
     pub fn spawn_connection<IO>(&self, io: IO) -> ConnectionHandle
+    where
+        IO: AsyncRead + AsyncWrite + Send + 'static,
+    {
+        self.spawn_connection_with(io, self.shared.config.wire_format)
+    }
+
+    /// [`spawn_connection`](Self::spawn_connection) in `format` instead of the node's
+    /// [`wire_format`](NodeConfig::wire_format).
+    pub fn spawn_connection_with<IO>(&self, io: IO, format: WireFormat) -> ConnectionHandle
     where
         IO: AsyncRead + AsyncWrite + Send + 'static,
     {
@@ -223,6 +245,7 @@ impl<K: Key, V: Value, R: NodeResolver<K, V>, S: NodeSorter<K, V>> Node<K, V, R,
             io,
             Arc::clone(&conn),
             cancel.clone(),
+            format,
         );
         ConnectionHandle::new(conn, cancel, self.shared.tracker.spawn(run))
     }

@@ -5,13 +5,12 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Duration;
 
 use common::{node_with, wait_for, PATIENCE};
 use scuttle_tokio::core::{Config, PROTOCOL_VERSION};
-use scuttle_tokio::WireFormat;
+use scuttle_tokio::{NodeEvent, WireFormat};
 use serde_json::{json, Value};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::process::Command;
@@ -102,6 +101,85 @@ async fn a_hand_written_json_lines_peer_gossips_with_a_node() {
     assert_eq!(conn.join().await.unwrap().as_str(), "js");
 }
 
+/// A node for the seed's own code: no hello, the seed's dialect, full digests only.
+fn seed_json_node(id: &str) -> common::N {
+    let config = common::fast().with_wire_format(WireFormat::SeedJson);
+    node_with(id, Config::default().with_digest_hashes(false), config)
+}
+
+/// A peer that sends exactly what simple-scuttle 3.0.2's code sends: no hello, digest entries
+/// named `id`, a number key, a relayed delete without `value`, a digest that never gets its
+/// `done`, and a line of garbage, which is skipped.
+#[tokio::test(start_paused = true)]
+async fn a_peer_speaking_as_the_seeds_code_does_is_understood() {
+    let node = seed_json_node("rust");
+    node.set("size".into(), "large".into()).unwrap();
+    node.set("gone".into(), "soon".into()).unwrap();
+    node.set("color".into(), "red".into()).unwrap();
+    let mut events = node.events();
+    let (raw, side) = tokio::io::duplex(64 * 1024);
+    let conn = node.spawn_connection(side);
+    let (rd, mut wr) = tokio::io::split(raw);
+    let mut lines = BufReader::new(rd).lines();
+
+    // No hello: the node's first line is already its digest, in the seed's shapes.
+    let first: Value = serde_json::from_str(&lines.next_line().await.unwrap().unwrap()).unwrap();
+    assert_eq!(first["digest"], json!(true), "{first}");
+    assert_eq!(first["id"], json!("rust"), "{first}");
+    let peer = common::next_event(&mut events, |e| match e {
+        NodeEvent::PeerConnected { peer, .. } => Some(peer.clone()),
+        _ => None,
+    })
+    .await;
+    assert_eq!(peer.as_str(), format!("seed{}", conn.id()));
+
+    // Garbage is skipped with an event; the connection stays open.
+    wr.write_all(b"this is not json\n").await.unwrap();
+    common::next_event(&mut events, |e| {
+        matches!(e, NodeEvent::LineSkipped { .. }).then_some(())
+    })
+    .await;
+    // A number key, and a relayed delete (no value, no `deleted`; no timestamp either, so its
+    // tombstone is past its grace at once and may already be collected).
+    wr.write_all(b"{\"key\":7,\"value\":\"seven\",\"source_id\":\"#J\",\"version\":1}\n")
+        .await
+        .unwrap();
+    wr.write_all(b"{\"key\":\"gone\",\"source_id\":\"#J\",\"version\":5}\n")
+        .await
+        .unwrap();
+    wait_for("the seed's writes", || {
+        node.value("7").as_deref() == Some("seven") && node.value("gone").is_none()
+    })
+    .await;
+
+    // A digest that names the node at 2 and never ends: after an idle pause it is answered
+    // with the node's news above 2, and with no digest of its own (seed peers get that only
+    // when the node gossips).
+    wr.write_all(b"{\"id\":\"#J\",\"version\":5,\"digest\":true}\n{\"id\":\"rust\",\"version\":2,\"digest\":true}\n")
+        .await
+        .unwrap();
+    let answer = tokio::time::timeout(common::PATIENCE, async {
+        loop {
+            let line: Value =
+                serde_json::from_str(&lines.next_line().await.unwrap().unwrap()).unwrap();
+            // Anything else is the node's own digest, sent on its ticks.
+            assert!(line.get("reply").is_none(), "{line}");
+            if line.get("key").is_some() {
+                return line;
+            }
+        }
+    })
+    .await
+    .expect("the digest is answered");
+    assert_eq!(answer["key"], json!("color"), "{answer}");
+    assert_eq!(answer["version"], json!(3), "{answer}");
+    assert!(!conn.is_finished());
+    wr.shutdown().await.unwrap();
+    drop(wr);
+    drop(lines);
+    assert_eq!(conn.join().await.unwrap(), peer);
+}
+
 #[tokio::test(start_paused = true)]
 async fn two_nodes_converge_over_json_lines() {
     let config = common::fast().with_wire_format(WireFormat::JsonLines);
@@ -118,69 +196,12 @@ async fn two_nodes_converge_over_json_lines() {
 
 // ---------------------------------------------------------------- the seed's JavaScript peer
 
-/// The seed's JavaScript implementation: `SCUTTLE_SEED_JS`, else `../shared/seed/simple-scuttle-js`
-/// beside the repository.
-fn seed_dir() -> PathBuf {
-    std::env::var_os("SCUTTLE_SEED_JS").map_or_else(
-        || Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/seed/simple-scuttle-js"),
-        PathBuf::from,
-    )
-}
-
-/// A `node_modules` holding the seed's one dependency, `vector-clock-class` ~1.1.1:
-/// `SCUTTLE_SEED_NODE_MODULES`, else one installed with npm under the target directory.
-async fn seed_modules() -> Result<PathBuf, String> {
-    if let Some(dir) = std::env::var_os("SCUTTLE_SEED_NODE_MODULES") {
-        return Ok(PathBuf::from(dir));
-    }
-    let prefix = Path::new(env!("CARGO_TARGET_TMPDIR")).join("seed-js");
-    let modules = prefix.join("node_modules");
-    if modules.join("vector-clock-class").is_dir() {
-        return Ok(modules);
-    }
-    let install = Command::new("npm")
-        .args(["install", "--no-audit", "--no-fund", "--silent", "--prefix"])
-        .arg(&prefix)
-        .arg("vector-clock-class@~1.1.1")
-        .stdin(Stdio::null())
-        .output();
-    match tokio::time::timeout(Duration::from_secs(300), install).await {
-        Ok(Ok(out)) if out.status.success() => Ok(modules),
-        Ok(Ok(out)) => Err(format!(
-            "`npm install vector-clock-class@~1.1.1` failed: {}",
-            String::from_utf8_lossy(&out.stderr).trim()
-        )),
-        Ok(Err(e)) => Err(format!("npm could not be run: {e}")),
-        Err(_) => Err("`npm install vector-clock-class@~1.1.1` timed out".into()),
-    }
-}
-
-/// Everything the seed peer needs, or why the test is skipped.
-async fn seed_peer() -> Result<(PathBuf, PathBuf), String> {
-    let node = Command::new("node")
-        .arg("--version")
-        .stdin(Stdio::null())
-        .output()
-        .await;
-    if !node.is_ok_and(|o| o.status.success()) {
-        return Err("`node` (Node.js) is not installed".into());
-    }
-    let seed = seed_dir();
-    if !seed.join("lib/gossip.js").is_file() {
-        return Err(format!(
-            "the seed is not at {} (set SCUTTLE_SEED_JS)",
-            seed.display()
-        ));
-    }
-    Ok((seed, seed_modules().await?))
-}
-
 /// The seed's own JavaScript `Gossip`, unchanged, gossips with a node over JSON lines (a
 /// small glue script, `tests/seed/peer.js`, carries its objects over stdin/stdout): each
 /// side's write reaches the other.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_seed_javascript_peer_gossips_with_a_node() {
-    let (seed, modules) = match seed_peer().await {
+    let (seed, modules) = match common::seed_js::seed_peer().await {
         Ok(found) => found,
         Err(why) => {
             eprintln!("SKIPPED the_seed_javascript_peer_gossips_with_a_node: {why}");
@@ -196,7 +217,7 @@ async fn the_seed_javascript_peer_gossips_with_a_node() {
     node.set("from-rust".into(), "hello from rust".into())
         .unwrap();
 
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/seed/peer.js");
+    let script = common::seed_js::script("peer.js");
     let mut child = Command::new("node")
         .arg(script)
         .arg(&seed)

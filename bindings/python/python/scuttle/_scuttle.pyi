@@ -109,6 +109,15 @@ class Gossip:
     (None: forever). Every ``now`` is in milliseconds since the Unix epoch and defaults to
     the system clock.
 
+    The dicts of ``gossip()``/``read()``/``write()`` are the seed's wire: with the default
+    options a node exchanges them with the seed's JavaScript code (simple-scuttle 3.0.2)
+    directly. It reads what that code really sends (digest entries named ``id``, number keys
+    as their JavaScript string, an update without ``value`` as a delete, a digest without
+    ``done``: see :meth:`finish_digest`) and writes ``id`` beside ``source_id``.
+    ``digest_hashes=True`` saves bytes between scuttle peers only (the seed does not
+    understand a digest hash). Under ``"lww_clock"`` the first update without a timestamp (a
+    seed peer's) raises a ``UserWarning``: it reads as timestamp 0. See ``docs/interop.md``.
+
     ``versions`` numbers local writes: ``"counter"`` (the seed's Lamport counter) or
     ``"hybrid"`` (a hybrid logical clock: a restarted node never reissues a version; use it
     for networked nodes). ``max_clock_skew`` (seconds) bounds how far ahead of ``now`` a
@@ -129,7 +138,7 @@ class Gossip:
         sort: Optional[Sort] = "breadth",
         tombstone_grace: Optional[float] = 3600.0,
         max_message_bytes: int = 1048576,
-        digest_hashes: bool = True,
+        digest_hashes: bool = False,
         versions: Literal["counter", "hybrid"] = "counter",
         max_clock_skew: float = 60.0,
         catch_up: Optional[float] = None,
@@ -211,6 +220,9 @@ class Gossip:
     def write(self, msg: Message, *, peer: str = "peer") -> None:
         """Takes one message dict from the pipe; a reply it causes is queued for ``read()``.
         An invalid one raises :class:`InvalidMessageError` and changes nothing."""
+    def finish_digest(self) -> None:
+        """Ends and answers a digest the peer left without ``done`` (the seed's ``gossip()``
+        stops before it past about ``mtu + 2`` sources); call it when the pipe is idle."""
     def pending(self) -> int:
         """How many message dicts wait for ``read()``."""
     def reset_pipe(self) -> None:

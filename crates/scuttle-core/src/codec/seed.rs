@@ -15,8 +15,24 @@
 //! peers interoperate (their updates carry no `prev` and are trusted to arrive in order).
 //! Seed peers understand no digest hash: talk to them with
 //! [`Config::digest_hashes`](crate::Config::digest_hashes) off.
+//!
+//! A key sent as a JSON number (the seed's own tests use `1..10`) is read as its JavaScript
+//! string form (`1` → `"1"`, `1.5` → `"1.5"`, `1e21` → `"1e+21"`), the name the seed's state
+//! object gives it, unless the key type reads numbers itself.
+//!
+//! # What the seed's code really sends ([`Dialect::Seed`])
+//!
+//! simple-scuttle 3.0.2 differs from its README, and a [`Joiner`] in [`Dialect::Seed`] reads
+//! what it really sends (scuttle's own lines still read the same):
+//!
+//! * a digest entry names its source `id` (scuttle writes both `id` and `source_id`);
+//! * past about `mtu + 2` known sources its `gossip()` stops before `done`: a digest entry
+//!   naming a source already in the half-received digest ends it (an implicit `done`), and a
+//!   transport ends it after an idle pause with [`Joiner::finish_digest`];
+//! * an update relayed by a seed node has lost `deleted`: an update without `value` is a
+//!   delete.
 
-use std::collections::VecDeque;
+use std::collections::{HashSet, VecDeque};
 
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Deserializer, Serialize};
@@ -33,6 +49,53 @@ fn is_false(b: &bool) -> bool {
 /// value; an absent field falls back to `None` through `#[serde(default)]`.
 fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Option<T>, D::Error> {
     T::deserialize(d).map(Some)
+}
+
+/// Reads a key; a JSON number the key type refuses is retried as its JavaScript string form.
+fn key_or_number<'de, D: Deserializer<'de>, K: DeserializeOwned>(
+    d: D,
+) -> Result<Option<K>, D::Error> {
+    use serde::de::Error;
+    let raw = serde_json::Value::deserialize(d)?;
+    match serde_json::from_value::<K>(raw.clone()) {
+        Ok(key) => Ok(Some(key)),
+        Err(e) => match &raw {
+            serde_json::Value::Number(n) => {
+                serde_json::from_value(serde_json::Value::String(js_number_string(n)))
+                    .map(Some)
+                    .map_err(D::Error::custom)
+            }
+            _ => Err(D::Error::custom(e)),
+        },
+    }
+}
+
+/// A JSON number as JavaScript's `String(n)` writes it: integers without a fraction, the
+/// shortest decimal that reads back, exponents from `1e21` up and below `1e-6` with a sign.
+pub fn js_number_string(n: &serde_json::Number) -> String {
+    if let Some(i) = n.as_i64() {
+        return i.to_string();
+    }
+    if let Some(u) = n.as_u64() {
+        return u.to_string();
+    }
+    js_float_string(n.as_f64().unwrap_or(f64::NAN))
+}
+
+/// A float as JavaScript's `String(f)` writes it (see [`js_number_string`]).
+pub fn js_float_string(f: f64) -> String {
+    if f.fract() == 0.0 && f.abs() < 1e21 {
+        return format!("{f:.0}");
+    }
+    let magnitude = f.abs();
+    if magnitude != 0.0 && !(1e-6..1e21).contains(&magnitude) {
+        let text = format!("{f:e}");
+        return match text.split_once('e') {
+            Some((mantissa, exp)) if !exp.starts_with('-') => format!("{mantissa}e+{exp}"),
+            _ => text,
+        };
+    }
+    format!("{f}")
 }
 
 /// One seed line: a flat object whose flags say which shape it is.
@@ -57,8 +120,13 @@ pub struct Line<K, V> {
     /// A reset line.
     #[serde(default, skip_serializing_if = "is_false")]
     pub reset: bool,
-    /// The key of an update.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// The key of an update (a JSON number is read as its JavaScript string form when the key
+    /// type does not read numbers).
+    #[serde(
+        default,
+        deserialize_with = "key_or_number",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub key: Option<K>,
     /// The value of an update (present even when null; absent for a delete).
     #[serde(
@@ -145,7 +213,10 @@ fn missing(field: &str, kind: &str) -> DecodeError {
 /// An update line's update, `prev` and `through`.
 type UpdateLine<K, V> = (Update<K, V>, Option<Version>, Option<Version>);
 
-fn update_from_line<K, V>(line: Line<K, V>) -> Result<UpdateLine<K, V>, DecodeError> {
+fn update_from_line<K, V>(
+    line: Line<K, V>,
+    dialect: Dialect,
+) -> Result<UpdateLine<K, V>, DecodeError> {
     let Line {
         key,
         value,
@@ -158,6 +229,8 @@ fn update_from_line<K, V>(line: Line<K, V>) -> Result<UpdateLine<K, V>, DecodeEr
         ..
     } = line;
     match (&value, deleted) {
+        // The seed's history keeps no `deleted` flag: a delete it relays has no value.
+        (None, false) if dialect == Dialect::Seed => {}
         (None, false) => return Err(missing("value", "update")),
         (Some(_), true) => {
             return Err(DecodeError::Malformed(
@@ -237,6 +310,18 @@ pub fn split<K: Clone, V: Clone>(msg: &Message<K, V>) -> Vec<Line<K, V>> {
     lines
 }
 
+/// Which peers' lines a [`Joiner`] reads.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Dialect {
+    /// Scuttle's full JSON lines: every digest ends with `done`, a delete says `deleted`.
+    #[default]
+    Scuttle,
+    /// Also what the seed's JavaScript code really sends (see the [module docs](self)): a
+    /// repeated digest source ends the digest, an update without `value` is a delete.
+    Seed,
+}
+
 /// Joins seed lines back into whole messages.
 ///
 /// A digest's lines become a `Syn` (a `SynAck` with no news when marked `reply`); consecutive
@@ -246,20 +331,103 @@ pub fn split<K: Clone, V: Clone>(msg: &Message<K, V>) -> Vec<Line<K, V>> {
 #[derive(Debug)]
 pub struct Joiner<K, V> {
     max_digest: usize,
+    dialect: Dialect,
     digest: Vec<(NodeId, Version)>,
+    /// The sources of `digest` (seed dialect: a repeat starts the next digest).
+    digest_sources: HashSet<NodeId>,
+    digest_reply: bool,
     runs: Vec<Run<K, V>>,
     ready: VecDeque<Message<K, V>>,
 }
 
 impl<K, V> Joiner<K, V> {
-    /// A joiner refusing digests of more than `max_digest` entries.
+    /// A joiner refusing digests of more than `max_digest` entries, reading scuttle's lines
+    /// ([`Dialect::Scuttle`]).
     pub fn new(max_digest: usize) -> Self {
         Joiner {
             max_digest,
+            dialect: Dialect::Scuttle,
             digest: Vec::new(),
+            digest_sources: HashSet::new(),
+            digest_reply: false,
             runs: Vec::new(),
             ready: VecDeque::new(),
         }
+    }
+
+    /// Reads `dialect`.
+    pub fn with_dialect(mut self, dialect: Dialect) -> Self {
+        self.dialect = dialect;
+        self
+    }
+
+    /// The dialect read.
+    pub fn dialect(&self) -> Dialect {
+        self.dialect
+    }
+
+    /// Whether a digest has begun and not ended.
+    pub fn has_partial_digest(&self) -> bool {
+        !self.digest.is_empty()
+    }
+
+    /// Ends a half-received digest as if its `done` had come (an implicit `done`: the seed's
+    /// `gossip()` never sends one past about `mtu + 2` sources). A transport calls it after an
+    /// idle pause; the message it makes waits in [`pop`](Self::pop), after any updates.
+    pub fn finish_digest(&mut self) -> Option<Message<K, V>> {
+        if self.has_partial_digest() {
+            self.flush_updates();
+            let reply = self.digest_reply;
+            self.end_digest(reply, None);
+        }
+        self.pop()
+    }
+
+    fn end_digest(&mut self, reply: bool, hash: Option<u64>) {
+        let digest = match hash {
+            Some(h) => Digest::Hash(h),
+            None => Digest::Full(std::mem::take(&mut self.digest)),
+        };
+        self.digest.clear();
+        self.digest_sources.clear();
+        self.digest_reply = false;
+        self.ready.push_back(if reply {
+            Message::SynAck {
+                news: News::default(),
+                digest,
+            }
+        } else {
+            Message::Syn { digest }
+        });
+    }
+
+    fn push_digest_entry(&mut self, line: Line<K, V>) -> Result<(), DecodeError> {
+        let source = line
+            .source_id
+            .or(line.id)
+            .ok_or_else(|| missing("source_id", "digest"))?;
+        let version = line.version.ok_or_else(|| missing("version", "digest"))?;
+        if self.dialect == Dialect::Seed && self.digest_sources.contains(&source) {
+            // The seed's next round has begun: the last one never got its `done`.
+            let reply = self.digest_reply;
+            self.end_digest(reply, None);
+        }
+        if self.digest.len() >= self.max_digest {
+            self.digest.clear();
+            self.digest_sources.clear();
+            return Err(DecodeError::Malformed(format!(
+                "digest names more than {} sources",
+                self.max_digest
+            )));
+        }
+        if self.dialect == Dialect::Seed {
+            self.digest_sources.insert(source.clone());
+        }
+        if self.digest.is_empty() {
+            self.digest_reply = line.reply;
+        }
+        self.digest.push((source, version));
+        Ok(())
     }
 
     /// Adds one line. Whole messages it completes wait in [`pop`](Self::pop).
@@ -267,40 +435,18 @@ impl<K, V> Joiner<K, V> {
         if line.digest {
             self.flush_updates();
             if line.done {
-                let digest = match line.hash {
-                    Some(h) => Digest::Hash(h),
-                    None => Digest::Full(std::mem::take(&mut self.digest)),
-                };
-                self.ready.push_back(if line.reply {
-                    Message::SynAck {
-                        news: News::default(),
-                        digest,
-                    }
-                } else {
-                    Message::Syn { digest }
-                });
+                self.end_digest(line.reply, line.hash);
             } else {
-                if self.digest.len() >= self.max_digest {
-                    self.digest.clear();
-                    return Err(DecodeError::Malformed(format!(
-                        "digest names more than {} sources",
-                        self.max_digest
-                    )));
-                }
-                self.digest.push((
-                    line.source_id
-                        .or(line.id)
-                        .ok_or_else(|| missing("source_id", "digest"))?,
-                    line.version.ok_or_else(|| missing("version", "digest"))?,
-                ));
+                self.push_digest_entry(line)?;
             }
         } else if line.reset {
             self.flush_updates();
+            let dialect = self.dialect;
             let entries = line
                 .entries
                 .ok_or_else(|| missing("entries", "reset"))?
                 .into_iter()
-                .map(|l| update_from_line(l).map(|(u, _, _)| u))
+                .map(|l| update_from_line(l, dialect).map(|(u, _, _)| u))
                 .collect::<Result<_, _>>()?;
             self.ready.push_back(Message::Ack {
                 news: News::Reset(Reset {
@@ -312,13 +458,17 @@ impl<K, V> Joiner<K, V> {
                 }),
             });
         } else {
-            let (update, prev, through) = update_from_line(line)?;
+            let (update, prev, through) = update_from_line(line, self.dialect)?;
+            let last = self.runs.last().and_then(|run| run.updates.last());
+            // An update without `prev` extends the run only while versions ascend: a seed
+            // answering two digests in a row sends the same updates twice, and each answer
+            // is a run of its own (the repeats are duplicates, not a broken run).
+            let extends = match prev {
+                None => last.is_some_and(|u| u.version < update.version),
+                Some(_) => prev == last.map(|u| u.version),
+            };
             match self.runs.last_mut() {
-                Some(run)
-                    if run.source == update.source_id
-                        && run.through.is_none()
-                        && (prev.is_none() || prev == run.updates.last().map(|u| u.version)) =>
-                {
+                Some(run) if run.source == update.source_id && run.through.is_none() && extends => {
                     run.updates.push(update);
                     run.through = through;
                 }

@@ -3,8 +3,8 @@
 use bytes::BytesMut;
 
 use super::{exchange, node, NOW};
-use crate::codec::seed::{split, Joiner};
-use crate::{Config, Digest, JsonLinesCodec, Message, News};
+use crate::codec::seed::{js_number_string, split, Dialect, Joiner, Line};
+use crate::{Config, Digest, JsonLinesCodec, Message, News, NodeId};
 
 #[test]
 fn a_syn_ack_splits_into_seed_lines_and_joins_back() {
@@ -123,9 +123,23 @@ fn a_long_line_in_small_reads_is_scanned_once() {
             got = Some(m);
         }
     }
-    // 16k calls on a 1 MiB line: quadratic rescanning would take tens of seconds here.
     let msg = got.expect("the line decodes");
     assert_eq!(msg.news().map(|n| n.len()), Some(1));
+    // 16k calls on a 1 MiB line: each byte is looked at once (rescanning would look at
+    // about 8 GiB).
+    assert_eq!(decoder.bytes_scanned(), line.len() as u64);
+    // Lines after it, in one read and in single bytes, cost their length too.
+    let more = "{\"digest\":true,\"id\":\"s\",\"version\":1}\n{\"digest\":true,\"done\":true}\n";
+    buf.extend_from_slice(more.as_bytes());
+    assert!(decoder.decode(&mut buf).unwrap().is_some());
+    for b in more.bytes() {
+        buf.extend_from_slice(&[b]);
+        let _ = decoder.decode(&mut buf).unwrap();
+    }
+    assert_eq!(
+        decoder.bytes_scanned(),
+        (line.len() + 2 * more.len()) as u64
+    );
 }
 
 #[test]
@@ -181,4 +195,136 @@ fn the_seed_codes_digest_entries_with_id() {
             digest: Digest::Full(digest)
         }]
     );
+}
+
+fn seed_decoder() -> JsonLinesCodec<String, String> {
+    JsonLinesCodec::new(1 << 16, 100).with_dialect(Dialect::Seed)
+}
+
+fn decode_all(
+    decoder: &mut JsonLinesCodec<String, String>,
+    text: &str,
+) -> Vec<Message<String, String>> {
+    let mut buf = BytesMut::from(text.as_bytes());
+    let mut out = Vec::new();
+    while let Some(m) = decoder.decode(&mut buf).unwrap() {
+        out.push(m);
+    }
+    out
+}
+
+fn syn(entries: &[(&str, u64)]) -> Message<String, String> {
+    Message::Syn {
+        digest: Digest::Full(
+            entries
+                .iter()
+                .map(|(s, v)| (NodeId::from(*s), *v))
+                .collect(),
+        ),
+    }
+}
+
+#[test]
+fn a_repeated_digest_source_ends_the_seed_digest_that_never_got_done() {
+    // The seed's gossip() stopped after two entries (its buffer was full), then started over.
+    let text = "{\"digest\":true,\"id\":\"a\",\"version\":3}\n\
+                {\"digest\":true,\"id\":\"b\",\"version\":1}\n\
+                {\"digest\":true,\"id\":\"b\",\"version\":2}\n";
+    let mut decoder = seed_decoder();
+    assert_eq!(
+        decode_all(&mut decoder, text),
+        vec![syn(&[("a", 3), ("b", 1)])]
+    );
+    assert!(decoder.has_partial_digest());
+    // An idle pause ends the second one too.
+    assert_eq!(decoder.finish_digest(), Some(syn(&[("b", 2)])));
+    assert!(!decoder.has_partial_digest());
+    assert_eq!(decoder.finish_digest(), None);
+    // Scuttle's own dialect waits for `done`.
+    let mut strict = JsonLinesCodec::<String, String>::new(1 << 16, 100);
+    assert!(decode_all(&mut strict, text).is_empty());
+}
+
+#[test]
+fn a_seed_update_without_value_is_a_delete_only_in_the_seed_dialect() {
+    let text = "{\"key\":\"k\",\"source_id\":\"s\",\"version\":4}\n";
+    let msgs = decode_all(&mut seed_decoder(), text);
+    let mut g = node("g", Config::default());
+    g.set(1, "k".into(), "v".into()).unwrap();
+    assert!(g.handle_message(NOW, msgs[0].clone()).unwrap().is_none());
+    assert_eq!(g.value("k"), None);
+    assert!(g.get("k").is_some_and(|e| e.value.is_none()), "a tombstone");
+    let mut strict = JsonLinesCodec::<String, String>::new(1 << 16, 100);
+    let mut buf = BytesMut::from(text.as_bytes());
+    assert!(matches!(
+        strict.decode(&mut buf),
+        Err(crate::DecodeError::Malformed(_))
+    ));
+}
+
+#[test]
+fn number_keys_read_as_their_javascript_string() {
+    let text = "{\"key\":1,\"value\":\"a\",\"source_id\":\"#A\",\"version\":1}\n\
+                {\"key\":2.5,\"value\":\"b\",\"source_id\":\"#A\",\"version\":2}\n";
+    let msgs = decode_all(&mut seed_decoder(), text);
+    let mut g = node("g", Config::default());
+    for m in msgs {
+        g.handle_message(NOW, m).unwrap();
+    }
+    assert_eq!(g.value("1").map(String::as_str), Some("a"));
+    assert_eq!(g.value("2.5").map(String::as_str), Some("b"));
+    // A key type that reads numbers keeps them.
+    let line: Line<u64, String> = serde_json::from_str("{\"key\":7}").unwrap();
+    assert_eq!(line.key, Some(7));
+    let cases = [
+        ("10", "10"),
+        ("-3", "-3"),
+        ("1.5", "1.5"),
+        ("1.0", "1"),
+        ("0.1", "0.1"),
+        ("1e21", "1e+21"),
+        ("1.5e-7", "1.5e-7"),
+        ("100000000000000000000", "100000000000000000000"),
+    ];
+    for (json, js) in cases {
+        let n: serde_json::Number = serde_json::from_str(json).unwrap();
+        assert_eq!(js_number_string(&n), js, "{json}");
+    }
+}
+
+#[test]
+fn a_bad_line_is_consumed_so_decoding_goes_on() {
+    let mut decoder = seed_decoder();
+    let mut buf = BytesMut::from(
+        &b"not json\n{\"key\":\"k\",\"value\":\"v\",\"source_id\":\"s\",\"version\":1}\n"[..],
+    );
+    assert!(matches!(
+        decoder.decode(&mut buf),
+        Err(crate::DecodeError::Malformed(_))
+    ));
+    let msg = decoder.decode(&mut buf).unwrap().expect("the next line");
+    assert_eq!(msg.news().map(|n| n.len()), Some(1));
+}
+
+#[test]
+fn a_seed_answering_two_digests_in_a_row_sends_runs_not_a_broken_run() {
+    // The same two updates twice (two answers), then an older one: each stays valid.
+    let line = |key: &str, version: u64| {
+        format!("{{\"key\":\"{key}\",\"value\":\"v{version}\",\"source_id\":\"s\",\"version\":{version}}}\n")
+    };
+    let text = [
+        line("a", 1),
+        line("b", 5),
+        line("a", 1),
+        line("b", 5),
+        line("c", 3),
+    ]
+    .concat();
+    let msgs = decode_all(&mut seed_decoder(), &text);
+    assert_eq!(msgs.len(), 1);
+    let mut g = node("g", Config::default());
+    assert!(g.handle_message(NOW, msgs[0].clone()).unwrap().is_none());
+    assert_eq!(g.value("a").map(String::as_str), Some("v1"));
+    assert_eq!(g.value("b").map(String::as_str), Some("v5"));
+    assert_eq!(g.watermark("s"), 5);
 }

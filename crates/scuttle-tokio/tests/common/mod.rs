@@ -7,6 +7,8 @@
 
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
+pub mod seed_js;
+
 use std::io;
 use std::pin::Pin;
 use std::task::{Context, Poll};
