@@ -65,6 +65,13 @@ pub struct NodeConfig {
     /// same. Trades CPU for bytes. JSON-lines connections never compress; compressed frames
     /// from a peer are always read. Default: `false`.
     pub compression: bool,
+    /// Close a connection on which nothing arrived for this long (`None`: never). A live peer
+    /// starts an exchange every `gossip_interval`, so a silent link (a partition, a dead host
+    /// whose kernel still holds the socket) is noticed within a few intervals instead of the
+    /// kernel's retransmission timeout; pick it above `exchange_timeout + 2 × gossip_interval`.
+    /// The connection ends with [`ConnectionError::IdleTimeout`](crate::ConnectionError).
+    /// Default: `None`.
+    pub idle_timeout: Option<Duration>,
 }
 
 impl Default for NodeConfig {
@@ -78,6 +85,7 @@ impl Default for NodeConfig {
             handshake_timeout: Duration::from_secs(10),
             event_capacity: 1_024,
             compression: false,
+            idle_timeout: None,
         }
     }
 }
@@ -128,6 +136,12 @@ impl NodeConfig {
     /// Sets [`compression`](Self::compression).
     pub fn with_compression(mut self, on: bool) -> Self {
         self.compression = on;
+        self
+    }
+
+    /// Sets [`idle_timeout`](Self::idle_timeout).
+    pub fn with_idle_timeout(mut self, timeout: Option<Duration>) -> Self {
+        self.idle_timeout = timeout;
         self
     }
 

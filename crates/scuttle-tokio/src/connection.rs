@@ -320,11 +320,20 @@ impl<K: Key, V: Value, R: NodeResolver<K, V>, S: NodeSorter<K, V>> Link<'_, K, V
         mut reader: FramedRead<ReadHalf<IO>, WireCodec<K, V>>,
         replies: mpsc::Sender<Step<K, V>>,
     ) -> Result<End, ConnectionError> {
+        let idle = self.shared.config.idle_timeout;
         loop {
+            let next = async {
+                match idle {
+                    Some(limit) => tokio::time::timeout(limit, reader.next())
+                        .await
+                        .map_err(|_| ConnectionError::IdleTimeout(limit)),
+                    None => Ok(reader.next().await),
+                }
+            };
             let frame = tokio::select! {
                 biased;
                 _ = self.cancel.cancelled() => return Ok(End::Closed),
-                frame = reader.next() => frame,
+                frame = next => frame?,
             };
             let msg = match frame {
                 None => return Ok(End::PeerClosed),
