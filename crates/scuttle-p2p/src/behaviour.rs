@@ -903,6 +903,32 @@ mod tests {
         });
     }
 
+    #[test]
+    fn from_gossip_takes_a_core_of_the_local_peer_only() {
+        let config = config();
+        let local = config.local_peer_id;
+        let mut core: Gossip<String, String> = Gossip::new(
+            local.to_string(),
+            scuttle_core::Config::default().with_mtu(7),
+            LastWriterWins,
+            ScuttleBreadth,
+        )
+        .unwrap();
+        core.set(1, "k".into(), "v".into()).unwrap();
+        let b = Node::from_gossip(config.clone(), core).unwrap();
+        assert_eq!(b.core().value("k").map(String::as_str), Some("v"));
+        assert_eq!(
+            b.config().core.mtu,
+            7,
+            "the core's config is the behaviour's"
+        );
+        let stranger: Gossip<String, String> = Gossip::with_defaults("someone-else");
+        assert!(matches!(
+            Node::from_gossip(config, stranger),
+            Err(ConfigError::ForeignGossip { .. })
+        ));
+    }
+
     fn drain(b: &mut Node) -> Vec<Event<String, String>> {
         b.events.drain(..).collect()
     }
