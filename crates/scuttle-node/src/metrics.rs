@@ -42,6 +42,9 @@ pub struct Metrics {
     pub members: Family<StateLabel, Gauge>,
     /// Members that entered a state.
     pub member_transitions: Family<StateLabel, Counter>,
+    /// Times this node learnt that the cluster had declared it down (a false positive, seen
+    /// from the victim) and rejoined under a renewed identity.
+    pub rejoins: Counter,
     /// Connected peers.
     pub peers: Gauge,
     /// Live keys.
@@ -71,6 +74,7 @@ impl Metrics {
             foreign_refused: Counter::default(),
             members: Family::default(),
             member_transitions: Family::default(),
+            rejoins: Counter::default(),
             peers: Gauge::default(),
             keys: Gauge::default(),
             version: Gauge::default(),
@@ -114,6 +118,11 @@ impl Metrics {
             "member_transitions",
             "Members that entered a liveness state",
             m.member_transitions.clone(),
+        );
+        r.register(
+            "rejoins",
+            "Times this node was declared down while alive and rejoined",
+            m.rejoins.clone(),
         );
         r.register("peers_connected", "Connected peers", m.peers.clone());
         r.register("keys", "Live keys", m.keys.clone());

@@ -180,17 +180,14 @@ impl NodeOptions {
         Ok(out)
     }
 
-    /// libp2p bootstrap multiaddrs: each `HOST:PORT` becomes a TCP address.
-    pub fn bootstrap_multiaddrs(&self) -> Result<Vec<Multiaddr>, NodeError> {
-        let mut out = Vec::new();
-        for text in &self.bootstrap {
-            out.extend(multiaddrs(text, false)?);
-        }
-        Ok(out)
+    /// libp2p bootstrap addresses, one list per peer: each `HOST:PORT` becomes QUIC and
+    /// TCP on it (the peer listens on both when it was started with the same `HOST:PORT`).
+    pub fn bootstrap_multiaddrs(&self) -> Result<Vec<Vec<Multiaddr>>, NodeError> {
+        self.bootstrap.iter().map(|t| multiaddrs(t, true)).collect()
     }
 }
 
-/// `text` as multiaddrs: a multiaddr as it is, or `HOST:PORT` as TCP (and QUIC when `quic`).
+/// `text` as multiaddrs: a multiaddr as it is, or `HOST:PORT` as QUIC (when `quic`) and TCP.
 pub fn multiaddrs(text: &str, quic: bool) -> Result<Vec<Multiaddr>, NodeError> {
     if text.starts_with('/') {
         return text
@@ -212,7 +209,10 @@ pub fn multiaddrs(text: &str, quic: bool) -> Result<Vec<Multiaddr>, NodeError> {
         .with(Protocol::Tcp(addr.port()));
     let mut out = vec![tcp];
     if quic {
-        out.push(
+        // QUIC first: over a lossy link its loss recovery (timers from the measured round
+        // trip) is far quicker than TCP's 200 ms minimum retransmission timeout.
+        out.insert(
+            0,
             Multiaddr::empty()
                 .with(ip)
                 .with(Protocol::Udp(addr.port()))
@@ -256,13 +256,13 @@ mod tests {
         assert_eq!(
             listen,
             [
-                "/ip4/10.0.0.1/tcp/7400",
                 "/ip4/10.0.0.1/udp/7400/quic-v1",
+                "/ip4/10.0.0.1/tcp/7400",
                 "/ip6/::1/tcp/0"
             ]
         );
         let boot = o.bootstrap_multiaddrs().unwrap();
-        assert_eq!(boot[0].to_string(), "/ip4/10.0.0.2/tcp/7400");
+        assert_eq!(boot[0][1].to_string(), "/ip4/10.0.0.2/tcp/7400");
         assert!(multiaddrs("nonsense", false).is_err());
     }
 

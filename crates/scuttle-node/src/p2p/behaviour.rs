@@ -2,6 +2,7 @@
 //! identify (which carries the cluster name) and optional mDNS, over TCP and QUIC with noise
 //! and yamux.
 
+use std::num::NonZeroU8;
 use std::time::Duration;
 
 use libp2p::identity::Keypair;
@@ -106,7 +107,11 @@ pub fn build_swarm(
             })
         })
         .map_err(|e| lib(&e))?
-        .with_swarm_config(|c| c.with_idle_connection_timeout(Duration::from_secs(60)))
+        .with_swarm_config(|c| {
+            c.with_idle_connection_timeout(Duration::from_secs(60))
+                // A member's QUIC and TCP addresses at once: the first to connect wins.
+                .with_dial_concurrency_factor(NonZeroU8::new(2).unwrap_or(NonZeroU8::MIN))
+        })
         .build();
     Ok(swarm)
 }

@@ -110,16 +110,17 @@ pub(crate) async fn start(
     })
 }
 
-/// foca's settings from the gossip interval: one probe per interval, suspicion for four
-/// intervals (at least 2 s), periodic gossip and announces to down members (so partitions
-/// heal) every interval.
+/// foca's settings from the gossip interval: one probe per interval (half of it to answer
+/// before indirect probes go out), suspicion for six intervals (at least 3 s, so that a
+/// lossy link's retransmissions rarely turn a live member "down"), periodic gossip every half
+/// interval, and announces to down members every interval (so partitions heal).
 fn swim_config(options: &NodeOptions) -> foca::Config {
     use std::num::{NonZeroU32, NonZeroUsize};
     let period = options.interval().max(Duration::from_millis(100));
     let mut config = foca::Config::new_lan(NonZeroU32::new(32).unwrap_or(NonZeroU32::MIN));
     config.probe_period = period;
     config.probe_rtt = period / 2;
-    config.suspect_to_down_after = (period * 4).max(Duration::from_secs(2));
+    config.suspect_to_down_after = (period * 6).max(Duration::from_secs(3));
     config.max_packet_size = NonZeroUsize::new(MAX_DATAGRAM).unwrap_or(NonZeroUsize::MIN);
     let every = |frequency, n| {
         Some(foca::PeriodicParams {
@@ -180,11 +181,14 @@ fn advertised(listen: &[Multiaddr]) -> Vec<Multiaddr> {
         })
     };
     let outside: Vec<Multiaddr> = listen.iter().filter(|a| !loopback(a)).cloned().collect();
-    if outside.is_empty() {
+    let mut out = if outside.is_empty() {
         listen.to_vec()
     } else {
         outside
-    }
+    };
+    // QUIC first: members dial addresses in this order (see `options::multiaddrs`).
+    out.sort_by_key(|a| !a.iter().any(|p| matches!(p, Protocol::QuicV1)));
+    out
 }
 
 fn liveness(state: foca::State) -> Liveness {
@@ -204,7 +208,7 @@ struct P2pNode {
     states: HashMap<PeerId, Liveness>,
     /// Peers of another cluster: refused.
     foreign: HashSet<PeerId>,
-    bootstrap: Vec<Multiaddr>,
+    bootstrap: Vec<Vec<Multiaddr>>,
     last_bootstrap: Option<Instant>,
     metrics: Arc<Metrics>,
     options: NodeOptions,
@@ -299,6 +303,7 @@ impl P2pNode {
                 }
             }
             OwnedNotification::Rejoin(_) => {
+                self.metrics.rejoins.inc();
                 tracing::warn!("this node was declared down by the cluster; rejoined")
             }
             OwnedNotification::Active => tracing::info!("joined the cluster"),
@@ -369,9 +374,13 @@ impl P2pNode {
     /// Dials the bootstrap addresses (at start, and again while no member is alive).
     fn dial_bootstrap(&mut self) {
         self.last_bootstrap = Some(Instant::now());
-        for addr in self.bootstrap.clone() {
-            if let Err(e) = self.swarm.dial(addr.clone()) {
-                tracing::debug!(%addr, error = %e, "bootstrap dial");
+        for addrs in self.bootstrap.clone() {
+            // The peer id is not known yet: one dial per address, the first that connects
+            // introduces the peer (a second connection to it is harmless).
+            for addr in addrs {
+                if let Err(e) = self.swarm.dial(addr.clone()) {
+                    tracing::debug!(%addr, error = %e, "bootstrap dial");
+                }
             }
         }
     }
