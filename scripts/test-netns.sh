@@ -57,7 +57,12 @@ command -v jq >/dev/null || skip "needs jq"
 command -v nft >/dev/null || skip "needs nftables (nft) for packet loss"
 TAG="sc$$"
 ip netns add "$TAG-probe" 2>/dev/null || skip "cannot create network namespaces here"
+probe_ok=1
+ip -n "$TAG-probe" link add p0 type veth peer name p1 2>/dev/null || probe_ok=0
+ip -n "$TAG-probe" link add pbr type bridge 2>/dev/null || probe_ok=0
+ip netns exec "$TAG-probe" nft add table inet probe 2>/dev/null || probe_ok=0
 ip netns del "$TAG-probe"
+[ "$probe_ok" = 1 ] || skip "veth pairs, bridges or nftables are not available in namespaces here"
 
 BIN=${SCUTTLE_BIN:-target/release/scuttle}
 if [ ! -x "$BIN" ]; then
