@@ -79,10 +79,12 @@ RESULTS="$DIR/results.txt"
 
 cleanup() {
   local code=$?
-  for pid in "${PIDS[@]:-}"; do
-    [ -n "$pid" ] && kill -9 "$pid" 2>/dev/null || true
-  done
-  wait 2>/dev/null || true
+  {
+    for pid in "${PIDS[@]:-}"; do
+      [ -n "$pid" ] && kill -9 "$pid" || true
+    done
+    wait || true
+  } 2>/dev/null
   for ns in $(ip netns list | awk '{print $1}' | grep "^$TAG-" || true); do
     ip netns del "$ns" 2>/dev/null || true
   done
@@ -265,8 +267,7 @@ wait_until "every member alive after loss" all_see_all
 # ------------------------------------------------------------------ kill -9 and restart
 K=3
 IDK=$(node_id "$K")
-kill -9 "${PIDS[$K]}"
-wait "${PIDS[$K]}" 2>/dev/null || true
+{ kill -9 "${PIDS[$K]}"; wait "${PIDS[$K]}"; } 2>/dev/null || true
 T=$(now)
 wait_until "node 1 suspects node $K" seen_not_alive 1 "$IDK"
 SUSPECT_K=$(since "$T")
@@ -308,7 +309,7 @@ final_checks() {
 final_checks libp2p
 [ "$STRICT_RESTART" = 1 ] || say "(writes right after a kill -9 restart not checked: set SCUTTLE_NETNS_STRICT_RESTART=1 once versions are durable)"
 
-for i in $(all_nodes); do kill -9 "${PIDS[$i]}" 2>/dev/null || true; wait "${PIDS[$i]}" 2>/dev/null || true; done
+for i in $(all_nodes); do { kill -9 "${PIDS[$i]}"; wait "${PIDS[$i]}"; } 2>/dev/null || true; done
 start_tcp_node() {
   local i=$1 j peers=()
   for j in $(all_nodes); do [ "$j" != "$i" ] && peers+=("$(ipof "$j"):7401"); done
