@@ -35,6 +35,8 @@ PARTITION_S=${PARTITION_S:-5}
 STRICT_RESTART=${SCUTTLE_NETNS_STRICT_RESTART:-0}
 GUARD_S=${GUARD_S:-240}
 
+[ "$NODES" -ge 4 ] || { echo "NODES must be at least 4"; exit 1; }
+
 skip() {
   echo "netns test SKIPPED: $*"
   exit 0
@@ -77,14 +79,17 @@ declare -a PIDS
 RESULTS="$DIR/results.txt"
 : >"$RESULTS"
 
+# kill -9, then wait until the process is gone (nodes are disowned: `wait` cannot).
+kill_node() {
+  kill -9 "$1" 2>/dev/null || return 0
+  while kill -0 "$1" 2>/dev/null; do sleep 0.05; done
+}
+
 cleanup() {
   local code=$?
-  {
-    for pid in "${PIDS[@]:-}"; do
-      [ -n "$pid" ] && kill -9 "$pid" || true
-    done
-    wait || true
-  } 2>/dev/null
+  for pid in "${PIDS[@]:-}"; do
+    [ -n "$pid" ] && kill_node "$pid"
+  done
   for ns in $(ip netns list | awk '{print $1}' | grep "^$TAG-" || true); do
     ip netns del "$ns" 2>/dev/null || true
   done
@@ -154,6 +159,7 @@ start_node() {
     --log-level "info,libp2p=warn" "${boot[@]}" \
     <>"$fifo" >>"$DIR/n$i.out" 2>>"$DIR/n$i.err" &
   PIDS[$i]=$!
+  disown "$!" # no "Killed" report when the test kills it
 }
 
 api_up() { api "$1" /v1/status >/dev/null; }
@@ -210,7 +216,7 @@ say "join: every node sees $((NODES - 1)) alive members after $(since "$T0") s (
 
 # ------------------------------------------------------------------ writes
 T=$(now)
-for i in 1 4 7; do write_keys "$i" "w$i" 50; done
+for i in 1 $(((NODES + 1) / 2)) "$NODES"; do write_keys "$i" "w$i" 50; done
 wait_until "writes converge" converged $(all_nodes)
 say "writes: 150 keys from 3 nodes on all $NODES nodes after $(since "$T") s"
 
@@ -267,7 +273,7 @@ wait_until "every member alive after loss" all_see_all
 # ------------------------------------------------------------------ kill -9 and restart
 K=3
 IDK=$(node_id "$K")
-{ kill -9 "${PIDS[$K]}"; wait "${PIDS[$K]}"; } 2>/dev/null || true
+kill_node "${PIDS[$K]}"
 T=$(now)
 wait_until "node 1 suspects node $K" seen_not_alive 1 "$IDK"
 SUSPECT_K=$(since "$T")
@@ -309,7 +315,7 @@ final_checks() {
 final_checks libp2p
 [ "$STRICT_RESTART" = 1 ] || say "(writes right after a kill -9 restart not checked: set SCUTTLE_NETNS_STRICT_RESTART=1 once versions are durable)"
 
-for i in $(all_nodes); do { kill -9 "${PIDS[$i]}"; wait "${PIDS[$i]}"; } 2>/dev/null || true; done
+for i in $(all_nodes); do kill_node "${PIDS[$i]}"; done
 start_tcp_node() {
   local i=$1 j peers=()
   for j in $(all_nodes); do [ "$j" != "$i" ] && peers+=("$(ipof "$j"):7401"); done
@@ -318,6 +324,7 @@ start_tcp_node() {
     --log-level "info" --peer "${peers[@]}" \
     <>"$DIR/n$i.in" >>"$DIR/n$i.out" 2>>"$DIR/n$i.err" &
   PIDS[$i]=$!
+  disown "$!" # no "Killed" report when the test kills it
 }
 linked() { api "$1" /v1/members | jq -e --arg id "$2" 'any(.[]; .id == $id)' >/dev/null; }
 not_linked() { ! linked "$@"; }
