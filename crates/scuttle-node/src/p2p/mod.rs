@@ -647,3 +647,47 @@ impl P2pNode {
 pub(crate) fn live_keys(core: &crate::gossip::Core) -> usize {
     core.iter().count()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn addrs(list: &[&str]) -> Vec<Multiaddr> {
+        list.iter()
+            .map(|a| a.parse().unwrap_or_else(|_| panic!("{a}")))
+            .collect()
+    }
+
+    #[test]
+    fn members_are_told_outside_addresses_quic_first() {
+        let listen = addrs(&[
+            "/ip4/127.0.0.1/tcp/7400",
+            "/ip4/10.0.0.1/tcp/7400",
+            "/ip4/127.0.0.1/udp/7400/quic-v1",
+            "/ip4/10.0.0.1/udp/7400/quic-v1",
+        ]);
+        assert_eq!(
+            advertised(&listen),
+            addrs(&["/ip4/10.0.0.1/udp/7400/quic-v1", "/ip4/10.0.0.1/tcp/7400"])
+        );
+        // Loopback only (one machine): loopback it is.
+        let local = addrs(&["/ip4/127.0.0.1/tcp/1", "/ip4/127.0.0.1/udp/2/quic-v1"]);
+        assert_eq!(advertised(&local)[0], local[1]);
+    }
+
+    #[test]
+    fn probes_follow_the_interval() {
+        let options = NodeOptions {
+            interval_ms: 500,
+            ..NodeOptions::default()
+        };
+        let c = swim_config(&options);
+        assert_eq!(c.probe_period, Duration::from_millis(500));
+        assert!(c.probe_rtt < c.probe_period);
+        assert_eq!(c.suspect_to_down_after, Duration::from_secs(3));
+        assert!(
+            c.periodic_announce_to_down_members.is_some(),
+            "partitions heal"
+        );
+    }
+}
