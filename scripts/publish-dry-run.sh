@@ -10,7 +10,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # In dependency order: what `cargo publish` (without --dry-run) must upload, one by one.
-PUBLISHED="scuttle-gossip-core scuttle-gossip-p2p scuttle-gossip-sim scuttle-gossip-store scuttle-gossip-tokio scuttle-gossip scuttle-gossip-cli"
+PUBLISHED="scuttle-gossip-core scuttle-gossip-p2p scuttle-gossip-sim scuttle-gossip-store scuttle-gossip-tokio scuttle-gossip-node scuttle-gossip scuttle-gossip-cli"
 
 command -v cargo >/dev/null || { echo "cargo is required (https://rustup.rs)"; exit 1; }
 if [ "${CARGO_NET_OFFLINE:-false}" = "true" ]; then

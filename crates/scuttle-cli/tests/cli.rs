@@ -233,7 +233,20 @@ impl Drop for NodeProcess {
 
 #[test]
 fn two_nodes_replicate_over_tcp() {
-    let mut a = NodeProcess::start(&["--listen", "127.0.0.1:0", "--id", "a"]);
+    // Data dirs: writes are open at once (without one a TCP node first catches up).
+    let dir = std::env::temp_dir().join(format!("scuttle-cli-tcp-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let (dir_a, dir_b) = (dir.join("a"), dir.join("b"));
+    let mut a = NodeProcess::start(&[
+        "--transport",
+        "tcp",
+        "--listen",
+        "127.0.0.1:0",
+        "--id",
+        "a",
+        "--data-dir",
+        dir_a.to_str().unwrap(),
+    ]);
     let banner = a.expect_line(|l| l.starts_with("listening on "));
     let addr = banner
         .trim_start_matches("listening on ")
@@ -243,13 +256,24 @@ fn two_nodes_replicate_over_tcp() {
         .to_string();
     assert!(addr.starts_with("127.0.0.1:"), "{banner}");
 
-    let mut b = NodeProcess::start(&["--listen", "127.0.0.1:0", "--id", "b", "--peer", &addr]);
+    let mut b = NodeProcess::start(&[
+        "--transport",
+        "tcp",
+        "--listen",
+        "127.0.0.1:0",
+        "--id",
+        "b",
+        "--peer",
+        &addr,
+        "--data-dir",
+        dir_b.to_str().unwrap(),
+    ]);
     b.expect_line(|l| l.starts_with("listening on "));
     b.expect_line(|l| l == "peer a connected");
     a.expect_line(|l| l == "peer b connected");
 
     b.send("set greeting hello world");
-    b.expect_line(|l| l == "ok (version 1)");
+    b.expect_line(|l| l.starts_with("ok (version "));
     // a prints the update when it arrives, then answers reads with it.
     a.expect_line(|l| l == "greeting = hello world  (from b)");
     a.send("get greeting");
@@ -279,4 +303,166 @@ fn simulate_subcommand_writes_its_outputs() {
     assert!(out.join("simulation.csv").is_file(), "{stdout}");
     assert!(out.join("simulation.svg").is_file(), "{stdout}");
     let _ = std::fs::remove_dir_all(&out);
+}
+
+/// A libp2p node started with `--listen 127.0.0.1:0 --api 127.0.0.1:0`: its TCP multiaddr,
+/// peer id and API address, read from its banner.
+struct P2pNode {
+    process: NodeProcess,
+    tcp: String,
+    id: String,
+    api: String,
+}
+
+impl P2pNode {
+    fn start(data_dir: &std::path::Path, extra: &[&str]) -> Self {
+        let dir = data_dir.to_str().expect("utf-8 path");
+        let mut args = vec![
+            "--listen",
+            "127.0.0.1:0",
+            "--api",
+            "127.0.0.1:0",
+            "--data-dir",
+            dir,
+            "--interval-ms",
+            "200",
+        ];
+        args.extend_from_slice(extra);
+        let process = NodeProcess::start(&args);
+        let banner = process.expect_line(|l| l.starts_with("listening on "));
+        let (addrs, id) = banner
+            .trim_start_matches("listening on ")
+            .split_once(" as ")
+            .expect("`as` in the banner");
+        let tcp = addrs
+            .split(", ")
+            .find(|a| a.contains("/tcp/"))
+            .expect("a TCP address")
+            .to_string();
+        let api = process.expect_line(|l| l.starts_with("API on http://"));
+        P2pNode {
+            process,
+            tcp,
+            id: id.to_string(),
+            api: api.trim_start_matches("API on http://").to_string(),
+        }
+    }
+
+    /// `scuttle ARGS --api <this node>`: success and stdout.
+    fn client(&self, args: &[&str]) -> (bool, String) {
+        let mut all = args.to_vec();
+        all.extend_from_slice(&["--api", &self.api]);
+        let (ok, stdout, _) = scuttle(&all);
+        (ok, stdout.trim().to_string())
+    }
+
+    /// Asks until `done` holds for the answer; the long guard only turns a hang into a
+    /// failure.
+    fn client_until(&self, args: &[&str], done: impl Fn(&str) -> bool) -> String {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        loop {
+            let (_, out) = self.client(args);
+            if done(&out) {
+                return out;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "gave up on {args:?}: {out}"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+    }
+
+    /// `GET /metrics` from the node's API.
+    fn metrics(&self) -> String {
+        use std::io::{Read, Write};
+        let mut stream = std::net::TcpStream::connect(&self.api).expect("connect to the API");
+        write!(
+            stream,
+            "GET /metrics HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n\r\n",
+            self.api
+        )
+        .expect("request");
+        let mut out = String::new();
+        stream.read_to_string(&mut out).expect("response");
+        out
+    }
+}
+
+#[test]
+fn libp2p_nodes_join_through_one_bootstrap_and_serve_the_api() {
+    let dir = std::env::temp_dir().join(format!("scuttle-cli-p2p-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let a = P2pNode::start(&dir.join("a"), &[]);
+    let mut b = P2pNode::start(&dir.join("b"), &["--bootstrap", &a.tcp]);
+    let c = P2pNode::start(&dir.join("c"), &["--bootstrap", &a.tcp]);
+
+    // b and c only know a's address: they learn of each other through membership.
+    c.client_until(&["members"], |out| {
+        out.lines()
+            .filter(|l| l.contains("alive, connected"))
+            .count()
+            == 2
+    });
+    let members = c.client(&["members", "--json"]).1;
+    assert!(
+        members.contains(&b.id) && members.contains(&a.id),
+        "{members}"
+    );
+
+    // A write on b's REPL reaches a's REPL and c's API.
+    b.process.send("set greeting hello world");
+    b.process.expect_line(|l| l.starts_with("ok (version "));
+    a.process
+        .expect_line(|l| l.starts_with("greeting = hello world  (from "));
+    assert_eq!(
+        c.client_until(&["get", "greeting"], |out| out == "hello world"),
+        "hello world"
+    );
+    // And the API writes: set on c, delete on a, read everywhere.
+    let (ok, out) = c.client(&["set", "k", "v"]);
+    assert!(ok && out.starts_with("ok (version "), "{out}");
+    a.client_until(&["get", "k"], |out| out == "v");
+    assert!(a.client(&["del", "k"]).1.starts_with("deleted (version "));
+    b.client_until(&["get", "k"], |out| out.starts_with("(deleted by "));
+    let (ok, out) = b.client(&["get", "missing"]);
+    assert!(!ok, "a missing key is an error for scripts");
+    assert_eq!(out, "(not set)");
+    let state = b.client(&["state"]).1;
+    assert!(state.starts_with("1 keys, version "), "{state}");
+    assert!(state.contains("greeting = hello world"), "{state}");
+
+    // A node of another cluster is refused; nobody bans anybody.
+    let other = P2pNode::start(
+        &dir.join("other"),
+        &["--bootstrap", &a.tcp, "--cluster", "elsewhere"],
+    );
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    // At least one refusal (the other node redials its bootstrap address while it has no
+    // member, and each connection is refused again).
+    let refused = |metrics: &str| {
+        metrics
+            .lines()
+            .find_map(|l| l.strip_prefix("scuttle_foreign_refused_total "))
+            .and_then(|n| n.trim().parse::<u64>().ok())
+            .unwrap_or(0)
+    };
+    while refused(&a.metrics()) == 0 {
+        assert!(std::time::Instant::now() < deadline, "{}", a.metrics());
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    assert!(!a.client(&["members", "--json"]).1.contains(&other.id));
+    for node in [&a, &b, &c] {
+        assert!(node.metrics().contains("scuttle_bans_total 0"));
+    }
+
+    // The identity key stays in the data dir: a restarted node has the same id.
+    let a_id = a.id.clone();
+    a.process.quit();
+    let again = P2pNode::start(&dir.join("a"), &[]);
+    assert_eq!(again.id, a_id);
+    for node in [again, b, c, other] {
+        node.process.quit();
+    }
+    let _ = std::fs::remove_dir_all(&dir);
 }

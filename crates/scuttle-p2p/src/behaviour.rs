@@ -214,6 +214,22 @@ where
         config.validate()?;
         let local = config.local_peer_id;
         let core = Gossip::new(local.to_string(), config.core.clone(), resolver, sorter)?;
+        Self::from_gossip(config, core)
+    }
+
+    /// A behaviour around a [`Gossip`] built by the caller (for example one whose state was
+    /// loaded from a store). Its node id must be the local peer id's string and its core
+    /// configuration is taken as [`Config::core`]; see [`ConfigError::ForeignGossip`].
+    pub fn from_gossip(config: Config, core: Gossip<K, V, R, S>) -> Result<Self, ConfigError> {
+        let config = config.with_core(core.config().clone());
+        config.validate()?;
+        let local = config.local_peer_id;
+        if core.id().as_str() != local.to_string() {
+            return Err(ConfigError::ForeignGossip {
+                id: core.id().to_string(),
+                peer: local,
+            });
+        }
         let max = config.core.max_message_bytes;
         let compressed = config.compressed_protocol();
         // With compression, `+zstd` first: peers that speak it pick it.
@@ -891,6 +907,32 @@ mod tests {
                 response,
             },
         });
+    }
+
+    #[test]
+    fn from_gossip_takes_a_core_of_the_local_peer_only() {
+        let config = config();
+        let local = config.local_peer_id;
+        let mut core: Gossip<String, String> = Gossip::new(
+            local.to_string(),
+            scuttle_core::Config::default().with_mtu(7),
+            LastWriterWins,
+            ScuttleBreadth,
+        )
+        .unwrap();
+        core.set(1, "k".into(), "v".into()).unwrap();
+        let b = Node::from_gossip(config.clone(), core).unwrap();
+        assert_eq!(b.core().value("k").map(String::as_str), Some("v"));
+        assert_eq!(
+            b.config().core.mtu,
+            7,
+            "the core's config is the behaviour's"
+        );
+        let stranger: Gossip<String, String> = Gossip::with_defaults("someone-else");
+        assert!(matches!(
+            Node::from_gossip(config, stranger),
+            Err(ConfigError::ForeignGossip { .. })
+        ));
     }
 
     fn drain(b: &mut Node) -> Vec<Event<String, String>> {

@@ -205,4 +205,13 @@ pub enum ConfigError {
     /// Connections need at least one stream.
     #[error("max_concurrent_streams must be at least 1")]
     ZeroConcurrentStreams,
+    /// [`Behaviour::from_gossip`](crate::Behaviour::from_gossip) was given a core whose node
+    /// id is not the local peer id.
+    #[error("the core's node id `{id}` is not the local peer id {peer}")]
+    ForeignGossip {
+        /// The core's node id.
+        id: String,
+        /// The local peer id.
+        peer: PeerId,
+    },
 }

@@ -92,6 +92,13 @@ pub struct NodeConfig {
     /// before it is taken as done (the seed's `gossip()` stops sending a digest before its
     /// `done` once it knows more than about `mtu + 2` sources). Default: 100 ms.
     pub seed_digest_idle: Duration,
+    /// Close a connection on which nothing arrived for this long (`None`: never). A live peer
+    /// starts an exchange every `gossip_interval`, so a silent link (a partition, a dead host
+    /// whose kernel still holds the socket) is noticed within a few intervals instead of the
+    /// kernel's retransmission timeout; pick it above `exchange_timeout + 2 × gossip_interval`.
+    /// The connection ends with [`ConnectionError::IdleTimeout`](crate::ConnectionError).
+    /// Default: `None`.
+    pub idle_timeout: Option<Duration>,
 }
 
 impl Default for NodeConfig {
@@ -106,6 +113,7 @@ impl Default for NodeConfig {
             event_capacity: 1_024,
             compression: false,
             seed_digest_idle: Duration::from_millis(100),
+            idle_timeout: None,
         }
     }
 }
@@ -162,6 +170,12 @@ impl NodeConfig {
     /// Sets [`seed_digest_idle`](Self::seed_digest_idle).
     pub fn with_seed_digest_idle(mut self, idle: Duration) -> Self {
         self.seed_digest_idle = idle;
+        self
+    }
+
+    /// Sets [`idle_timeout`](Self::idle_timeout).
+    pub fn with_idle_timeout(mut self, timeout: Option<Duration>) -> Self {
+        self.idle_timeout = timeout;
         self
     }
 

@@ -368,14 +368,23 @@ impl<K: Key, V: Value, R: NodeResolver<K, V>, S: NodeSorter<K, V>> Link<'_, K, V
         replies: mpsc::Sender<Step<K, V>>,
     ) -> Result<End, ConnectionError> {
         let seed = self.format == WireFormat::SeedJson;
-        let idle = self.shared.config.seed_digest_idle;
+        let seed_idle = self.shared.config.seed_digest_idle;
+        let idle = self.shared.config.idle_timeout;
         loop {
+            let next = async {
+                match idle {
+                    Some(limit) => tokio::time::timeout(limit, reader.next())
+                        .await
+                        .map_err(|_| ConnectionError::IdleTimeout(limit)),
+                    None => Ok(reader.next().await),
+                }
+            };
             let frame = tokio::select! {
                 biased;
                 _ = self.cancel.cancelled() => return Ok(End::Closed),
-                frame = reader.next() => frame,
+                frame = next => frame?,
                 // Nothing for a while: a digest the seed left without `done` is done.
-                () = tokio::time::sleep(idle), if seed => {
+                () = tokio::time::sleep(seed_idle), if seed => {
                     match reader.decoder_mut().wire.finish_digest() {
                         Some(msg) => Some(Ok(Incoming::Message(msg))),
                         None => continue,

@@ -43,6 +43,10 @@ pub enum ConnectionError {
     /// The peer sent no hello in time.
     #[error("no hello from the peer within {0:?}")]
     HandshakeTimeout(Duration),
+    /// Nothing arrived from the peer for [`NodeConfig::idle_timeout`](crate::NodeConfig):
+    /// the link is presumed dead (not the peer's fault; the caller may redial).
+    #[error("nothing received for {0:?}: the link is presumed dead")]
+    IdleTimeout(Duration),
     /// The peer closed the stream before its hello arrived.
     #[error("the peer closed the connection during the handshake")]
     ClosedDuringHandshake,

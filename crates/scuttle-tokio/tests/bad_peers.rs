@@ -438,3 +438,30 @@ async fn an_oversize_set_is_refused_and_a_later_write_still_arrives() {
         assert!(!matches!(event, NodeEvent::Error { .. }), "{event:?}");
     }
 }
+
+/// A link on which nothing arrives after the hello (a silent partition, a dead host whose
+/// socket stays open) ends once `idle_timeout` passed; without the setting it stays open.
+#[tokio::test(start_paused = true)]
+async fn a_link_gone_silent_ends_after_the_idle_timeout() {
+    let config = common::fast().with_idle_timeout(Some(Duration::from_secs(3)));
+    let a: N = node_with("a", Config::default(), config);
+    let (mut raw, side) = tokio::io::duplex(64 * 1024);
+    raw.write_all(&hello("mute", PROTOCOL_VERSION))
+        .await
+        .unwrap();
+    let started = tokio::time::Instant::now();
+    let error = a.connect(side).await.unwrap_err();
+    assert!(matches!(*error, ConnectionError::IdleTimeout(_)), "{error}");
+    assert!(started.elapsed() >= Duration::from_secs(3));
+
+    // The default keeps a quiet link open (the kernel decides when it is dead).
+    let b = node("b");
+    let (mut raw, side) = tokio::io::duplex(64 * 1024);
+    raw.write_all(&hello("mute", PROTOCOL_VERSION))
+        .await
+        .unwrap();
+    let link = b.spawn_connection(side);
+    tokio::time::sleep(Duration::from_secs(60)).await;
+    assert!(!link.is_finished());
+    drop(raw);
+}

@@ -1,0 +1,90 @@
+//! libp2p nodes on loopback: they find each other through one bootstrap address, replicate,
+//! and see a member that leaves as down (its connection closed). The waits poll until the
+//! expected state, with a long guard that only turns a hang into a failure.
+
+#![allow(clippy::unwrap_used)]
+
+use std::time::Duration;
+
+use scuttle_node::{Liveness, NodeOptions, RunningNode};
+
+async fn node(bootstrap: Option<&RunningNode>) -> RunningNode {
+    let mut options = NodeOptions::default();
+    options.listen = vec!["127.0.0.1:0".into()];
+    options.interval_ms = 100;
+    if let Some(b) = bootstrap {
+        let tcp = b
+            .listen_addrs()
+            .iter()
+            .find(|a| a.contains("/tcp/"))
+            .unwrap();
+        options.bootstrap = vec![tcp.clone()];
+    }
+    scuttle_node::start(options).await.unwrap()
+}
+
+async fn until<F: std::future::Future<Output = bool>>(what: &str, mut check: impl FnMut() -> F) {
+    let wait = async {
+        while !check().await {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(120), wait)
+        .await
+        .unwrap_or_else(|_| panic!("gave up waiting for {what}"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn members_join_through_one_address_and_a_leaver_is_seen_down() {
+    let a = node(None).await;
+    let b = node(Some(&a)).await;
+    let c = node(Some(&a)).await;
+    let (ha, hb, hc) = (a.handle(), b.handle(), c.handle());
+
+    // b learns of c through the cluster (it was only given a's address).
+    until("b to see a and c alive and connected", || {
+        let hb = hb.clone();
+        async move {
+            let m = hb.members().await.unwrap();
+            m.len() == 2 && m.iter().all(|m| m.state == Liveness::Alive && m.connected)
+        }
+    })
+    .await;
+
+    hc.set("k".into(), "from c".into()).await.unwrap();
+    until("b to hold c's write", || {
+        let hb = hb.clone();
+        async move {
+            hb.get("k".into())
+                .await
+                .unwrap()
+                .and_then(|e| e.value)
+                .is_some()
+        }
+    })
+    .await;
+
+    let c_id = c.id().to_string();
+    c.shutdown().await;
+    until("a to see c down with no connection", || {
+        let (ha, c_id) = (ha.clone(), c_id.clone());
+        async move {
+            ha.members()
+                .await
+                .unwrap()
+                .iter()
+                .any(|m| m.id == c_id && m.state == Liveness::Down && !m.connected)
+        }
+    })
+    .await;
+    let status = ha.status().await.unwrap();
+    assert_eq!(status.members.down, 1);
+    assert_eq!(
+        status.members.alive + status.members.suspect,
+        1,
+        "b is still a member"
+    );
+    assert!(a.metrics().render().contains("scuttle_bans_total 0"));
+    a.shutdown().await;
+    b.shutdown().await;
+}
