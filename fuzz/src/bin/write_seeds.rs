@@ -1,0 +1,50 @@
+//! Writes the seed corpora under `corpus/<target>/` from [`scuttle_fuzz::seeds`]:
+//! `cargo run --release --features zstd --bin write_seeds` in fuzz/ (with the feature, compressed
+//! frames are written too).
+
+use std::fs;
+use std::path::Path;
+
+use scuttle_core::{FrameCodec, JsonLinesCodec};
+use scuttle_fuzz::seeds;
+
+fn write(target: &str, name: &str, bytes: &[u8]) {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("corpus").join(target);
+    fs::create_dir_all(&dir).expect("corpus directory");
+    fs::write(dir.join(name), bytes).expect("seed file");
+}
+
+fn main() {
+    let codec = FrameCodec::new(1 << 20);
+    let json = JsonLinesCodec::<String, String>::new(1 << 16, 1 << 10);
+    let mut all_frames = Vec::new();
+    let mut all_lines = Vec::new();
+    for (name, msg) in seeds::messages() {
+        let mut frame = Vec::new();
+        codec.encode(&msg, &mut frame).expect("encodes");
+        write("frame_codec", name, &frame);
+        write("c_frame", name, &frame);
+        all_frames.extend_from_slice(&frame);
+        #[cfg(feature = "zstd")]
+        {
+            let mut packed = Vec::new();
+            codec
+                .with_compression(0)
+                .encode(&msg, &mut packed)
+                .expect("encodes");
+            if packed != frame {
+                write("frame_codec", &format!("{name}_zstd"), &packed);
+            }
+        }
+        // json_lines inputs start with two bytes: the chunking seed and the limits selector.
+        let mut lines = vec![0u8, 0xff];
+        json.encode(&msg, &mut lines).expect("encodes");
+        write("json_lines", name, &lines);
+        all_lines.extend_from_slice(&lines[2..]);
+    }
+    write("frame_codec", "all", &all_frames);
+    write("c_frame", "all", &all_frames);
+    let mut lines = vec![7u8, 0xff];
+    lines.extend_from_slice(&all_lines);
+    write("json_lines", "all", &lines);
+}
