@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
-# Runs every test of the project: Rust (fmt, clippy, tests, docs), then C and Python bindings,
+# Runs every test of the project: Rust (fmt, clippy, tests, docs), fuzz smoke runs, then C and
+# Python bindings,
 # then the crates.io publish dry run (skipped when the crates.io index is unreachable).
 # Each part lives in its own script so it can also be run alone.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-for part in rust c python; do
+for part in rust fuzz c python; do
   script="scripts/test-$part.sh"
   if [ -x "$script" ]; then
     echo "==> $script"

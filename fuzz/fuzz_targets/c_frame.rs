@@ -11,8 +11,8 @@
 use libfuzzer_sys::fuzz_target;
 use scuttle_c::{
     scuttle_bytes_free, scuttle_config_default, scuttle_event_free, scuttle_gossip_free,
-    scuttle_gossip_handle_frame, scuttle_gossip_new, scuttle_gossip_poll_event,
-    scuttle_gossip_set, ScuttleBytes, ScuttleConfig, ScuttleEvent, ScuttleGossip, ScuttleStatus,
+    scuttle_gossip_handle_frame, scuttle_gossip_new, scuttle_gossip_poll_event, scuttle_gossip_set,
+    ScuttleBytes, ScuttleConfig, ScuttleEvent, ScuttleGossip, ScuttleStatus,
 };
 use scuttle_core::codec::LENGTH_PREFIX;
 use scuttle_core::{FrameCodec, Message};
@@ -23,7 +23,11 @@ const MAX_MESSAGE_BYTES: usize = 4096;
 
 /// The one call of the entry point under test. When `scuttle_gossip_handle_frame` takes the
 /// time (`now_ms`), only this line changes: pass `NOW_MS` after `gossip`.
-unsafe fn handle_frame(gossip: *mut ScuttleGossip, frame: &[u8], reply: *mut ScuttleBytes) -> ScuttleStatus {
+unsafe fn handle_frame(
+    gossip: *mut ScuttleGossip,
+    frame: &[u8],
+    reply: *mut ScuttleBytes,
+) -> ScuttleStatus {
     unsafe { scuttle_gossip_handle_frame(gossip, frame.as_ptr(), frame.len(), reply) }
 }
 
@@ -34,7 +38,10 @@ fuzz_target!(|data: &[u8]| {
 
 unsafe fn run(data: &[u8]) {
     let mut config = std::mem::MaybeUninit::<ScuttleConfig>::uninit();
-    assert_eq!(unsafe { scuttle_config_default(config.as_mut_ptr()) }, ScuttleStatus::Ok);
+    assert_eq!(
+        unsafe { scuttle_config_default(config.as_mut_ptr()) },
+        ScuttleStatus::Ok
+    );
     // SAFETY: written by scuttle_config_default.
     let mut config = unsafe { config.assume_init() };
     config.max_message_bytes = MAX_MESSAGE_BYTES;
@@ -63,7 +70,9 @@ unsafe fn run(data: &[u8]) {
     let mut rest = data;
     while !rest.is_empty() {
         let len = match rest.get(..LENGTH_PREFIX) {
-            Some(p) => LENGTH_PREFIX + (u32::from_be_bytes([p[0], p[1], p[2], p[3]]) & !(1 << 31)) as usize,
+            Some(p) => {
+                LENGTH_PREFIX + (u32::from_be_bytes([p[0], p[1], p[2], p[3]]) & !(1 << 31)) as usize
+            }
             None => rest.len(),
         };
         let (frame, tail) = rest.split_at(len.min(rest.len()));

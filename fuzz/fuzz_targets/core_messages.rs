@@ -21,8 +21,8 @@ use std::time::Duration;
 use arbitrary::Arbitrary;
 use libfuzzer_sys::fuzz_target;
 use scuttle_core::{
-    Config, Entry, Event, Gossip, LastWriterWins, Message, News, NodeId, ScuttleBreadth,
-    ScuttleDepth, DynSorter, Versions,
+    Config, DynSorter, Entry, Event, Gossip, LastWriterWins, Message, News, NodeId, ScuttleBreadth,
+    ScuttleDepth, Versions,
 };
 use scuttle_fuzz::arb::{AMessage, AValue, Key};
 use scuttle_fuzz::recording::{Decision, Policy, Recording};
@@ -77,13 +77,25 @@ enum Step {
     /// The same message delivered again (a replay).
     Replay,
     /// A local write or delete.
-    Write { advance: u16, key: Key, value: Option<AValue> },
+    Write {
+        advance: u16,
+        key: Key,
+        value: Option<AValue>,
+    },
     /// `handle_timeout`.
     Timeout { advance: u32 },
     /// A peer node writes.
-    PeerWrite { peer: u8, key: Key, value: Option<AValue> },
+    PeerWrite {
+        peer: u8,
+        key: Key,
+        value: Option<AValue>,
+    },
     /// A real exchange with a peer node, either side opening.
-    Exchange { peer: u8, we_open: bool, advance: u16 },
+    Exchange {
+        peer: u8,
+        we_open: bool,
+        advance: u16,
+    },
     /// A peer collects its tombstones.
     PeerTimeout { peer: u8, advance: u32 },
 }
@@ -252,12 +264,14 @@ impl World {
         let updates = msg.news().map_or(0, News::len);
         let now = self.now;
         let mut reply = None;
-        self.checked(Kind::Remote, updates, |n| match n.handle_message(now, msg) {
-            Ok(r) => {
-                reply = Some(r);
-                true
+        self.checked(Kind::Remote, updates, |n| {
+            match n.handle_message(now, msg) {
+                Ok(r) => {
+                    reply = Some(r);
+                    true
+                }
+                Err(_) => false,
             }
-            Err(_) => false,
         });
         if let Some(Some(r)) = &reply {
             let budget = self.node.config().max_message_bytes;
@@ -305,23 +319,39 @@ impl World {
 
         if !ok {
             assert_eq!(before, after, "a refused input changed the state");
-            assert_eq!(marks_before, marks_after, "a refused input moved watermarks");
-            assert_eq!(version_before, self.node.version(), "a refused input moved the clock");
-            assert!(events.is_empty(), "a refused input queued events: {events:?}");
+            assert_eq!(
+                marks_before, marks_after,
+                "a refused input moved watermarks"
+            );
+            assert_eq!(
+                version_before,
+                self.node.version(),
+                "a refused input moved the clock"
+            );
+            assert!(
+                events.is_empty(),
+                "a refused input queued events: {events:?}"
+            );
             return;
         }
 
         // Monotone clock and watermarks.
         assert!(self.node.version() >= version_before);
         for (s, v) in &marks_before {
-            assert!(marks_after.get(s).is_some_and(|w| w >= v), "watermark of {s} fell");
+            assert!(
+                marks_after.get(s).is_some_and(|w| w >= v),
+                "watermark of {s} fell"
+            );
         }
 
         // The last accepted update of each key, in this step.
         let mut accepted: BTreeMap<&str, &Decision> = BTreeMap::new();
         for d in &decisions {
             assert_ne!(kind, Kind::Timeout, "a timeout asked the resolver");
-            assert_eq!(d.local, local, "a remote decision in a local write, or back");
+            assert_eq!(
+                d.local, local,
+                "a remote decision in a local write, or back"
+            );
             if d.accepted == Some(true) {
                 accepted.insert(d.update.key.as_str(), d);
             }
@@ -344,7 +374,11 @@ impl World {
                     let d = accepted
                         .get(key.as_str())
                         .unwrap_or_else(|| panic!("{key} changed without the resolver"));
-                    assert_eq!(&d.update.to_entry(), entry, "{key}: not the accepted update");
+                    assert_eq!(
+                        &d.update.to_entry(),
+                        entry,
+                        "{key}: not the accepted update"
+                    );
                 }
                 None => {
                     let old = old.expect("a key that changed was somewhere");
@@ -361,7 +395,12 @@ impl World {
             }
         }
         for e in &events {
-            if let Event::Update { key, entry, local: l } = e {
+            if let Event::Update {
+                key,
+                entry,
+                local: l,
+            } = e
+            {
                 assert_eq!(*l, local);
                 assert!(
                     decisions.iter().any(|d| d.accepted == Some(true)
@@ -374,10 +413,20 @@ impl World {
 
         // Memory bounded by what the input carried.
         let max_history = self.node.config().max_history;
-        assert!(after.len() <= self.keys.len(), "more entries than keys seen");
-        assert!(marks_after.len() <= self.sources.len(), "more sources than ids seen");
+        assert!(
+            after.len() <= self.keys.len(),
+            "more entries than keys seen"
+        );
+        assert!(
+            marks_after.len() <= self.sources.len(),
+            "more sources than ids seen"
+        );
         assert!(self.node.superseded_len() <= max_history);
         assert!(self.node.history_len() <= after.len() + max_history);
-        assert!(events.len() <= 2 * updates.max(1) + before.len() + 1, "{} events", events.len());
+        assert!(
+            events.len() <= 2 * updates.max(1) + before.len() + 1,
+            "{} events",
+            events.len()
+        );
     }
 }

@@ -74,8 +74,12 @@ fn streamed(codec: &FrameCodec, data: &[u8]) {
 fn round_trip(msg: &Msg) {
     let codec = FrameCodec::new(1 << 24);
     let mut out = Vec::new();
-    codec.encode(msg, &mut out).expect("a decoded message encodes");
-    let back: Msg = codec.decode_frame(&out).expect("an encoded message decodes");
+    codec
+        .encode(msg, &mut out)
+        .expect("a decoded message encodes");
+    let back: Msg = codec
+        .decode_frame(&out)
+        .expect("an encoded message decodes");
     assert_eq!(&back, msg);
     #[cfg(feature = "zstd")]
     {

@@ -10,6 +10,7 @@
 use bytes::BytesMut;
 use libfuzzer_sys::fuzz_target;
 use scuttle_core::{DecodeError, JsonLinesCodec, Message, News, Update};
+use scuttle_fuzz::chunk_sizes;
 
 type Msg = Message<String, String>;
 
@@ -37,19 +38,6 @@ fuzz_target!(|data: &[u8]| {
         (a, b) => panic!("chunking changed the outcome: whole {a:?}, chunked {b:?}"),
     }
 });
-
-/// Chunk sizes from one seed byte (a small xorshift), 1 to 64 bytes each.
-fn chunk_sizes(seed: u8) -> Vec<usize> {
-    let mut x = u32::from(seed) | 0x100;
-    (0..16)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 17;
-            x ^= x << 5;
-            (x % 64) as usize + 1
-        })
-        .collect()
-}
 
 /// Feeds `stream` in chunks cycling through `sizes`, decoding after each chunk until the
 /// decoder wants more; the items carried, or the first error.

@@ -10,3 +10,17 @@
 pub mod arb;
 pub mod recording;
 pub mod seeds;
+
+/// Chunk sizes of 1 to 64 bytes from one seed byte (a small xorshift), for feeding a decoder
+/// as a transport's reads would.
+pub fn chunk_sizes(seed: u8) -> Vec<usize> {
+    let mut x = u32::from(seed) | 0x100;
+    (0..16)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 17;
+            x ^= x << 5;
+            (x % 64) as usize + 1
+        })
+        .collect()
+}

@@ -14,12 +14,16 @@ fn node(id: &str) -> Node {
     Gossip::new(id, config, LastWriterWins, ScuttleBreadth).expect("a valid config")
 }
 
-fn reply(node: &mut Node, now: u64, msg: Message<String, String>) -> Option<Message<String, String>> {
+fn reply(
+    node: &mut Node,
+    now: u64,
+    msg: Message<String, String>,
+) -> Option<Message<String, String>> {
     node.handle_message(now, msg).expect("a valid message")
 }
 
-/// Named messages: a full `Syn`, a `SynAck` with news, an `Ack`, a hash-only `Syn`, and a
-/// `SynAck` carrying a reset.
+/// Named messages: a full `Syn`, a `SynAck` with news, an `Ack`, a hash-only `Syn`, a
+/// `SynAck` carrying a reset, and one carrying a long value (which compresses).
 pub fn messages() -> Vec<(&'static str, Message<String, String>)> {
     let mut out = Vec::new();
     let (mut a, mut b) = (node("a"), node("b"));
@@ -48,5 +52,12 @@ pub fn messages() -> Vec<(&'static str, Message<String, String>)> {
     let c = node("c");
     let reset = reply(&mut a, NOW + 10_000, c.start_exchange()).expect("a SynAck");
     out.push(("synack_reset", reset));
+
+    // A long, repetitive value: its frame is smaller compressed.
+    let mut d = node("d");
+    d.set(NOW, "big".into(), "abc".repeat(200))
+        .expect("a write");
+    let big = reply(&mut d, NOW, node("e").start_exchange()).expect("a SynAck");
+    out.push(("synack_big", big));
     out
 }

@@ -9,7 +9,9 @@ use scuttle_core::{FrameCodec, JsonLinesCodec};
 use scuttle_fuzz::seeds;
 
 fn write(target: &str, name: &str, bytes: &[u8]) {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("corpus").join(target);
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("corpus")
+        .join(target);
     fs::create_dir_all(&dir).expect("corpus directory");
     fs::write(dir.join(name), bytes).expect("seed file");
 }
@@ -47,4 +49,23 @@ fn main() {
     let mut lines = vec![7u8, 0xff];
     lines.extend_from_slice(&all_lines);
     write("json_lines", "all", &lines);
+    #[cfg(feature = "tokio")]
+    tokio_seeds(&all_frames, &all_lines);
+}
+
+/// A hello then every message, in both formats (`tokio_codec` inputs start with a selector
+/// byte, format in its low bit, and a chunking seed byte).
+#[cfg(feature = "tokio")]
+fn tokio_seeds(frames: &[u8], lines: &[u8]) {
+    use scuttle_tokio::{Hello, WireFormat};
+    for (name, select, format, body) in [
+        ("cbor", 0x0e, WireFormat::Cbor, frames),
+        ("json", 0x0f, WireFormat::JsonLines, lines),
+    ] {
+        let mut input = vec![select, 3];
+        let hello = Hello::new("a".into()).with_zstd(true);
+        input.extend_from_slice(&hello.to_bytes(format).expect("encodes"));
+        input.extend_from_slice(body);
+        write("tokio_codec", name, &input);
+    }
 }
