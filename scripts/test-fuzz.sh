@@ -36,6 +36,7 @@ esac
 export RUSTC_BOOTSTRAP=1
 cd fuzz
 cargo fmt --check
+cargo clippy --all-targets --features zstd,tokio -- -D warnings
 # -malloc_limit_mb: one allocation above it is a finding (decoders must refuse oversize input
 # before they allocate for it); -timeout: one input slower than it is a finding (a hang).
 flags=(-max_total_time="$seconds" -malloc_limit_mb=256 -timeout=10 -print_final_stats=1)

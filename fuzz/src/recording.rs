@@ -71,7 +71,7 @@ impl Recording {
             Policy::LwwClock => lift(LastWriterWinsClock.accept(current, update)),
             Policy::Strict => lift(StrictlyOrderedValues.accept(current, update)),
             Policy::Coin(seed) => Ok(mix(seed, update) & 1 == 0),
-            Policy::Flaky(seed) if mix(seed, update) % 16 == 0 => Err(Refused),
+            Policy::Flaky(seed) if mix(seed, update).is_multiple_of(16) => Err(Refused),
             Policy::Flaky(_) => lift(LastWriterWins.accept(current, update)),
         }
     }
