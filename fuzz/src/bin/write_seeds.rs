@@ -1,6 +1,8 @@
-//! Writes the seed corpora under `corpus/<target>/` from [`scuttle_fuzz::seeds`]:
-//! `cargo run --release --features zstd --bin write_seeds` in fuzz/ (with the feature, compressed
-//! frames are written too).
+//! Writes the seed corpora under `corpus/<target>/` from [`scuttle_fuzz::seeds`] (the
+//! `core_messages` seeds excepted). In fuzz/:
+//! `RUSTC_BOOTSTRAP=1 cargo fuzz build --features zstd,tokio --target-dir target/zstd write_seeds`,
+//! then run `target/zstd/<host>/release/write_seeds`. With `zstd`, compressed frames are written
+//! too; with `tokio`, the `tokio_codec` streams.
 
 use std::fs;
 use std::path::Path;
