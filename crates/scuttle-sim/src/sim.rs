@@ -593,6 +593,16 @@ where
         self.groups = None;
     }
 
+    /// Ends every fault: heals the partition, restarts every crashed node (with the state it
+    /// had) and turns message faults off — what a schedule does before its fault-free rounds.
+    pub fn recover(&mut self) {
+        self.heal();
+        for node in &mut self.nodes {
+            node.up = true;
+        }
+        self.faults = Faults::none();
+    }
+
     /// Whether a partition is in force.
     pub fn is_partitioned(&self) -> bool {
         self.groups.is_some()

@@ -91,13 +91,7 @@ fn schedule_with(seed: u64, attacks: &[Attack]) -> Result<(u64, u64), String> {
             _ => sim.restart(i),
         }
     }
-    sim.heal();
-    for i in 0..sim.len() {
-        if !sim.is_up(i) {
-            sim.restart(i);
-        }
-    }
-    sim.set_faults(Faults::none());
+    sim.recover();
     // Byzantine data may stay apart (a byzantine source that sends different nodes different
     // versions, or floods them past `max_sources`, can leave its own keys differing), so
     // settling is judged on the honest keys only.

@@ -141,13 +141,7 @@ where
         }
     }
     // Heal everything, then fault-free rounds.
-    sim.heal();
-    for i in 0..sim.len() {
-        if !sim.is_up(i) {
-            sim.restart(i);
-        }
-    }
-    sim.set_faults(Faults::none());
+    sim.recover();
     sim.settle(2_000).map_err(e)?;
     sim.check_converged(order).map_err(e)?;
     let net = sim.stats();

@@ -131,11 +131,7 @@ fn tombstone_schedule(seed: u64) -> Result<bool, String> {
             _ => sim.restart(i),
         }
     }
-    sim.heal();
-    for i in 0..sim.len() {
-        sim.restart(i);
-    }
-    sim.set_faults(Faults::none());
+    sim.recover();
     sim.settle(2_000).map_err(e)?;
     let want = expected_state(sim.writes(), lww_order);
     let got = sim.snapshot(0);
