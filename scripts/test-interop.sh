@@ -24,4 +24,4 @@ if [ -z "${SCUTTLE_SEED_NODE_MODULES:-}" ]; then
   fi
   export SCUTTLE_SEED_NODE_MODULES="$modules_dir/node_modules"
 fi
-cargo test --release -p scuttle-tokio --test seed_clusters -- --ignored --nocapture
+cargo test --release -p scuttle-gossip-tokio --test seed_clusters -- --ignored --nocapture

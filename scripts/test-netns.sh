@@ -68,7 +68,7 @@ ip netns del "$TAG-probe"
 BIN=${SCUTTLE_BIN:-target/release/scuttle}
 if [ ! -x "$BIN" ]; then
   echo "building $BIN"
-  cargo build --release -p scuttle-cli --quiet
+  cargo build --release -p scuttle-gossip-cli --quiet
 fi
 BIN=$(realpath "$BIN")
 
