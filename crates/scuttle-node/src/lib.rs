@@ -33,6 +33,7 @@
 #![forbid(unsafe_code)]
 
 pub mod api;
+pub mod embedded;
 mod error;
 pub mod gossip;
 mod handle;
@@ -50,6 +51,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use tokio::sync::{broadcast, oneshot};
 use tokio::task::JoinHandle;
 
+pub use embedded::EmbeddedNode;
 pub use error::NodeError;
 pub use handle::NodeHandle;
 pub use metrics::Metrics;
