@@ -46,6 +46,7 @@ fn news_from(source: &str, pairs: &[(String, String)]) -> Vec<Message<String, St
             source_id: source.clone(),
             version,
             timestamp: NOW,
+            signature: None,
         })
         .collect();
     updates
@@ -194,6 +195,7 @@ fn codec(c: &mut Criterion) {
                     source_id: NodeId::from("node-042"),
                     version: 123_456,
                     timestamp: NOW,
+                    signature: None,
                 }],
                 through: None,
             }]),

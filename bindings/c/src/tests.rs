@@ -250,6 +250,7 @@ pub(crate) fn ack(source: &str, key: &[u8], version: u64) -> Message<Vec<u8>, Ve
                 source_id: NodeId::from(source),
                 version,
                 timestamp: 0,
+                signature: None,
             }],
             through: None,
         }]),

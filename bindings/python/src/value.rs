@@ -383,6 +383,7 @@ mod tests {
             version: 1,
             source_id: NodeId::from("a"),
             timestamp: 0,
+            signature: None,
         };
         let write = |v: Cbor| Update {
             key: "k".to_string(),
@@ -390,6 +391,7 @@ mod tests {
             source_id: NodeId::from("a"),
             version: 2,
             timestamp: 0,
+            signature: None,
         };
         let accept = |v: Cbor| {
             let Ok(b) = StrictlyOrderedValues.accept_local(Some(&current), &write(v));

@@ -6,7 +6,7 @@ use std::convert::Infallible;
 
 use crate::store::StoreError;
 
-use crate::types::Version;
+use crate::types::{NodeId, Version};
 
 /// A frame from a peer could not be decoded. The peer is at fault; the transport should drop
 /// the connection. Never a panic, whatever the bytes.
@@ -70,6 +70,23 @@ pub enum ProtocolError {
     DigestTooLarge {
         /// The limit.
         max: usize,
+    },
+    /// A node that checks signatures got an update without one (see [`crate::signing`]).
+    #[error("update {version} of source {source_id} carries no signature")]
+    Unsigned {
+        /// The update's source.
+        source_id: NodeId,
+        /// Its version.
+        version: Version,
+    },
+    /// An update's signature does not verify with its source's key, or its source names no
+    /// key: the update was forged or changed on its way, and the peer that sent it relayed it.
+    #[error("update {version} of source {source_id} has a bad signature")]
+    BadSignature {
+        /// The update's source.
+        source_id: NodeId,
+        /// Its version.
+        version: Version,
     },
 }
 
@@ -136,6 +153,9 @@ pub enum SetError<E = Infallible> {
     /// The node's store refused to persist the write; nothing changed.
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// The write could not be signed: its key or value does not serialize.
+    #[error("the write could not be signed: its key or value does not serialize")]
+    Unsignable,
 }
 
 /// Why [`Gossip::with_store`](crate::Gossip::with_store) could not open a store.
@@ -164,5 +184,13 @@ pub enum ConfigError {
         min: usize,
         /// The value given.
         got: usize,
+    },
+    /// The signing key given to [`Gossip::with_signing`](crate::Gossip::with_signing) is not
+    /// the key its [`SourceKeys`](crate::signing::SourceKeys) name for the node's own id, so
+    /// every peer would refuse its writes.
+    #[error("the signing key is not the key of node id {id}")]
+    SigningKeyMismatch {
+        /// The node's id.
+        id: NodeId,
     },
 }

@@ -1,7 +1,7 @@
 //! What a node reports to its application, drained with
 //! [`Gossip::poll_event`](crate::Gossip::poll_event).
 
-use crate::types::Entry;
+use crate::types::{Entry, Update};
 
 /// Something that happened inside a node.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -43,6 +43,13 @@ pub enum Event<K, V> {
         /// Updates left out (a reset left out counts once).
         refused: u64,
     },
+    /// A source signed two different updates with the same version (see
+    /// [`crate::signing`]): the one held here and `update`, which was refused. Both
+    /// signatures verify, so this is proof against the source, not the peer that relayed it.
+    Equivocation {
+        /// The update refused (its source, version and signature are the evidence).
+        update: Box<Update<K, V>>,
+    },
 }
 
 /// Counters of what a node did, for tests, simulations and benchmarks.
@@ -72,4 +79,7 @@ pub struct Stats {
     /// Remote updates (and resets) left out because they named more new sources than
     /// `Config::max_sources` allows.
     pub sources_refused: u64,
+    /// Updates refused as equivocation: a second, different update signed by its source
+    /// under a version already held.
+    pub equivocations: u64,
 }

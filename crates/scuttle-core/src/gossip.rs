@@ -13,6 +13,7 @@ use crate::history::History;
 use crate::message::{Digest, Message, News, Reset};
 use crate::news;
 use crate::resolver::{LastWriterWins, Resolver};
+use crate::signing::{SignError, Signing};
 use crate::sorter::{ScuttleBreadth, Sorter};
 use crate::sources::SourceMap;
 use crate::state::State;
@@ -92,6 +93,8 @@ pub struct Gossip<K, V, R = LastWriterWins, S = ScuttleBreadth> {
     /// Where the next cut digest starts (an atomic only because `start_exchange` takes
     /// `&self`).
     digest_cuts: AtomicU64,
+    /// This node's key and the sources' keys, when updates are signed (see [`crate::signing`]).
+    signing: Option<Signing>,
 }
 
 /// The updates already won inside the message being decided, found by their key's hash in
@@ -185,6 +188,9 @@ struct Plan<K> {
     rejected: u64,
     duplicates: u64,
     gaps: u64,
+    /// Indexes of updates refused as equivocation (their source signed another update with
+    /// the same version, held here).
+    equivocations: Vec<usize>,
 }
 
 impl<K, V> Gossip<K, V, LastWriterWins, ScuttleBreadth>
@@ -239,7 +245,39 @@ where
             heard_peer: false,
             own_target: 0,
             digest_cuts: AtomicU64::new(0),
+            signing: None,
         }
+    }
+
+    /// Signs this node's writes with `signing`'s key and refuses every update whose source's
+    /// signature does not verify (see [`crate::signing`]). Fails if the key is not the one
+    /// `signing` names for this node's id (its peers would refuse every write).
+    ///
+    /// ```
+    /// use scuttle_core::signing::{HexKeys, Signing, SigningKey};
+    /// use scuttle_core::Gossip;
+    ///
+    /// let key = SigningKey::from_bytes(&[7; 32]);
+    /// let id = HexKeys::id_of(&key.verifying_key());
+    /// let mut a: Gossip<String, String> = Gossip::with_defaults(id)
+    ///     .with_signing(Signing::new(key, HexKeys))
+    ///     .unwrap();
+    /// a.set(1, "k".into(), "v".into()).unwrap();
+    /// assert!(a.get("k").unwrap().signature.is_some());
+    /// ```
+    pub fn with_signing(mut self, signing: Signing) -> Result<Self, ConfigError> {
+        if signing.key_of(self.id.as_str()) != Some(signing.verifying_key()) {
+            return Err(ConfigError::SigningKeyMismatch {
+                id: self.id.clone(),
+            });
+        }
+        self.signing = Some(signing);
+        Ok(self)
+    }
+
+    /// Whether this node signs its writes and checks signatures.
+    pub fn is_signing(&self) -> bool {
+        self.signing.is_some()
     }
 
     /// Opens `store` for this fresh node: loads what it holds (entries, watermarks, floors,
@@ -463,13 +501,21 @@ where
             Versions::Counter => next,
             Versions::Hybrid => next.max(hlc(now)),
         };
-        let update = Update {
+        let mut update = Update {
             key,
             value,
             source_id: self.id.clone(),
             version,
             timestamp: now,
+            signature: None,
         };
+        if let Some(signing) = &self.signing {
+            update.signature = Some(
+                signing
+                    .sign(update.as_ref())
+                    .map_err(|_| SetError::Unsignable)?,
+            );
+        }
         let len = self.smallest_message_for(&update);
         if len > self.config.max_message_bytes {
             return Err(SetError::TooLarge {
@@ -559,6 +605,11 @@ where
                 i128::from(update.timestamp),
                 update.value.as_ref().map(|v| wire::cbor_len(v)),
             )
+            + if self.signing.is_some() {
+                wire::SIGNATURE_WIRE_LEN
+            } else {
+                0
+            }
     }
 
     /// The message that opens an exchange with a peer: this node's digest, or only its hash
@@ -912,6 +963,7 @@ where
             rejected: 0,
             duplicates: 0,
             gaps: 0,
+            equivocations: Vec::new(),
         };
         // Keys already won inside this message: later updates of the same key meet them.
         let mut won = Won::default();
@@ -954,6 +1006,9 @@ where
                     for (i, u) in run.updates.iter().enumerate() {
                         if u.version <= *mark {
                             plan.duplicates += 1;
+                            if self.equivocates(u)? {
+                                plan.equivocations.push(start + i);
+                            }
                             continue;
                         }
                         if u.version > ceiling {
@@ -961,6 +1016,8 @@ where
                             complete = false;
                             break;
                         }
+                        // Checked before anything moves: a forged update refuses the message.
+                        self.check_signature(u)?;
                         // The watermark moves whether or not the resolver accepts: otherwise
                         // the same news would be resent forever.
                         *mark = u.version;
@@ -1020,6 +1077,7 @@ where
                     if u.version <= self.watermark(u.source_id.as_str()) {
                         continue;
                     }
+                    self.check_signature(u)?;
                     let hash = self.state.hash_of(&u.key);
                     if decide_one(u, hash, &won).map_err(ReceiveError::Policy)? {
                         won.insert(hash, u);
@@ -1049,6 +1107,47 @@ where
             }
         }
         Ok(plan)
+    }
+
+    /// Refuses `u` unless it carries its source's signature (when this node checks them).
+    fn check_signature(&self, u: &Update<K, V>) -> Result<(), ProtocolError> {
+        let Some(signing) = &self.signing else {
+            return Ok(());
+        };
+        signing.verify(u).map_err(|e| match e {
+            SignError::Unsigned => ProtocolError::Unsigned {
+                source_id: u.source_id.clone(),
+                version: u.version,
+            },
+            SignError::UnknownSource | SignError::Bad | SignError::Serialize => {
+                ProtocolError::BadSignature {
+                    source_id: u.source_id.clone(),
+                    version: u.version,
+                }
+            }
+        })
+    }
+
+    /// Whether `u`, at or below its source's watermark, is a second update its source signed
+    /// under a version held here. Signatures are deterministic, so the same update has the
+    /// same signature: only a different one is looked at, and if it does not verify the peer
+    /// forged it (an error), else the source equivocated.
+    fn equivocates(&self, u: &Update<K, V>) -> Result<bool, ProtocolError> {
+        if self.signing.is_none() {
+            return Ok(false);
+        }
+        let Some(held) = self
+            .history
+            .find(&self.state, u.source_id.as_str(), u.version)
+        else {
+            return Ok(false);
+        };
+        if held.signature == u.signature.as_ref() {
+            return Ok(false);
+        }
+        self.check_signature(u)?;
+        let same = crate::signing::signed_bytes(held).ok() == crate::signing::signed_bytes(u.as_ref()).ok();
+        Ok(!same)
     }
 
     /// Hands the store what committing `plan` for `news` will change, before it changes.
@@ -1105,10 +1204,18 @@ where
         self.stats.updates_rejected += plan.rejected;
         self.stats.duplicates += plan.duplicates;
         self.stats.gaps += plan.gaps;
+        self.stats.equivocations += plan.equivocations.len() as u64;
         match news {
             News::Updates(runs) => {
                 let mut updates: Vec<Option<Update<K, V>>> =
                     runs.into_iter().flat_map(|r| r.updates).map(Some).collect();
+                for &i in &plan.equivocations {
+                    if let Some(u) = updates.get_mut(i).and_then(Option::take) {
+                        self.push_event(Event::Equivocation {
+                            update: Box::new(u),
+                        });
+                    }
+                }
                 for (source, version) in &plan.raises {
                     self.raise_watermark(source, *version);
                 }
@@ -1195,12 +1302,14 @@ where
             source_id,
             version,
             timestamp,
+            signature,
         } = update;
         let entry = Entry {
             value,
             version,
             source_id,
             timestamp,
+            signature,
         };
         if entry.is_deleted() {
             self.tombstones
@@ -1297,6 +1406,7 @@ mod won_tests {
             source_id: NodeId::from("s"),
             version,
             timestamp: 0,
+            signature: None,
         }
     }
 

@@ -9,6 +9,7 @@ use std::hash::Hash;
 
 use crate::sources::SourceMap;
 use crate::state::{SlotId, State};
+use crate::signing::Signature;
 use crate::types::{Entry, Millis, NodeId, UpdateRef, Version};
 
 /// What history holds for one `(source, version)`. Boxing the superseded case keeps the
@@ -27,6 +28,7 @@ struct Superseded<K, V> {
     key: K,
     value: Option<V>,
     timestamp: Millis,
+    signature: Option<Signature>,
 }
 
 /// One source's updates, ascending by version. A source's news arrives in version order, so
@@ -157,6 +159,7 @@ impl<K: Eq + Hash, V> History<K, V> {
                             source_id,
                             version,
                             timestamp: e.timestamp,
+                            signature: e.signature.as_ref(),
                         }),
                         Slot::Superseded(s) => Some(UpdateRef {
                             key: &s.key,
@@ -164,9 +167,38 @@ impl<K: Eq + Hash, V> History<K, V> {
                             source_id,
                             version,
                             timestamp: s.timestamp,
+                            signature: s.signature.as_ref(),
                         }),
                     })
             })
+    }
+
+    /// The update held at `(source, version)`, if history still holds it.
+    pub(crate) fn find<'a>(
+        &'a self,
+        state: &'a State<K, V>,
+        source: &str,
+        version: Version,
+    ) -> Option<UpdateRef<'a, K, V>> {
+        let (source_id, log) = self.by_source.get_key_value(source)?;
+        match log.get(version)? {
+            Slot::Current(id) => state.slot(*id).map(|(key, e)| UpdateRef {
+                key,
+                value: e.value.as_ref(),
+                source_id,
+                version,
+                timestamp: e.timestamp,
+                signature: e.signature.as_ref(),
+            }),
+            Slot::Superseded(s) => Some(UpdateRef {
+                key: &s.key,
+                value: s.value.as_ref(),
+                source_id,
+                version,
+                timestamp: s.timestamp,
+                signature: s.signature.as_ref(),
+            }),
+        }
     }
 
     /// How many updates from `source` are held above `since`.
@@ -200,6 +232,7 @@ impl<K: Eq + Hash, V> History<K, V> {
                 key,
                 value: old.value,
                 timestamp: old.timestamp,
+                signature: old.signature,
             }));
             self.superseded.insert((old.version, old.source_id));
         }

@@ -47,6 +47,7 @@ pub mod message;
 mod news;
 pub mod policy;
 pub mod resolver;
+pub mod signing;
 pub mod sorter;
 mod sources;
 mod state;

@@ -253,7 +253,7 @@ impl Fill {
             vd,
             ts,
             next.value.map(|v| wire::cbor_len(v)),
-        );
+        ) + wire::signature_len(next);
         let items = source.items.len();
         added += match source.run {
             Some(_) => {

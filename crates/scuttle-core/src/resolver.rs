@@ -129,8 +129,8 @@ fn by_version<K, V>(current: &Entry<V>, update: &Update<K, V>) -> Ordering {
 ///
 /// ```
 /// use scuttle_core::{Entry, LastWriterWins, NodeId, Resolver, Update};
-/// let current = Entry { value: Some(1), version: 3, source_id: NodeId::from("a"), timestamp: 0 };
-/// let newer = Update { key: "k", value: Some(0), source_id: NodeId::from("b"), version: 4, timestamp: 0 };
+/// let current = Entry { value: Some(1), version: 3, source_id: NodeId::from("a"), timestamp: 0, signature: None };
+/// let newer = Update { key: "k", value: Some(0), source_id: NodeId::from("b"), version: 4, timestamp: 0, signature: None };
 /// assert_eq!(LastWriterWins.accept(Some(&current), &newer), Ok(true));
 /// ```
 #[derive(Clone, Copy, Debug, Default)]
@@ -235,6 +235,7 @@ mod tests {
             version,
             source_id: NodeId::from(source),
             timestamp: ts,
+            signature: None,
         }
     }
 
@@ -250,6 +251,7 @@ mod tests {
             source_id: NodeId::from(source),
             version,
             timestamp: ts,
+            signature: None,
         }
     }
 

@@ -124,6 +124,7 @@ mod tests {
             source_id: NodeId::from(source),
             version,
             timestamp: 0,
+            signature: None,
         }
     }
 

@@ -201,12 +201,7 @@ impl<K: Clone + Eq + std::hash::Hash, V: Clone> Store<K, V> for MemoryStore<K, V
             .map(|(i, (k, _))| (k.clone(), i))
             .collect();
         for u in &batch.puts {
-            let entry = Entry {
-                value: u.value.clone(),
-                version: u.version,
-                source_id: u.source_id.clone(),
-                timestamp: u.timestamp,
-            };
+            let entry = u.to_entry();
             match index.get(&u.key) {
                 Some(&i) => snap.entries[i].1 = entry,
                 None => {

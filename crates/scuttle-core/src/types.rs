@@ -6,6 +6,8 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
+use crate::signing::Signature;
+
 /// A version number. Versions are Lamport-style counters: `0` means "nothing seen",
 /// the first write of a fresh node is version `1`.
 pub type Version = u64;
@@ -104,6 +106,9 @@ pub struct Update<K, V> {
     pub version: Version,
     /// Milliseconds since the Unix epoch on the source's clock when it wrote (0 when unknown).
     pub timestamp: Millis,
+    /// The source's signature over the update (see [`crate::signing`]); `None` where nodes
+    /// do not sign.
+    pub signature: Option<Signature>,
 }
 
 impl<K, V> Update<K, V> {
@@ -115,6 +120,7 @@ impl<K, V> Update<K, V> {
             source_id: &self.source_id,
             version: self.version,
             timestamp: self.timestamp,
+            signature: self.signature.as_ref(),
         }
     }
 
@@ -133,6 +139,7 @@ impl<K, V> Update<K, V> {
             version: self.version,
             source_id: self.source_id.clone(),
             timestamp: self.timestamp,
+            signature: self.signature.clone(),
         }
     }
 }
@@ -148,6 +155,9 @@ pub struct Entry<V> {
     pub source_id: NodeId,
     /// The winning update's timestamp (milliseconds since the Unix epoch, source clock).
     pub timestamp: Millis,
+    /// The source's signature over the winning update, kept to forward it unchanged.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signature: Option<Signature>,
 }
 
 impl<V> Entry<V> {
@@ -167,6 +177,7 @@ impl<V> Entry<V> {
             source_id: self.source_id.clone(),
             version: self.version,
             timestamp: self.timestamp,
+            signature: self.signature.clone(),
         }
     }
 }
@@ -184,6 +195,8 @@ pub struct UpdateRef<'a, K, V> {
     pub version: Version,
     /// The source's clock when it wrote (milliseconds since the Unix epoch).
     pub timestamp: Millis,
+    /// The source's signature, if it signs.
+    pub signature: Option<&'a Signature>,
 }
 
 impl<K, V> Clone for UpdateRef<'_, K, V> {
@@ -203,6 +216,7 @@ impl<K: Clone, V: Clone> UpdateRef<'_, K, V> {
             source_id: self.source_id.clone(),
             version: self.version,
             timestamp: self.timestamp,
+            signature: self.signature.cloned(),
         }
     }
 }

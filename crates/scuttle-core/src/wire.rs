@@ -9,11 +9,16 @@
 //! | `Ack` | `[2, news]` |
 //! | full digest | `[source, version, source, version, ...]` |
 //! | digest hash | unsigned integer |
-//! | news | `[0, run, run, ...]` |
-//! | reset | `[1, [source, version, ...], [source, floor, ...], [entry, ...]]` |
+//! | news | `[0, run, run, ...]` (signed: `[2, run, ...]`) |
+//! | reset | `[1, [source, version, ...], [source, floor, ...], [entry, ...]]` (signed: `[3, ...]`) |
 //! | run | `[source, prev or null, item, item, ..., through?]` |
 //! | item | `[key, version - previous, timestamp, value]` (a delete has no value) |
+//! | signed item | `[key, version - previous, timestamp, signature, value]` |
 //! | reset entry | `[key, source, version, timestamp, value]` (a delete has no value) |
+//! | signed reset entry | `[key, source, version, timestamp, signature, value]` |
+//!
+//! News is signed (kinds 2 and 3) when every update it carries has a signature (64 bytes,
+//! see [`crate::signing`]); otherwise no signature is sent.
 //!
 //! In a run, each item's version is a delta from the previous item's (from `prev` for the
 //! first), and each timestamp after the first is a signed delta from the previous one, so a
@@ -30,13 +35,33 @@ use serde::ser::{SerializeSeq, Serializer};
 use serde::{Deserialize, Deserializer, Serialize};
 
 use crate::message::{Digest, Message, News, Reset, Run};
-use crate::types::{Millis, NodeId, Update, Version};
+use crate::signing::Signature;
+use crate::types::{Millis, NodeId, Update, UpdateRef, Version};
 
 const SYN: u8 = 0;
 const SYN_ACK: u8 = 1;
 const ACK: u8 = 2;
 const NEWS_UPDATES: u8 = 0;
 const NEWS_RESET: u8 = 1;
+const NEWS_SIGNED_UPDATES: u8 = 2;
+const NEWS_SIGNED_RESET: u8 = 3;
+
+/// Bytes a signature adds to an item or a reset entry (a 64-byte CBOR byte string).
+pub(crate) const SIGNATURE_WIRE_LEN: usize = 2 + crate::signing::SIGNATURE_LEN;
+
+/// The bytes `update`'s signature adds to it on the wire, when the news is signed.
+pub(crate) fn signature_len<K, V>(update: UpdateRef<'_, K, V>) -> usize {
+    if update.signature.is_some() {
+        SIGNATURE_WIRE_LEN
+    } else {
+        0
+    }
+}
+
+/// Whether `news` goes in its signed form: every update it carries is signed.
+fn is_signed<K, V>(news: &News<K, V>) -> bool {
+    !news.is_empty() && news.updates().all(|u| u.signature.is_some())
+}
 
 // ------------------------------------------------------------------ sizes
 
@@ -144,17 +169,25 @@ pub fn message_len<K: Serialize, V: Serialize>(msg: &Message<K, V>) -> usize {
 }
 
 pub(crate) fn news_len<K: Serialize, V: Serialize>(news: &News<K, V>) -> usize {
-    match news {
-        News::Updates(runs) => news_head_len(runs.len()) + runs.iter().map(run_len).sum::<usize>(),
-        News::Reset(reset) => {
-            uint_len(4)
-                + 1
-                + pairs_len(&reset.watermarks)
-                + pairs_len(&reset.floors)
-                + uint_len(reset.entries.len() as u64)
-                + reset.entries.iter().map(entry_len).sum::<usize>()
+    let signatures = if is_signed(news) {
+        news.len() * SIGNATURE_WIRE_LEN
+    } else {
+        0
+    };
+    signatures
+        + match news {
+            News::Updates(runs) => {
+                news_head_len(runs.len()) + runs.iter().map(run_len).sum::<usize>()
+            }
+            News::Reset(reset) => {
+                uint_len(4)
+                    + 1
+                    + pairs_len(&reset.watermarks)
+                    + pairs_len(&reset.floors)
+                    + uint_len(reset.entries.len() as u64)
+                    + reset.entries.iter().map(entry_len).sum::<usize>()
+            }
         }
-    }
 }
 
 fn run_len<K: Serialize, V: Serialize>(run: &Run<K, V>) -> usize {
@@ -252,19 +285,29 @@ impl<K: Serialize, V: Serialize> Serialize for News<K, V> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         match self {
             News::Updates(runs) => {
+                let signed = is_signed(self);
                 let mut seq = s.serialize_seq(Some(runs.len() + 1))?;
-                seq.serialize_element(&NEWS_UPDATES)?;
+                seq.serialize_element(if signed {
+                    &NEWS_SIGNED_UPDATES
+                } else {
+                    &NEWS_UPDATES
+                })?;
                 for run in runs {
-                    seq.serialize_element(run)?;
+                    seq.serialize_element(&RunOut { run, signed })?;
                 }
                 seq.end()
             }
             News::Reset(reset) => {
+                let signed = is_signed(self);
                 let mut seq = s.serialize_seq(Some(4))?;
-                seq.serialize_element(&NEWS_RESET)?;
+                seq.serialize_element(if signed {
+                    &NEWS_SIGNED_RESET
+                } else {
+                    &NEWS_RESET
+                })?;
                 seq.serialize_element(&Pairs(&reset.watermarks))?;
                 seq.serialize_element(&Pairs(&reset.floors))?;
-                seq.serialize_element(&Entries(&reset.entries))?;
+                seq.serialize_element(&Entries(&reset.entries, signed))?;
                 seq.end()
             }
         }
@@ -273,22 +316,41 @@ impl<K: Serialize, V: Serialize> Serialize for News<K, V> {
 
 impl<K: Serialize, V: Serialize> Serialize for Run<K, V> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let extra = usize::from(self.through.is_some());
-        let mut seq = s.serialize_seq(Some(self.updates.len() + 2 + extra))?;
-        seq.serialize_element(self.source.as_str())?;
-        seq.serialize_element(&self.prev)?;
-        let mut last = (self.prev.unwrap_or(0), None);
-        for u in &self.updates {
+        RunOut {
+            run: self,
+            signed: false,
+        }
+        .serialize(s)
+    }
+}
+
+/// A run as it goes on the wire, with or without its signatures.
+struct RunOut<'a, K, V> {
+    run: &'a Run<K, V>,
+    signed: bool,
+}
+
+impl<K: Serialize, V: Serialize> Serialize for RunOut<'_, K, V> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let signed = self.signed;
+        let this = self.run;
+        let extra = usize::from(this.through.is_some());
+        let mut seq = s.serialize_seq(Some(this.updates.len() + 2 + extra))?;
+        seq.serialize_element(this.source.as_str())?;
+        seq.serialize_element(&this.prev)?;
+        let mut last = (this.prev.unwrap_or(0), None);
+        for u in &this.updates {
             let (vd, ts) = deltas(last, u.version, u.timestamp);
             seq.serialize_element(&Item {
                 key: &u.key,
                 version_delta: vd,
                 timestamp: ts,
                 value: u.value.as_ref(),
+                signature: if signed { u.signature.as_ref() } else { None },
             })?;
             last = (u.version, Some(u.timestamp));
         }
-        if let Some(through) = &self.through {
+        if let Some(through) = &this.through {
             seq.serialize_element(through)?;
         }
         seq.end()
@@ -300,14 +362,19 @@ struct Item<'a, K, V> {
     version_delta: Version,
     timestamp: i128,
     value: Option<&'a V>,
+    signature: Option<&'a Signature>,
 }
 
 impl<K: Serialize, V: Serialize> Serialize for Item<'_, K, V> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let mut seq = s.serialize_seq(Some(if self.value.is_some() { 4 } else { 3 }))?;
+        let len = 3 + usize::from(self.value.is_some()) + usize::from(self.signature.is_some());
+        let mut seq = s.serialize_seq(Some(len))?;
         seq.serialize_element(self.key)?;
         seq.serialize_element(&self.version_delta)?;
         seq.serialize_element(&self.timestamp)?;
+        if let Some(signature) = self.signature {
+            seq.serialize_element(signature)?;
+        }
         if let Some(v) = self.value {
             seq.serialize_element(v)?;
         }
@@ -315,28 +382,34 @@ impl<K: Serialize, V: Serialize> Serialize for Item<'_, K, V> {
     }
 }
 
-struct Entries<'a, K, V>(&'a [Update<K, V>]);
+/// Reset entries, and whether they go with their signatures.
+struct Entries<'a, K, V>(&'a [Update<K, V>], bool);
 
 impl<K: Serialize, V: Serialize> Serialize for Entries<'_, K, V> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         let mut seq = s.serialize_seq(Some(self.0.len()))?;
         for u in self.0 {
-            seq.serialize_element(&Entry(u))?;
+            seq.serialize_element(&Entry(u, self.1))?;
         }
         seq.end()
     }
 }
 
-struct Entry<'a, K, V>(&'a Update<K, V>);
+struct Entry<'a, K, V>(&'a Update<K, V>, bool);
 
 impl<K: Serialize, V: Serialize> Serialize for Entry<'_, K, V> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         let u = self.0;
-        let mut seq = s.serialize_seq(Some(if u.value.is_some() { 5 } else { 4 }))?;
+        let signature = if self.1 { u.signature.as_ref() } else { None };
+        let len = 4 + usize::from(u.value.is_some()) + usize::from(signature.is_some());
+        let mut seq = s.serialize_seq(Some(len))?;
         seq.serialize_element(&u.key)?;
         seq.serialize_element(u.source_id.as_str())?;
         seq.serialize_element(&u.version)?;
         seq.serialize_element(&u.timestamp)?;
+        if let Some(signature) = signature {
+            seq.serialize_element(signature)?;
+        }
         if let Some(v) = &u.value {
             seq.serialize_element(v)?;
         }
@@ -466,15 +539,26 @@ impl<'de, K: DeserializeOwned, V: DeserializeOwned> Visitor<'de> for NewsVisitor
         match kind {
             NEWS_UPDATES => {
                 let mut runs = Vec::new();
-                while let Some(run) = seq.next_element::<Run<K, V>>()? {
+                while let Some(RunIn(run)) = seq.next_element::<RunIn<K, V, false>>()? {
                     runs.push(run);
                 }
                 Ok(News::Updates(runs))
             }
-            NEWS_RESET => {
+            NEWS_SIGNED_UPDATES => {
+                let mut runs = Vec::new();
+                while let Some(RunIn(run)) = seq.next_element::<RunIn<K, V, true>>()? {
+                    runs.push(run);
+                }
+                Ok(News::Updates(runs))
+            }
+            NEWS_RESET | NEWS_SIGNED_RESET => {
                 let Pairs2(watermarks) = next(&mut seq, "reset watermarks")?;
                 let Pairs2(floors) = next(&mut seq, "reset floors")?;
-                let ResetEntries(entries) = next(&mut seq, "reset entries")?;
+                let entries = if kind == NEWS_SIGNED_RESET {
+                    next::<_, ResetEntries<K, V, true>>(&mut seq, "reset entries")?.0
+                } else {
+                    next::<_, ResetEntries<K, V, false>>(&mut seq, "reset entries")?.0
+                };
                 end(&mut seq, "reset")?;
                 Ok(News::Reset(Reset {
                     watermarks,
@@ -493,9 +577,23 @@ impl<'de, K: DeserializeOwned, V: DeserializeOwned> Deserialize<'de> for News<K,
     }
 }
 
-struct RunVisitor<K, V>(PhantomData<(K, V)>);
+/// A run read in its signed (`SIGNED`) or unsigned form.
+struct RunIn<K, V, const SIGNED: bool>(Run<K, V>);
 
-impl<'de, K: DeserializeOwned, V: DeserializeOwned> Visitor<'de> for RunVisitor<K, V> {
+impl<'de, K: DeserializeOwned, V: DeserializeOwned, const SIGNED: bool> Deserialize<'de>
+    for RunIn<K, V, SIGNED>
+{
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_seq(RunVisitor::<K, V, SIGNED>(PhantomData))
+            .map(RunIn)
+    }
+}
+
+struct RunVisitor<K, V, const SIGNED: bool>(PhantomData<(K, V)>);
+
+impl<'de, K: DeserializeOwned, V: DeserializeOwned, const SIGNED: bool> Visitor<'de>
+    for RunVisitor<K, V, SIGNED>
+{
     type Value = Run<K, V>;
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -508,7 +606,7 @@ impl<'de, K: DeserializeOwned, V: DeserializeOwned> Visitor<'de> for RunVisitor<
         let mut updates = Vec::new();
         let mut last: (Version, Option<Millis>) = (prev.unwrap_or(0), None);
         let mut through = None;
-        while let Some(elem) = seq.next_element::<RunElem<K, V>>()? {
+        while let Some(RunElemIn(elem)) = seq.next_element::<RunElemIn<K, V, SIGNED>>()? {
             let item = match elem {
                 RunElem::Item(item) if through.is_none() => item,
                 RunElem::Through(v) if through.is_none() => {
@@ -533,6 +631,7 @@ impl<'de, K: DeserializeOwned, V: DeserializeOwned> Visitor<'de> for RunVisitor<
                 source_id: source.clone(),
                 version,
                 timestamp,
+                signature: item.signature,
             });
             last = (version, Some(timestamp));
         }
@@ -547,7 +646,7 @@ impl<'de, K: DeserializeOwned, V: DeserializeOwned> Visitor<'de> for RunVisitor<
 
 impl<'de, K: DeserializeOwned, V: DeserializeOwned> Deserialize<'de> for Run<K, V> {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        d.deserialize_seq(RunVisitor(PhantomData))
+        d.deserialize_seq(RunVisitor::<K, V, false>(PhantomData))
     }
 }
 
@@ -557,9 +656,13 @@ enum RunElem<K, V> {
     Through(Version),
 }
 
-struct RunElemVisitor<K, V>(PhantomData<(K, V)>);
+struct RunElemIn<K, V, const SIGNED: bool>(RunElem<K, V>);
 
-impl<'de, K: DeserializeOwned, V: DeserializeOwned> Visitor<'de> for RunElemVisitor<K, V> {
+struct RunElemVisitor<K, V, const SIGNED: bool>(PhantomData<(K, V)>);
+
+impl<'de, K: DeserializeOwned, V: DeserializeOwned, const SIGNED: bool> Visitor<'de>
+    for RunElemVisitor<K, V, SIGNED>
+{
     type Value = RunElem<K, V>;
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -571,13 +674,18 @@ impl<'de, K: DeserializeOwned, V: DeserializeOwned> Visitor<'de> for RunElemVisi
     }
 
     fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Self::Value, A::Error> {
-        ItemVisitor(PhantomData).visit_seq(seq).map(RunElem::Item)
+        ItemVisitor::<K, V, SIGNED>(PhantomData)
+            .visit_seq(seq)
+            .map(RunElem::Item)
     }
 }
 
-impl<'de, K: DeserializeOwned, V: DeserializeOwned> Deserialize<'de> for RunElem<K, V> {
+impl<'de, K: DeserializeOwned, V: DeserializeOwned, const SIGNED: bool> Deserialize<'de>
+    for RunElemIn<K, V, SIGNED>
+{
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        d.deserialize_any(RunElemVisitor(PhantomData))
+        d.deserialize_any(RunElemVisitor::<K, V, SIGNED>(PhantomData))
+            .map(RunElemIn)
     }
 }
 
@@ -586,11 +694,14 @@ struct ItemWire<K, V> {
     version_delta: Version,
     timestamp: i128,
     value: Option<V>,
+    signature: Option<Signature>,
 }
 
-struct ItemVisitor<K, V>(PhantomData<(K, V)>);
+struct ItemVisitor<K, V, const SIGNED: bool>(PhantomData<(K, V)>);
 
-impl<'de, K: DeserializeOwned, V: DeserializeOwned> Visitor<'de> for ItemVisitor<K, V> {
+impl<'de, K: DeserializeOwned, V: DeserializeOwned, const SIGNED: bool> Visitor<'de>
+    for ItemVisitor<K, V, SIGNED>
+{
     type Value = ItemWire<K, V>;
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -601,6 +712,11 @@ impl<'de, K: DeserializeOwned, V: DeserializeOwned> Visitor<'de> for ItemVisitor
         let key = next(&mut seq, "key")?;
         let version_delta = next(&mut seq, "version delta")?;
         let timestamp = next(&mut seq, "timestamp")?;
+        let signature = if SIGNED {
+            Some(next(&mut seq, "signature")?)
+        } else {
+            None
+        };
         // A value that is itself null is a value: presence is the array's length.
         let value = seq.next_element()?;
         end(&mut seq, "update")?;
@@ -609,21 +725,18 @@ impl<'de, K: DeserializeOwned, V: DeserializeOwned> Visitor<'de> for ItemVisitor
             version_delta,
             timestamp,
             value,
+            signature,
         })
     }
 }
 
-impl<'de, K: DeserializeOwned, V: DeserializeOwned> Deserialize<'de> for ItemWire<K, V> {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        d.deserialize_seq(ItemVisitor(PhantomData))
-    }
-}
+struct ResetEntries<K, V, const SIGNED: bool>(Vec<Update<K, V>>);
 
-struct ResetEntries<K, V>(Vec<Update<K, V>>);
+struct EntriesVisitor<K, V, const SIGNED: bool>(PhantomData<(K, V)>);
 
-struct EntriesVisitor<K, V>(PhantomData<(K, V)>);
-
-impl<'de, K: DeserializeOwned, V: DeserializeOwned> Visitor<'de> for EntriesVisitor<K, V> {
+impl<'de, K: DeserializeOwned, V: DeserializeOwned, const SIGNED: bool> Visitor<'de>
+    for EntriesVisitor<K, V, SIGNED>
+{
     type Value = Vec<Update<K, V>>;
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -632,26 +745,30 @@ impl<'de, K: DeserializeOwned, V: DeserializeOwned> Visitor<'de> for EntriesVisi
 
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
         let mut out = Vec::new();
-        while let Some(EntryWire(u)) = seq.next_element::<EntryWire<K, V>>()? {
+        while let Some(EntryWire(u)) = seq.next_element::<EntryWire<K, V, SIGNED>>()? {
             out.push(u);
         }
         Ok(out)
     }
 }
 
-impl<'de, K: DeserializeOwned, V: DeserializeOwned> Deserialize<'de> for ResetEntries<K, V> {
+impl<'de, K: DeserializeOwned, V: DeserializeOwned, const SIGNED: bool> Deserialize<'de>
+    for ResetEntries<K, V, SIGNED>
+{
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        d.deserialize_seq(EntriesVisitor(PhantomData))
+        d.deserialize_seq(EntriesVisitor::<K, V, SIGNED>(PhantomData))
             .map(ResetEntries)
     }
 }
 
-struct EntryWire<K, V>(Update<K, V>);
+struct EntryWire<K, V, const SIGNED: bool>(Update<K, V>);
 
-struct EntryVisitor<K, V>(PhantomData<(K, V)>);
+struct EntryVisitor<K, V, const SIGNED: bool>(PhantomData<(K, V)>);
 
-impl<'de, K: DeserializeOwned, V: DeserializeOwned> Visitor<'de> for EntryVisitor<K, V> {
-    type Value = EntryWire<K, V>;
+impl<'de, K: DeserializeOwned, V: DeserializeOwned, const SIGNED: bool> Visitor<'de>
+    for EntryVisitor<K, V, SIGNED>
+{
+    type Value = EntryWire<K, V, SIGNED>;
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("a reset entry [key, source, version, timestamp, value?]")
@@ -662,6 +779,11 @@ impl<'de, K: DeserializeOwned, V: DeserializeOwned> Visitor<'de> for EntryVisito
         let source: String = next(&mut seq, "source")?;
         let version = next(&mut seq, "version")?;
         let timestamp = next(&mut seq, "timestamp")?;
+        let signature = if SIGNED {
+            Some(next(&mut seq, "signature")?)
+        } else {
+            None
+        };
         let value = seq.next_element()?;
         end(&mut seq, "reset entry")?;
         Ok(EntryWire(Update {
@@ -670,12 +792,15 @@ impl<'de, K: DeserializeOwned, V: DeserializeOwned> Visitor<'de> for EntryVisito
             source_id: NodeId::from(source),
             version,
             timestamp,
+            signature,
         }))
     }
 }
 
-impl<'de, K: DeserializeOwned, V: DeserializeOwned> Deserialize<'de> for EntryWire<K, V> {
+impl<'de, K: DeserializeOwned, V: DeserializeOwned, const SIGNED: bool> Deserialize<'de>
+    for EntryWire<K, V, SIGNED>
+{
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        d.deserialize_seq(EntryVisitor(PhantomData))
+        d.deserialize_seq(EntryVisitor::<K, V, SIGNED>(PhantomData))
     }
 }

@@ -89,6 +89,7 @@ impl Byzantine {
             source_id: source.clone(),
             version,
             timestamp: now,
+            signature: None,
         };
         let ack = |runs| Message::Ack {
             news: News::Updates(runs),

@@ -20,6 +20,7 @@ fn update(value: Option<Value>, version: u64) -> Update<String, Value> {
         source_id: NodeId::from("#A"),
         version,
         timestamp: 7,
+        signature: None,
     }
 }
 
@@ -224,6 +225,7 @@ fn every_message() -> Vec<Msg> {
                     source_id: NodeId::from("a"),
                     version: 2,
                     timestamp: 1,
+                    signature: None,
                 }],
             }),
         },

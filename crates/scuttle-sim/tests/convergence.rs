@@ -396,6 +396,7 @@ fn expected_state_is_the_resolver_maximum() {
         source_id: source.into(),
         version,
         timestamp: 0,
+        signature: None,
     };
     let writes = [
         w(Some(1i8), 1, "n00"),

@@ -26,6 +26,7 @@ fn a_syn_fits_max_message_bytes_whatever_the_number_of_sources() {
             version: 1,
             source_id: NodeId::new(format!("n{i:02}")),
             timestamp: 0,
+            signature: None,
         };
         (i, entry)
     });

@@ -160,6 +160,7 @@ fn mtu_cut_sends_exactly_mtu_and_never_skips_a_version() {
                 source_id: b.clone(),
                 version,
                 timestamp: 0,
+                signature: None,
             })
             .collect();
         let relayed = Message::Ack {

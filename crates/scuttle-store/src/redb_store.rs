@@ -209,7 +209,13 @@ impl RedbStore {
             let mut entries = txn.open_table(ENTRIES)?;
             for u in &batch.puts {
                 let key = encode(&u.key)?;
-                let entry = encode_entry(&u.value, u.version, &u.source_id, u.timestamp)?;
+                let entry = encode_entry(
+                    &u.value,
+                    u.version,
+                    &u.source_id,
+                    u.timestamp,
+                    u.signature.as_ref(),
+                )?;
                 entries.insert(key.as_slice(), entry.as_slice())?;
             }
             for key in &batch.removes {

@@ -245,6 +245,8 @@ fn update_from_line<K, V>(
         source_id: source_id.ok_or_else(|| missing("source_id", "update"))?,
         version: version.ok_or_else(|| missing("version", "update"))?,
         timestamp: timestamp.unwrap_or(0),
+        // The seed's lines carry no signatures.
+        signature: None,
     };
     Ok((update, prev, through))
 }

@@ -30,6 +30,7 @@ fn ack(source: &str, prev: Option<Version>, versions: &[Version]) -> Message<Str
                     source_id: NodeId::from(source),
                     version: *v,
                     timestamp: 0,
+                    signature: None,
                 })
                 .collect(),
             through: None,

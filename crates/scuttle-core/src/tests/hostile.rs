@@ -13,6 +13,7 @@ fn run(source: &str, version: u64) -> Run<String, String> {
             source_id: NodeId::from(source),
             version,
             timestamp: 0,
+            signature: None,
         }],
         through: None,
     }

@@ -7,6 +7,7 @@ mod durable;
 mod exchange;
 mod hostile;
 mod seed_codec;
+mod signed;
 mod wire_size;
 
 use crate::{Config, Gossip, Message};

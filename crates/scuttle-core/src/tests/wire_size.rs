@@ -35,6 +35,7 @@ fn run() -> impl Strategy<Value = Run<String, String>> {
                         source_id: source.clone(),
                         version,
                         timestamp,
+                        signature: None,
                     }
                 })
                 .collect();
@@ -107,6 +108,7 @@ fn a_null_value_is_a_value_and_a_delete_is_not() {
                     source_id: source.clone(),
                     version: 1,
                     timestamp: 5,
+                    signature: None,
                 },
                 Update {
                     key: "gone".into(),
@@ -114,6 +116,7 @@ fn a_null_value_is_a_value_and_a_delete_is_not() {
                     source_id: source,
                     version: 2,
                     timestamp: 4,
+                    signature: None,
                 },
             ],
             through: Some(9),
@@ -138,6 +141,7 @@ fn a_run_costs_a_few_bytes_per_update_beyond_key_and_value() {
             source_id: source.clone(),
             version: v,
             timestamp: 1_700_000_000_000 + v * 7,
+            signature: None,
         })
         .collect();
     let payload: usize = updates.iter().map(|_| 4 + 16).sum();
