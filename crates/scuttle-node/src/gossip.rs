@@ -9,6 +9,7 @@
 
 use std::time::Duration;
 
+use scuttle_core::signing::Signing;
 use scuttle_core::{Config, DynResolver, DynSorter, Gossip, NodeId, Versions};
 use scuttle_store::RedbStore;
 
@@ -22,8 +23,14 @@ pub type Core = Gossip<String, String, DynResolver<String, String>, DynSorter<St
 /// The data file in a data dir.
 pub const DATA_FILE: &str = "data.redb";
 
-/// The node's core, as `options` say, with node id `id` (a libp2p node's peer id).
-pub fn build_gossip(options: &NodeOptions, id: &str) -> Result<Core, NodeError> {
+/// The node's core, as `options` say, with node id `id` (a libp2p node's peer id). With
+/// `signing` (libp2p nodes: their identity key) every write is signed and every update
+/// checked against its source's key (see `scuttle_core::signing`).
+pub fn build_gossip(
+    options: &NodeOptions,
+    id: &str,
+    signing: Option<Signing>,
+) -> Result<Core, NodeError> {
     let wire = options.wire_format()?;
     let seed_peers = wire == scuttle_tokio::WireFormat::SeedJson;
     // Seed peers keep versions in JavaScript doubles (exact only below 2^53, and hybrid
@@ -47,12 +54,15 @@ pub fn build_gossip(options: &NodeOptions, id: &str) -> Result<Core, NodeError> 
         let wait = (options.interval() * 3).max(Duration::from_secs(2));
         config = config.with_catch_up(Some(wait));
     }
-    let core = Gossip::new(
+    let mut core = Gossip::new(
         NodeId::from(id),
         config,
         options.resolver_kind()?.boxed(),
         options.sorter_kind()?.boxed(),
     )?;
+    if let Some(signing) = signing {
+        core = core.with_signing(signing)?;
+    }
     let Some(dir) = &options.data_dir else {
         return Ok(core);
     };
@@ -77,7 +87,7 @@ mod tests {
             data_dir: Some(dir.path().to_path_buf()),
             ..NodeOptions::default()
         };
-        let mut core = build_gossip(&options, "me").unwrap();
+        let mut core = build_gossip(&options, "me", None).unwrap();
         assert_eq!(core.config().mtu, 7);
         core.set(1, "k".into(), "b".into()).unwrap();
         assert!(
@@ -88,7 +98,7 @@ mod tests {
             max_message_bytes: 8,
             ..NodeOptions::default()
         };
-        assert!(build_gossip(&tiny, "me").is_err());
+        assert!(build_gossip(&tiny, "me", None).is_err());
     }
 
     #[test]
@@ -98,17 +108,17 @@ mod tests {
             data_dir: Some(dir.path().to_path_buf()),
             ..NodeOptions::default()
         };
-        let mut core = build_gossip(&options, "me").unwrap();
+        let mut core = build_gossip(&options, "me", None).unwrap();
         let v = core.set(1_700_000_000_000, "k".into(), "v".into()).unwrap();
         drop(core); // a crash: nothing is flushed or closed
-        let mut core = build_gossip(&options, "me").unwrap();
+        let mut core = build_gossip(&options, "me", None).unwrap();
         assert_eq!(core.value("k").map(String::as_str), Some("v"));
         assert_eq!(core.version(), v);
         // Writable at once, and never below what it issued.
         assert!(core.set(1_600_000_000_000, "k".into(), "w".into()).unwrap() > v);
         // Another id on the same data dir is refused.
         assert!(matches!(
-            build_gossip(&options, "someone-else"),
+            build_gossip(&options, "someone-else", None),
             Err(NodeError::Store(_))
         ));
     }
@@ -119,7 +129,7 @@ mod tests {
             transport: crate::options::Transport::Tcp,
             ..NodeOptions::default()
         };
-        let mut core = build_gossip(&tcp, "me").unwrap();
+        let mut core = build_gossip(&tcp, "me", None).unwrap();
         assert!(matches!(
             core.set(1_000, "k".into(), "v".into()),
             Err(scuttle_core::SetError::CatchingUp)

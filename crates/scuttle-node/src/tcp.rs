@@ -77,7 +77,7 @@ pub(crate) async fn start(
              lww-clock a later seed write loses to any scuttle write; use lww with seed peers"
         );
     }
-    let node = Node::new(build_gossip(&options, &id)?, node_config(&options)?);
+    let node = Node::new(build_gossip(&options, &id, None)?, node_config(&options)?);
     tracing::info!(addr = %local, %id, "listening (tcp)");
     let metrics = Arc::new(Metrics::new());
     tokio::spawn(report_events(node.clone(), notices, Arc::clone(&metrics)));

@@ -41,9 +41,11 @@
 //! The connection is authenticated (noise or TLS), so a message is known to come from the
 //! peer it claims. **Updates are not**: scuttlebutt relays news, so a peer legitimately
 //! forwards updates whose `source_id` is another node, and the behaviour accepts them. A
-//! malicious peer can therefore forge updates "from" any source. Authentication covers the
-//! link, not the origin of an update; run scuttle only among peers you trust, or layer signed
-//! updates on top (see `docs/p2p.md`).
+//! malicious peer can forge updates "from" any source unless the core checks signatures:
+//! give it [`signing::from_keypair`] (a source's key is read from its `PeerId`, so no key
+//! set-up is needed) and every update is signed by its source, forwarded with its signature,
+//! and refused — with a ban of the peer that sent it — if the signature does not verify.
+//! `scuttle node` does this on libp2p.
 //!
 //! ## Example
 //!
@@ -78,6 +80,7 @@ mod behaviour;
 mod config;
 mod handle;
 pub mod handler;
+pub mod signing;
 mod peers;
 pub mod protocol;
 

@@ -46,7 +46,10 @@ pub(crate) async fn start(
 ) -> Result<Started, NodeError> {
     let key = identity::load_or_create(options.data_dir.as_deref())?;
     let local = key.public().to_peer_id();
-    let core = build_gossip(&options, &local.to_string())?;
+    // Every write signed with the identity key; a source's key is read from its peer id.
+    let signing = scuttle_p2p::signing::from_keypair(&key)
+        .ok_or_else(|| NodeError::Libp2p("the identity key is not ed25519".into()))?;
+    let core = build_gossip(&options, &local.to_string(), Some(signing))?;
     let mut registry = Registry::default();
     let mut swarm = behaviour::build_swarm(key, &options, core, &mut registry)?;
     let metrics = Arc::new(Metrics::with_registry(registry));
