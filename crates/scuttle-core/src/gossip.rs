@@ -1146,7 +1146,8 @@ where
             return Ok(false);
         }
         self.check_signature(u)?;
-        let same = crate::signing::signed_bytes(held).ok() == crate::signing::signed_bytes(u.as_ref()).ok();
+        let same = crate::signing::signed_bytes(held).ok()
+            == crate::signing::signed_bytes(u.as_ref()).ok();
         Ok(!same)
     }
 

@@ -7,9 +7,9 @@
 use std::collections::{BTreeSet, VecDeque};
 use std::hash::Hash;
 
+use crate::signing::Signature;
 use crate::sources::SourceMap;
 use crate::state::{SlotId, State};
-use crate::signing::Signature;
 use crate::types::{Entry, Millis, NodeId, UpdateRef, Version};
 
 /// What history holds for one `(source, version)`. Boxing the superseded case keeps the

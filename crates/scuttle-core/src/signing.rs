@@ -27,8 +27,8 @@
 use std::fmt;
 use std::sync::Arc;
 
-pub use ed25519_dalek::{SigningKey, VerifyingKey};
 use ed25519_dalek::{Signer as _, Verifier as _};
+pub use ed25519_dalek::{SigningKey, VerifyingKey};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::types::{Update, UpdateRef};
@@ -179,8 +179,9 @@ impl Signing {
         self.keys.key_of(source)
     }
 
-    /// This node's signature over `update`.
-    pub(crate) fn sign<K: Serialize, V: Serialize>(
+    /// This node's signature over `update` (the core signs local writes itself; this is for
+    /// tools and tests that make updates by hand).
+    pub fn sign<K: Serialize, V: Serialize>(
         &self,
         update: UpdateRef<'_, K, V>,
     ) -> Result<Signature, SignError> {
@@ -189,7 +190,7 @@ impl Signing {
     }
 
     /// Whether `update` carries a good signature of its source.
-    pub(crate) fn verify<K: Serialize, V: Serialize>(
+    pub fn verify<K: Serialize, V: Serialize>(
         &self,
         update: &Update<K, V>,
     ) -> Result<(), SignError> {
@@ -215,16 +216,21 @@ impl fmt::Debug for Signing {
     }
 }
 
-/// Why an update's signature does not hold.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum SignError {
+/// Why an update could not be signed, or its signature does not hold.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum SignError {
     /// It carries none.
+    #[error("the update carries no signature")]
     Unsigned,
     /// Its source names no key.
+    #[error("the update's source names no key")]
     UnknownSource,
     /// It does not verify.
+    #[error("the signature does not verify")]
     Bad,
     /// Its key or value does not serialize.
+    #[error("the update's key or value does not serialize")]
     Serialize,
 }
 
@@ -232,13 +238,17 @@ pub(crate) enum SignError {
 /// version and timestamp (big-endian), then the key and the value (or nothing, for a delete)
 /// in CBOR — self-delimiting, so no two updates share their bytes. Keys and values must
 /// serialize the same way on every node (no maps with random iteration order).
-pub(crate) fn signed_bytes<K: Serialize, V: Serialize>(
+pub fn signed_bytes<K: Serialize, V: Serialize>(
     u: UpdateRef<'_, K, V>,
 ) -> Result<Vec<u8>, SignError> {
     let source = u.source_id.as_str().as_bytes();
     let mut out = Vec::with_capacity(DOMAIN.len() + 4 + source.len() + 17 + 32);
     out.extend_from_slice(DOMAIN);
-    out.extend_from_slice(&u32::try_from(source.len()).unwrap_or(u32::MAX).to_be_bytes());
+    out.extend_from_slice(
+        &u32::try_from(source.len())
+            .unwrap_or(u32::MAX)
+            .to_be_bytes(),
+    );
     out.extend_from_slice(source);
     out.extend_from_slice(&u.version.to_be_bytes());
     out.extend_from_slice(&u.timestamp.to_be_bytes());

@@ -80,9 +80,9 @@ mod behaviour;
 mod config;
 mod handle;
 pub mod handler;
-pub mod signing;
 mod peers;
 pub mod protocol;
+pub mod signing;
 
 pub use behaviour::{Banned, Behaviour, Event, ExchangeError, NotConnected, Violation};
 pub use config::{Config, ConfigError, RateLimit};

@@ -4,12 +4,14 @@
 //!
 //! The attacks it makes are the ones the core defends against today: versions far ahead of
 //! every clock (to pin it), runs with made-up gaps, floods of made-up sources, bogus digests,
-//! and news of its own at any version within the bound. Forging another node's updates,
-//! equivocating and resets are not made: the core cannot yet tell them from honest news
-//! (`docs/security.md`, "Open").
+//! news of its own at any version within the bound, and — against nodes that check
+//! signatures ([`Byzantine::with_signing`]) — updates forged "from" honest nodes and
+//! equivocation (two different updates signed under one version). Resets are not made: the
+//! core cannot yet tell a lying reset from an honest one (`docs/security.md`, "Open").
 
 use rand::rngs::SmallRng;
 use rand::Rng;
+use scuttle_core::signing::Signing;
 use scuttle_core::{hlc, Digest, Message, Millis, News, NodeId, Run, Update, Version};
 
 /// What one hostile message tries.
@@ -26,15 +28,31 @@ pub enum Attack {
     BogusDigest,
     /// News of its own, ascending from where it left off, at any version within the bound.
     OwnNews,
+    /// Updates "from" an honest node ([`Byzantine::with_victims`]) that it signs itself:
+    /// only nodes that check signatures are safe from it.
+    Forge,
+    /// A second, different update under a version of its own news already sent, signed.
+    Equivocate,
 }
 
-/// Every attack, for drawing one.
+/// Every attack a node that does not check signatures is defended against, for drawing one.
 pub const ATTACKS: [Attack; 5] = [
     Attack::HugeVersion,
     Attack::Gap,
     Attack::SourceFlood,
     Attack::BogusDigest,
     Attack::OwnNews,
+];
+
+/// Every attack, for nodes that check signatures.
+pub const SIGNED_ATTACKS: [Attack; 7] = [
+    Attack::HugeVersion,
+    Attack::Gap,
+    Attack::SourceFlood,
+    Attack::BogusDigest,
+    Attack::OwnNews,
+    Attack::Forge,
+    Attack::Equivocate,
 ];
 
 /// A byzantine peer with its own source id. Its keys come from `key(n)`, so a test can keep
@@ -46,6 +64,10 @@ pub struct Byzantine {
     version: Version,
     fakes: u64,
     attacks: Vec<Attack>,
+    /// Honest ids it forges updates from.
+    victims: Vec<NodeId>,
+    /// Its own key: it signs everything it sends with it.
+    signing: Option<Signing>,
     /// Messages made, per attack.
     pub made: std::collections::HashMap<Attack, u64>,
 }
@@ -58,8 +80,23 @@ impl Byzantine {
             version: 0,
             fakes: 0,
             attacks: ATTACKS.to_vec(),
+            victims: Vec::new(),
+            signing: None,
             made: Default::default(),
         }
+    }
+
+    /// Signs every update it sends with `signing` (its own key: forged updates of others
+    /// then carry signatures that do not verify, its own news good ones).
+    pub fn with_signing(mut self, signing: Signing) -> Self {
+        self.signing = Some(signing);
+        self
+    }
+
+    /// The honest ids [`Attack::Forge`] writes "from".
+    pub fn with_victims(mut self, victims: Vec<NodeId>) -> Self {
+        self.victims = victims;
+        self
     }
 
     /// Makes only `attacks` (for narrowing a failure down).
@@ -80,16 +117,25 @@ impl Byzantine {
         now: Millis,
         key: impl Fn(u32) -> K,
         value: impl Fn(u32) -> V,
-    ) -> Message<K, V> {
+    ) -> Message<K, V>
+    where
+        K: serde::Serialize,
+        V: serde::Serialize,
+    {
         let attack = self.attacks[rng.gen_range(0..self.attacks.len())];
+        let signing = self.signing.clone();
         *self.made.entry(attack).or_default() += 1;
-        let update = |source: &NodeId, version: Version, rng: &mut SmallRng| Update {
-            key: key(rng.gen_range(0..16)),
-            value: Some(value(rng.gen())),
-            source_id: source.clone(),
-            version,
-            timestamp: now,
-            signature: None,
+        let update = |source: &NodeId, version: Version, rng: &mut SmallRng| {
+            let mut u = Update {
+                key: key(rng.gen_range(0..16)),
+                value: Some(value(rng.gen())),
+                source_id: source.clone(),
+                version,
+                timestamp: now,
+                signature: None,
+            };
+            u.signature = signing.as_ref().and_then(|s| s.sign(u.as_ref()).ok());
+            u
         };
         let ack = |runs| Message::Ack {
             news: News::Updates(runs),
@@ -154,6 +200,42 @@ impl Byzantine {
                     source: self.id.clone(),
                     prev: Some(prev),
                     updates,
+                    through: None,
+                }])
+            }
+            Attack::Forge => {
+                let Some(victim) = self
+                    .victims
+                    .get(rng.gen_range(0..self.victims.len().max(1)))
+                else {
+                    return Message::Syn {
+                        digest: Digest::Full(Vec::new()),
+                    };
+                };
+                // Low versions (already held: it tries to pass as a duplicate or an
+                // equivocation) and high ones (new news).
+                let version = if rng.gen_bool(0.5) {
+                    rng.gen_range(1..10)
+                } else {
+                    hlc(now.saturating_sub(1_000)).saturating_add(rng.gen_range(1..1_000))
+                };
+                ack(vec![Run {
+                    source: victim.clone(),
+                    prev: Some(version - 1),
+                    updates: vec![update(victim, version, rng)],
+                    through: None,
+                }])
+            }
+            Attack::Equivocate => {
+                if self.version == 0 {
+                    self.version = hlc(now);
+                }
+                // Another update under its latest version: honest nodes that hold the first
+                // report it; others may take either.
+                ack(vec![Run {
+                    source: self.id.clone(),
+                    prev: Some(self.version - 1),
+                    updates: vec![update(&self.id, self.version, rng)],
                     through: None,
                 }])
             }

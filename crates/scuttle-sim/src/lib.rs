@@ -42,6 +42,7 @@
 
 pub mod byzantine;
 pub mod experiment;
+pub mod keys;
 mod pair;
 mod sim;
 pub mod workload;

@@ -4,14 +4,19 @@
 //! of their own. In every schedule every honest write ends on every honest node as the
 //! resolver says, no honest clock is pinned (they can still write), and no node learned more
 //! sources than `max_sources`. A byzantine source's own keys may stay apart (it can send
-//! different nodes different histories); honest keys may not. 2,000 seeded schedules.
+//! different nodes different histories); honest keys may not. 2,000 seeded schedules; in
+//! every other one the nodes sign and check signatures, and the byzantine peers also forge
+//! updates "from" honest nodes and equivocate: no node may then hold an update of an honest
+//! source that the source did not write.
 //!
 //! Replay one: `SCUTTLE_SIM_SEED=<seed> cargo test --release -p scuttle-gossip-sim --test byzantine`.
 #![allow(clippy::unwrap_used)] // tests may panic
 
 use rand::Rng;
+use scuttle_core::NodeId;
 use scuttle_core::{Config, Gossip, LastWriterWins, ScuttleBreadth, Versions};
-use scuttle_sim::byzantine::{Attack, Byzantine, ATTACKS};
+use scuttle_sim::byzantine::{Attack, Byzantine, ATTACKS, SIGNED_ATTACKS};
+use scuttle_sim::keys::signing_for;
 use scuttle_sim::{expected_state, lww_order, Faults, Sim};
 
 type K = u16;
@@ -23,11 +28,15 @@ const BYZANTINE_KEYS: K = 1_000;
 /// table is full new honest sources are refused too (a circuit breaker, `docs/security.md`).
 const MAX_SOURCES: usize = 4_000;
 
-fn schedule(seed: u64) -> Result<(u64, u64), String> {
-    schedule_with(seed, &ATTACKS)
+fn schedule(seed: u64) -> Result<(u64, u64, u64), String> {
+    if seed % 2 == 0 {
+        schedule_with(seed, &ATTACKS, false)
+    } else {
+        schedule_with(seed, &SIGNED_ATTACKS, true)
+    }
 }
 
-fn schedule_with(seed: u64, attacks: &[Attack]) -> Result<(u64, u64), String> {
+fn schedule_with(seed: u64, attacks: &[Attack], signed: bool) -> Result<(u64, u64, u64), String> {
     let mut sim = {
         let mut r = <rand::rngs::SmallRng as rand::SeedableRng>::seed_from_u64(seed ^ 0xbad);
         let nodes = r.gen_range(2..=8);
@@ -49,11 +58,29 @@ fn schedule_with(seed: u64, attacks: &[Attack]) -> Result<(u64, u64), String> {
             misdeliver: r.gen_range(0.0..0.05),
         };
         Sim::new(nodes, seed, faults, move |id| -> Gossip<K, V> {
-            Gossip::new(id, config.clone(), LastWriterWins, ScuttleBreadth).unwrap()
+            let node = Gossip::new(id.clone(), config.clone(), LastWriterWins, ScuttleBreadth);
+            if signed {
+                node.unwrap()
+                    .with_signing(signing_for(id.as_str()))
+                    .unwrap()
+            } else {
+                node.unwrap()
+            }
         })
     };
+    let honest: Vec<NodeId> = (0..sim.len()).map(|i| sim.id(i).clone()).collect();
     let mut byzantines: Vec<Byzantine> = (0..sim.rng().gen_range(1..=3))
-        .map(|b| Byzantine::new(format!("byz{b}")).with_attacks(attacks))
+        .map(|b| {
+            let id = format!("byz{b}");
+            let byz = Byzantine::new(id.as_str())
+                .with_attacks(attacks)
+                .with_victims(honest.clone());
+            if signed {
+                byz.with_signing(signing_for(&id))
+            } else {
+                byz
+            }
+        })
         .collect();
     let e = |e: scuttle_sim::SimError| e.to_string();
     let mut hostile = 0;
@@ -110,6 +137,19 @@ fn schedule_with(seed: u64, attacks: &[Attack]) -> Result<(u64, u64), String> {
         if got != want {
             return Err(format!("node {i}: honest keys {got:?}, want {want:?}"));
         }
+        // Nothing forged: every entry of an honest source is a write that source made.
+        for (key, entry) in sim.node(i).entries() {
+            if honest.contains(&entry.source_id)
+                && !sim.writes().iter().any(|w| {
+                    w.key == *key
+                        && w.version == entry.version
+                        && w.source_id == entry.source_id
+                        && w.value == entry.value
+                })
+            {
+                return Err(format!("node {i} holds a forged entry {key}: {entry:?}"));
+            }
+        }
         let sources = sim.node(i).watermarks().count();
         if sources > MAX_SOURCES {
             return Err(format!("node {i} learned {sources} sources"));
@@ -121,7 +161,10 @@ fn schedule_with(seed: u64, attacks: &[Attack]) -> Result<(u64, u64), String> {
             .map_err(|e| format!("node {i} cannot write: {e}"))?;
     }
     let made: u64 = byzantines.iter().flat_map(|b| b.made.values()).sum();
-    Ok((hostile, made))
+    let equivocations = (0..sim.len())
+        .map(|i| sim.node(i).stats().equivocations)
+        .sum();
+    Ok((hostile, made, equivocations))
 }
 
 #[test]
@@ -132,9 +175,13 @@ fn honest_nodes_converge_and_lose_nothing_under_byzantine_peers() {
     };
     let mut failures = Vec::new();
     let mut total = 0;
+    let mut equivocations = 0;
     for seed in &seeds {
         match schedule(*seed) {
-            Ok((hostile, _)) => total += hostile,
+            Ok((hostile, _, seen)) => {
+                total += hostile;
+                equivocations += seen;
+            }
             Err(err) => {
                 eprintln!("FAILED seed={seed} (replay: SCUTTLE_SIM_SEED={seed}): {err}");
                 failures.push(*seed);
@@ -146,5 +193,21 @@ fn honest_nodes_converge_and_lose_nothing_under_byzantine_peers() {
         seeds.len() == 1 || total > 10_000,
         "only {total} hostile messages"
     );
-    assert!(ATTACKS.len() == 5);
+    assert!(
+        seeds.len() == 1 || equivocations > 0,
+        "no equivocation was caught"
+    );
+    assert!(ATTACKS.len() == 5 && SIGNED_ATTACKS.len() == 7);
+}
+
+/// The control: the same forging and equivocating peers against nodes that do not check
+/// signatures do get forged entries in (so the check above can fail).
+#[test]
+fn without_signatures_forgeries_land() {
+    let forged = (0..40u64)
+        .filter(|seed| {
+            schedule_with(*seed, &[Attack::Forge], false).is_err_and(|e| e.contains("forged entry"))
+        })
+        .count();
+    assert!(forged > 0, "no schedule took a forgery");
 }

@@ -81,7 +81,10 @@ fn a_forged_update_refuses_the_message_and_moves_nothing() {
     let forged = ack(vec![update(1, 2, "k", "forged", 5)], 0);
     let err = c.handle_message(NOW, forged).unwrap_err();
     assert!(
-        matches!(err, ReceiveError::Protocol(ProtocolError::BadSignature { version: 5, .. })),
+        matches!(
+            err,
+            ReceiveError::Protocol(ProtocolError::BadSignature { version: 5, .. })
+        ),
         "{err:?}"
     );
     assert_eq!(fingerprint(&c), before);
@@ -118,7 +121,10 @@ fn unsigned_news_and_ids_that_name_no_key_are_refused() {
     unsigned.signature = None;
     assert!(matches!(
         c.handle_message(NOW, ack(vec![unsigned], 0)),
-        Err(ReceiveError::Protocol(ProtocolError::Unsigned { version: 1, .. }))
+        Err(ReceiveError::Protocol(ProtocolError::Unsigned {
+            version: 1,
+            ..
+        }))
     ));
     let mut nameless = update(1, 1, "k", "v", 1);
     nameless.source_id = NodeId::from("not-a-key");
