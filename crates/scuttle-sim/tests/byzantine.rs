@@ -29,7 +29,7 @@ const BYZANTINE_KEYS: K = 1_000;
 const MAX_SOURCES: usize = 4_000;
 
 fn schedule(seed: u64) -> Result<(u64, u64, u64), String> {
-    if seed % 2 == 0 {
+    if seed.is_multiple_of(2) {
         schedule_with(seed, &ATTACKS, false)
     } else {
         schedule_with(seed, &SIGNED_ATTACKS, true)

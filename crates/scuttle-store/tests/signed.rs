@@ -23,19 +23,29 @@ fn a_restarted_signing_node_relays_good_signatures() {
     // b learns a's writes and makes its own, on file.
     let mut pair = Pair::new(
         signed("a"),
-        signed("b").with_store(RedbStore::open(&path, "b").unwrap()).unwrap(),
+        signed("b")
+            .with_store(RedbStore::open(&path, "b").unwrap())
+            .unwrap(),
     );
     for i in 0..20 {
-        pair.a.set(pair.now, format!("a{i}"), "x".repeat(i)).unwrap();
+        pair.a
+            .set(pair.now, format!("a{i}"), "x".repeat(i))
+            .unwrap();
     }
     pair.a.delete(pair.now, "a0".into()).unwrap();
     pair.b.set(pair.now, "b".into(), "own".into()).unwrap();
     pair.drive_bounded(50).unwrap();
-    let held: Vec<_> = pair.b.entries().map(|(k, e)| (k.clone(), e.clone())).collect();
+    let held: Vec<_> = pair
+        .b
+        .entries()
+        .map(|(k, e)| (k.clone(), e.clone()))
+        .collect();
     drop(pair);
 
     // Restarted from the file: every entry comes back with its signature.
-    let b = signed("b").with_store(RedbStore::open(&path, "b").unwrap()).unwrap();
+    let b = signed("b")
+        .with_store(RedbStore::open(&path, "b").unwrap())
+        .unwrap();
     for (key, entry) in &held {
         assert!(entry.signature.is_some(), "{key}");
         assert_eq!(b.get(key), Some(entry), "{key}");

@@ -49,8 +49,11 @@ fn ack(updates: Vec<Update<String, String>>, prev: u64) -> Message<String, Strin
     }
 }
 
+/// Every entry (key, value, version), the clock and the digest hash.
+type Fingerprint = (Vec<(String, Option<String>, u64)>, u64, u64);
+
 /// What a refused message must leave alone.
-fn fingerprint(n: &super::Node) -> (Vec<(String, Option<String>, u64)>, u64, u64) {
+fn fingerprint(n: &super::Node) -> Fingerprint {
     let mut entries: Vec<_> = n
         .entries()
         .map(|(k, e)| (k.clone(), e.value.clone(), e.version))
