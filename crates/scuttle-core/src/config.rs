@@ -23,6 +23,9 @@ pub struct Config {
     /// How long a tombstone is kept before [`Gossip::handle_timeout`](crate::Gossip::handle_timeout)
     /// collects it (`None`: never). Default one hour.
     pub tombstone_grace: Option<Duration>,
+    /// When a tombstone past its grace may be collected, and whether resets are used (see
+    /// [`Collection`]). Default [`Collection::AfterGrace`].
+    pub collection: Collection,
     /// Most sources a peer's digest may name. Default 2^20.
     pub max_digest_sources: usize,
     /// Whether an exchange may open with only a hash of the digest when the last exchange
@@ -91,6 +94,32 @@ pub fn hlc(now: crate::Millis) -> crate::Version {
     now.saturating_mul(1 << HLC_COUNTER_BITS)
 }
 
+/// When tombstones are collected, and how a peer behind a collection catches up.
+///
+/// A tombstone (a delete) must outlive every copy of the value it deletes, or the value comes
+/// back. Collecting it is only safe once every node holds it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Collection {
+    /// Collect a tombstone once [`Config::tombstone_grace`] has passed; a peer whose digest is
+    /// behind a collected tombstone gets a [`Reset`](crate::Reset), and a reset received is
+    /// trusted: the receiver forgets what the sender has seen but no longer holds. Right for a
+    /// trusted cluster; a hostile peer can make a node forget anything with one reset
+    /// (`docs/security.md`).
+    #[default]
+    AfterGrace,
+    /// Collect a tombstone once its grace has passed **and** every member
+    /// ([`Gossip::set_members`](crate::Gossip::set_members)) has said, in a digest of its
+    /// own ([`Gossip::handle_message_from`](crate::Gossip::handle_message_from), the sender
+    /// authenticated by the transport), that it holds it. Until members are set nothing is
+    /// collected. No reset is sent, and a reset received only merges its entries through the
+    /// resolver: no message can make a node forget a key or raise a watermark on a peer's
+    /// word. A member never misses a collection; a node that was not a member while one
+    /// happened (away longer than its membership lasted) may keep keys deleted meanwhile, and
+    /// should rejoin empty, as a new incarnation (`docs/security.md`).
+    Covered,
+}
+
 impl Default for Config {
     fn default() -> Self {
         Config {
@@ -98,6 +127,7 @@ impl Default for Config {
             max_message_bytes: 1 << 20,
             max_history: 10,
             tombstone_grace: Some(Duration::from_secs(3600)),
+            collection: Collection::AfterGrace,
             max_digest_sources: 1 << 20,
             digest_hashes: true,
             events: true,
@@ -125,6 +155,12 @@ impl Config {
     /// Sets [`max_history`](Self::max_history).
     pub fn with_max_history(mut self, max_history: usize) -> Self {
         self.max_history = max_history;
+        self
+    }
+
+    /// Sets [`collection`](Self::collection).
+    pub fn with_collection(mut self, collection: Collection) -> Self {
+        self.collection = collection;
         self
     }
 

@@ -82,4 +82,6 @@ pub struct Stats {
     /// Updates refused as equivocation: a second, different update signed by its source
     /// under a version already held.
     pub equivocations: u64,
+    /// Tombstones collected (see [`Config::collection`](crate::Config::collection)).
+    pub tombstones_collected: u64,
 }

@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicU64, Ordering as AtomicOrdering};
 
 use serde::Serialize;
 
-use crate::config::{hlc, Config, Versions, HLC_COUNTER_BITS, MAX_COUNTER_VERSION};
+use crate::config::{hlc, Collection, Config, Versions, HLC_COUNTER_BITS, MAX_COUNTER_VERSION};
 use crate::error::{ConfigError, OpenError, ProtocolError, ReceiveError, SetError};
 use crate::event::{Event, Stats};
 use crate::history::History;
@@ -95,6 +95,11 @@ pub struct Gossip<K, V, R = LastWriterWins, S = ScuttleBreadth> {
     digest_cuts: AtomicU64,
     /// This node's key and the sources' keys, when updates are signed (see [`crate::signing`]).
     signing: Option<Signing>,
+    /// The other members of the cluster, as the membership layer last said
+    /// ([`Collection::Covered`]).
+    members: Option<HashSet<NodeId>>,
+    /// Per member, the highest watermark per source it has claimed in a digest of its own.
+    coverage: HashMap<NodeId, HashMap<NodeId, Version>>,
 }
 
 /// The updates already won inside the message being decided, found by their key's hash in
@@ -246,7 +251,28 @@ where
             own_target: 0,
             digest_cuts: AtomicU64::new(0),
             signing: None,
+            members: None,
+            coverage: HashMap::new(),
         }
+    }
+
+    /// The other live members of the cluster (this node's own id is ignored), as the
+    /// membership layer says; call again whenever it changes. Under
+    /// [`Collection::Covered`] a tombstone is collected only once every member has said, in
+    /// a digest of its own ([`handle_message_from`](Self::handle_message_from)), that it
+    /// holds it; a member that leaves stops holding collection back.
+    pub fn set_members<I>(&mut self, members: I)
+    where
+        I: IntoIterator,
+        I::Item: Into<NodeId>,
+    {
+        let members: HashSet<NodeId> = members
+            .into_iter()
+            .map(Into::into)
+            .filter(|m| *m != self.id)
+            .collect();
+        self.coverage.retain(|m, _| members.contains(m));
+        self.members = Some(members);
     }
 
     /// Signs this node's writes with `signing`'s key and refuses every update whose source's
@@ -645,6 +671,9 @@ where
             .tombstones
             .iter()
             .take_while(|((timestamp, _, _), _)| timestamp.saturating_add(grace) <= now)
+            .filter(|((_, source, version), _)| {
+                self.config.collection == Collection::AfterGrace || self.covered(source, *version)
+            })
             .map(|(at, key)| (at.clone(), key.clone()))
             .collect();
         if due.is_empty() {
@@ -675,6 +704,7 @@ where
             collected.insert(key);
         }
         self.history.forget_superseded(|k| collected.contains(k));
+        self.stats.tombstones_collected += collected.len() as u64;
         self.push_event(Event::TombstonesCollected {
             count: collected.len(),
         });
@@ -699,10 +729,36 @@ where
         now: Millis,
         msg: Message<K, V>,
     ) -> Result<Option<Message<K, V>>, ReceiveError<R::Error>> {
+        self.receive(now, None, msg)
+    }
+
+    /// [`handle_message`](Self::handle_message) for a message whose sender the transport
+    /// has authenticated as member `from` (libp2p: the peer id). Under
+    /// [`Collection::Covered`] its digest counts as `from`'s word on what it holds; from a
+    /// sender that is not a member it counts for nothing.
+    pub fn handle_message_from(
+        &mut self,
+        now: Millis,
+        from: &str,
+        msg: Message<K, V>,
+    ) -> Result<Option<Message<K, V>>, ReceiveError<R::Error>> {
+        self.receive(now, Some(from), msg)
+    }
+
+    fn receive(
+        &mut self,
+        now: Millis,
+        from: Option<&str>,
+        msg: Message<K, V>,
+    ) -> Result<Option<Message<K, V>>, ReceiveError<R::Error>> {
         msg.validate()?;
         self.started.get_or_insert(now);
         match msg {
-            Message::Syn { digest } => self.answer_syn(now, digest).map(Some),
+            Message::Syn { digest } => {
+                let same = matches!(digest, Digest::Hash(h) if h == self.digest_hash);
+                self.note_coverage(from, &digest, same);
+                self.answer_syn(now, digest).map(Some)
+            }
             Message::SynAck { news, digest } => {
                 let plan = self.decide(now, &news)?;
                 let (reply, theirs) = match &digest {
@@ -727,6 +783,7 @@ where
                     Digest::Hash(h) => *h == self.digest_hash,
                 };
                 self.in_sync = same;
+                self.note_coverage(from, &digest, same);
                 if theirs.is_some() || same {
                     self.learn_from_digest(theirs.as_ref(), now);
                 }
@@ -907,10 +964,13 @@ where
         theirs: &HashMap<NodeId, Version>,
         budget: usize,
     ) -> Result<News<K, V>, ReceiveError<R::Error>> {
-        let behind = self
-            .floors
-            .iter()
-            .any(|(s, floor)| theirs.get(s).copied().unwrap_or(0) < *floor);
+        // Under `Covered` no reset is sent: a member is never behind a collection, and others
+        // get incremental news, which passes over collected versions like compacted ones.
+        let behind = self.config.collection == Collection::AfterGrace
+            && self
+                .floors
+                .iter()
+                .any(|(s, floor)| theirs.get(s).copied().unwrap_or(0) < *floor);
         if behind {
             let reset = News::Reset(self.make_reset());
             if wire::news_len(&reset) <= budget {
@@ -1085,6 +1145,11 @@ where
                         plan.applied += 1;
                     }
                 }
+                if self.config.collection == Collection::Covered {
+                    // Only the entries count: no watermark moves and nothing is forgotten on
+                    // a peer's word.
+                    return Ok(plan);
+                }
                 for (s, v) in &reset.watermarks {
                     plan.clock = plan.clock.max(*v);
                     plan.raises.push((s.clone(), *v));
@@ -1107,6 +1172,65 @@ where
             }
         }
         Ok(plan)
+    }
+
+    /// Records member `from`'s digest as its word on what it holds (`same`: the digest is
+    /// this node's own, by hash). Only under [`Collection::Covered`], only for members, and
+    /// only for sources this node knows (so a member cannot grow it with made-up ones).
+    fn note_coverage(&mut self, from: Option<&str>, digest: &Digest, same: bool) {
+        if self.config.collection != Collection::Covered {
+            return;
+        }
+        let Some(member) = from
+            .zip(self.members.as_ref())
+            .and_then(|(from, members)| members.get(from))
+        else {
+            return;
+        };
+        let cover = self.coverage.entry(member.clone()).or_default();
+        let mut raise = |source: &NodeId, version: Version| {
+            let w = cover.entry(source.clone()).or_insert(0);
+            *w = (*w).max(version);
+        };
+        if same {
+            for (source, version) in self.watermarks.iter() {
+                raise(source, *version);
+            }
+        } else if let Digest::Full(entries) = digest {
+            for (source, version) in entries {
+                if self.watermarks.get(source.as_str()).is_some() {
+                    raise(source, *version);
+                }
+            }
+        }
+    }
+
+    /// Whether the tombstone `(source, version)` is stable: no update it beats can still
+    /// reach any member. Each member (this node included) must hold it — so its clock is past
+    /// `version` and its later writes beat it — and must hold every member's writes up to
+    /// where that member has said its own writes reach, or up to `version`, whichever is
+    /// lower: the writes a member made before it saw the tombstone, which it may beat.
+    fn covered(&self, source: &NodeId, version: Version) -> bool {
+        let Some(members) = &self.members else {
+            return false;
+        };
+        let claim = |m: &NodeId, s: &NodeId| -> Version {
+            if *m == self.id {
+                self.watermark(s.as_str())
+            } else {
+                self.coverage
+                    .get(m)
+                    .and_then(|c| c.get(s))
+                    .copied()
+                    .unwrap_or(0)
+            }
+        };
+        let all: Vec<&NodeId> = members.iter().chain([&self.id]).collect();
+        all.iter().all(|m| claim(m, source) >= version)
+            && all.iter().all(|s| {
+                let need = claim(s, s).min(version);
+                all.iter().all(|m| claim(m, s) >= need)
+            })
     }
 
     /// Refuses `u` unless it carries its source's signature (when this node checks them).

@@ -56,7 +56,9 @@ mod types;
 pub mod wire;
 
 pub use codec::{FrameCodec, JsonLinesCodec};
-pub use config::{hlc, Config, Versions, HLC_COUNTER_BITS, MAX_COUNTER_VERSION, MIN_MESSAGE_BYTES};
+pub use config::{
+    hlc, Collection, Config, Versions, HLC_COUNTER_BITS, MAX_COUNTER_VERSION, MIN_MESSAGE_BYTES,
+};
 pub use error::{
     ConfigError, DecodeError, EncodeError, OpenError, ProtocolError, ReceiveError, SetError,
     SortError,

@@ -10,7 +10,7 @@
 use std::time::Duration;
 
 use scuttle_core::signing::Signing;
-use scuttle_core::{Config, DynResolver, DynSorter, Gossip, NodeId, Versions};
+use scuttle_core::{Collection, Config, DynResolver, DynSorter, Gossip, NodeId, Versions};
 use scuttle_store::RedbStore;
 
 use crate::error::NodeError;
@@ -40,7 +40,14 @@ pub fn build_gossip(
     } else {
         Versions::Counter
     };
+    // libp2p nodes know their members (SWIM) and who sent each message (noise): tombstones
+    // are collected only once every member holds them, and no reset is trusted.
+    let collection = match options.transport {
+        crate::options::Transport::Libp2p => Collection::Covered,
+        crate::options::Transport::Tcp => Collection::AfterGrace,
+    };
     let mut config = Config::default()
+        .with_collection(collection)
         .with_mtu(options.mtu)
         .with_max_message_bytes(options.max_message_bytes)
         .with_versions(versions)

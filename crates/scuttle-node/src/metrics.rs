@@ -45,6 +45,10 @@ pub struct Metrics {
     /// Times this node learnt that the cluster had declared it down (a false positive, seen
     /// from the victim) and rejoined under a renewed identity.
     pub rejoins: Counter,
+    /// Updates refused as equivocation (`scuttle_equivocations_total`).
+    pub equivocations: Counter,
+    /// Tombstones collected (`scuttle_tombstones_collected_total`).
+    pub tombstones_collected: Counter,
     /// Connected peers.
     pub peers: Gauge,
     /// Live keys.
@@ -75,6 +79,8 @@ impl Metrics {
             members: Family::default(),
             member_transitions: Family::default(),
             rejoins: Counter::default(),
+            equivocations: Counter::default(),
+            tombstones_collected: Counter::default(),
             peers: Gauge::default(),
             keys: Gauge::default(),
             version: Gauge::default(),
@@ -83,53 +89,69 @@ impl Metrics {
             ]),
         };
         let r = registry.sub_registry_with_prefix("scuttle");
-        r.register(
-            "updates_applied",
-            "Remote updates applied to the state",
-            m.updates_applied.clone(),
-        );
-        r.register(
-            "updates_sent",
-            "Updates sent to peers as news",
-            m.updates_sent.clone(),
-        );
-        r.register(
-            "exchanges_answered",
-            "Exchanges answered for peers",
-            m.exchanges_answered.clone(),
-        );
-        r.register(
-            "exchanges_failed",
-            "Exchanges that failed (timeouts, closed connections, refusals)",
-            m.exchanges_failed.clone(),
-        );
-        r.register(
-            "bans",
-            "Peers banned for breaking the protocol",
-            m.bans.clone(),
-        );
-        r.register(
-            "foreign_refused",
-            "Connections refused: the peer belongs to another cluster",
-            m.foreign_refused.clone(),
-        );
+        let counters = [
+            (
+                "updates_applied",
+                "Remote updates applied to the state",
+                &m.updates_applied,
+            ),
+            (
+                "updates_sent",
+                "Updates sent to peers as news",
+                &m.updates_sent,
+            ),
+            (
+                "exchanges_answered",
+                "Exchanges answered for peers",
+                &m.exchanges_answered,
+            ),
+            (
+                "exchanges_failed",
+                "Exchanges that failed (timeouts, closed connections, refusals)",
+                &m.exchanges_failed,
+            ),
+            ("bans", "Peers banned for breaking the protocol", &m.bans),
+            (
+                "foreign_refused",
+                "Connections refused: the peer belongs to another cluster",
+                &m.foreign_refused,
+            ),
+            (
+                "rejoins",
+                "Times this node was declared down while alive and rejoined",
+                &m.rejoins,
+            ),
+            (
+                "equivocations",
+                "Updates refused because their source signed another under the same version",
+                &m.equivocations,
+            ),
+            (
+                "tombstones_collected",
+                "Tombstones collected once every member held them",
+                &m.tombstones_collected,
+            ),
+        ];
+        for (name, help, counter) in counters {
+            r.register(name, help, counter.clone());
+        }
+        let gauges = [
+            ("peers_connected", "Connected peers", &m.peers),
+            ("keys", "Live keys", &m.keys),
+            (
+                "version",
+                "The core's clock (highest version seen)",
+                &m.version,
+            ),
+        ];
+        for (name, help, gauge) in gauges {
+            r.register(name, help, gauge.clone());
+        }
         r.register("members", "Cluster members by liveness", m.members.clone());
         r.register(
             "member_transitions",
             "Members that entered a liveness state",
             m.member_transitions.clone(),
-        );
-        r.register(
-            "rejoins",
-            "Times this node was declared down while alive and rejoined",
-            m.rejoins.clone(),
-        );
-        r.register("peers_connected", "Connected peers", m.peers.clone());
-        r.register("keys", "Live keys", m.keys.clone());
-        r.register(
-            "version",
-            "The core's clock (highest version seen)",
-            m.version.clone(),
         );
         r.register(
             "replication_lag_seconds",
@@ -149,6 +171,13 @@ impl Metrics {
             .inc_by(stats.updates_sent.saturating_sub(last.updates_sent));
         self.exchanges_answered
             .inc_by(stats.digests_answered.saturating_sub(last.digests_answered));
+        self.equivocations
+            .inc_by(stats.equivocations.saturating_sub(last.equivocations));
+        self.tombstones_collected.inc_by(
+            stats
+                .tombstones_collected
+                .saturating_sub(last.tombstones_collected),
+        );
         *last = stats;
         self.keys.set(i64::try_from(keys).unwrap_or(i64::MAX));
         self.version.set(i64::try_from(version).unwrap_or(i64::MAX));

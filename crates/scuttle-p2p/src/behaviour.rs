@@ -295,6 +295,15 @@ where
         &self.core
     }
 
+    /// The cluster's other live members, from a membership layer (SWIM, say): under
+    /// [`Collection::Covered`](scuttle_core::Collection::Covered) a tombstone is collected
+    /// only once each of them has said it holds it. See
+    /// [`Gossip::set_members`](scuttle_core::Gossip::set_members).
+    pub fn set_members(&mut self, members: impl IntoIterator<Item = PeerId>) {
+        self.core
+            .set_members(members.into_iter().map(|p| p.to_string()));
+    }
+
     /// The connected peers that take part in rounds.
     pub fn peers(&self) -> impl Iterator<Item = &PeerId> {
         self.peers.gossiping()
@@ -518,7 +527,9 @@ where
     /// Hands a peer's message to the core; returns the reply, or `None` when the message was
     /// refused (and reported).
     fn receive(&mut self, peer: PeerId, msg: Message<K, V>) -> Option<Option<Message<K, V>>> {
-        match self.core.handle_message(now(), msg) {
+        // The sender is authenticated by the connection: its digest counts as its own word
+        // on what it holds (tombstone collection under `Collection::Covered`).
+        match self.core.handle_message_from(now(), &peer.to_string(), msg) {
             Ok(reply) => {
                 self.after_core(Some(peer));
                 Some(reply)

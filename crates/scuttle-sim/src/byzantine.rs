@@ -33,6 +33,10 @@ pub enum Attack {
     Forge,
     /// A second, different update under a version of its own news already sent, signed.
     Equivocate,
+    /// An unsolicited reset: high watermarks and floors for honest sources and itself, and
+    /// no entries but a few of its own — "forget everything". Only nodes under
+    /// [`Collection::Covered`](scuttle_core::Collection::Covered) are safe from it.
+    Reset,
 }
 
 /// Every attack a node that does not check signatures is defended against, for drawing one.
@@ -44,8 +48,9 @@ pub const ATTACKS: [Attack; 5] = [
     Attack::OwnNews,
 ];
 
-/// Every attack, for nodes that check signatures.
-pub const SIGNED_ATTACKS: [Attack; 7] = [
+/// Every attack, for nodes that check signatures and collect tombstones only once every
+/// member holds them ([`Collection::Covered`](scuttle_core::Collection::Covered)).
+pub const SIGNED_ATTACKS: [Attack; 8] = [
     Attack::HugeVersion,
     Attack::Gap,
     Attack::SourceFlood,
@@ -53,6 +58,7 @@ pub const SIGNED_ATTACKS: [Attack; 7] = [
     Attack::OwnNews,
     Attack::Forge,
     Attack::Equivocate,
+    Attack::Reset,
 ];
 
 /// A byzantine peer with its own source id. Its keys come from `key(n)`, so a test can keep
@@ -225,6 +231,26 @@ impl Byzantine {
                     updates: vec![update(victim, version, rng)],
                     through: None,
                 }])
+            }
+            Attack::Reset => {
+                let high = hlc(now.saturating_add(1_000));
+                let marks: Vec<(NodeId, Version)> = self
+                    .victims
+                    .iter()
+                    .chain([&self.id])
+                    .map(|s| (s.clone(), high))
+                    .collect();
+                self.version = self.version.max(high);
+                let entries = (0..rng.gen_range(0..3))
+                    .map(|i| update(&self.id, high - i, rng))
+                    .collect();
+                Message::Ack {
+                    news: News::Reset(scuttle_core::Reset {
+                        watermarks: marks.clone(),
+                        floors: marks,
+                        entries,
+                    }),
+                }
             }
             Attack::Equivocate => {
                 if self.version == 0 {

@@ -510,7 +510,12 @@ where
                 continue;
             }
             self.stats.delivered += 1;
-            match self.nodes[m.to].gossip.handle_message(self.now, m.msg) {
+            // The sender is known, as an authenticated transport knows it.
+            let from = self.ids[m.from].clone();
+            match self.nodes[m.to]
+                .gossip
+                .handle_message_from(self.now, from.as_str(), m.msg)
+            {
                 Ok(reply) => {
                     self.drain_events(m.to, Some(m.from));
                     if let Some(reply) = reply {

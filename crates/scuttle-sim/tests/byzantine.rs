@@ -14,7 +14,7 @@
 
 use rand::Rng;
 use scuttle_core::NodeId;
-use scuttle_core::{Config, Gossip, LastWriterWins, ScuttleBreadth, Versions};
+use scuttle_core::{Collection, Config, Gossip, LastWriterWins, ScuttleBreadth, Versions};
 use scuttle_sim::byzantine::{Attack, Byzantine, ATTACKS, SIGNED_ATTACKS};
 use scuttle_sim::keys::signing_for;
 use scuttle_sim::{expected_state, lww_order, Faults, Sim};
@@ -28,23 +28,39 @@ const BYZANTINE_KEYS: K = 1_000;
 /// table is full new honest sources are refused too (a circuit breaker, `docs/security.md`).
 const MAX_SOURCES: usize = 4_000;
 
-fn schedule(seed: u64) -> Result<(u64, u64, u64), String> {
+/// What a schedule did.
+#[derive(Default)]
+struct Outcome {
+    hostile: u64,
+    equivocations: u64,
+    collected: u64,
+}
+
+fn schedule(seed: u64) -> Result<Outcome, String> {
     if seed.is_multiple_of(2) {
-        schedule_with(seed, &ATTACKS, false)
+        schedule_with(seed, &ATTACKS, false, Collection::AfterGrace)
     } else {
-        schedule_with(seed, &SIGNED_ATTACKS, true)
+        schedule_with(seed, &SIGNED_ATTACKS, true, Collection::Covered)
     }
 }
 
-fn schedule_with(seed: u64, attacks: &[Attack], signed: bool) -> Result<(u64, u64, u64), String> {
+fn schedule_with(
+    seed: u64,
+    attacks: &[Attack],
+    signed: bool,
+    collection: Collection,
+) -> Result<Outcome, String> {
     let mut sim = {
         let mut r = <rand::rngs::SmallRng as rand::SeedableRng>::seed_from_u64(seed ^ 0xbad);
         let nodes = r.gen_range(2..=8);
         let hybrid = r.gen_bool(0.5);
+        // Signed schedules also collect tombstones, only once every member holds them.
+        let grace = signed.then(|| std::time::Duration::from_millis(r.gen_range(50..=2_000)));
         let config = Config::default()
             .with_mtu(r.gen_range(1..=10))
             .with_max_sources(MAX_SOURCES)
-            .with_tombstone_grace(None)
+            .with_tombstone_grace(grace)
+            .with_collection(collection)
             .with_versions(if hybrid {
                 Versions::Hybrid
             } else {
@@ -58,13 +74,13 @@ fn schedule_with(seed: u64, attacks: &[Attack], signed: bool) -> Result<(u64, u6
             misdeliver: r.gen_range(0.0..0.05),
         };
         Sim::new(nodes, seed, faults, move |id| -> Gossip<K, V> {
-            let node = Gossip::new(id.clone(), config.clone(), LastWriterWins, ScuttleBreadth);
+            let mut node =
+                Gossip::new(id.clone(), config.clone(), LastWriterWins, ScuttleBreadth).unwrap();
+            node.set_members((0..nodes).map(scuttle_sim::node_id));
             if signed {
-                node.unwrap()
-                    .with_signing(signing_for(id.as_str()))
-                    .unwrap()
+                node.with_signing(signing_for(id.as_str())).unwrap()
             } else {
-                node.unwrap()
+                node
             }
         })
     };
@@ -127,12 +143,19 @@ fn schedule_with(seed: u64, attacks: &[Attack], signed: bool) -> Result<(u64, u6
         Err(other) => return Err(other.to_string()),
     }
     // Every honest write is there as the resolver says, on every honest node.
-    let want = expected_state(sim.writes(), lww_order);
+    // Tombstones may have been collected (signed schedules): a deleted key may be a tombstone
+    // or gone; a live key must be exactly the resolver's winner.
+    let live = |(_, e): &(K, scuttle_core::Entry<V>)| e.value.is_some();
+    let want: std::collections::BTreeMap<_, _> = expected_state(sim.writes(), lww_order)
+        .into_iter()
+        .filter(live)
+        .collect();
     for i in 0..sim.len() {
         let got: std::collections::BTreeMap<_, _> = sim
             .snapshot(i)
             .into_iter()
             .filter(|(k, _)| *k < BYZANTINE_KEYS)
+            .filter(live)
             .collect();
         if got != want {
             return Err(format!("node {i}: honest keys {got:?}, want {want:?}"));
@@ -160,11 +183,13 @@ fn schedule_with(seed: u64, attacks: &[Attack], signed: bool) -> Result<(u64, u6
         sim.set(i, 999, 1)
             .map_err(|e| format!("node {i} cannot write: {e}"))?;
     }
-    let made: u64 = byzantines.iter().flat_map(|b| b.made.values()).sum();
-    let equivocations = (0..sim.len())
-        .map(|i| sim.node(i).stats().equivocations)
-        .sum();
-    Ok((hostile, made, equivocations))
+    let stats =
+        |f: fn(scuttle_core::Stats) -> u64| (0..sim.len()).map(|i| f(sim.node(i).stats())).sum();
+    Ok(Outcome {
+        hostile,
+        equivocations: stats(|s| s.equivocations),
+        collected: stats(|s| s.tombstones_collected),
+    })
 }
 
 #[test]
@@ -176,11 +201,13 @@ fn honest_nodes_converge_and_lose_nothing_under_byzantine_peers() {
     let mut failures = Vec::new();
     let mut total = 0;
     let mut equivocations = 0;
+    let mut collected = 0;
     for seed in &seeds {
         match schedule(*seed) {
-            Ok((hostile, _, seen)) => {
-                total += hostile;
-                equivocations += seen;
+            Ok(outcome) => {
+                total += outcome.hostile;
+                equivocations += outcome.equivocations;
+                collected += outcome.collected;
             }
             Err(err) => {
                 eprintln!("FAILED seed={seed} (replay: SCUTTLE_SIM_SEED={seed}): {err}");
@@ -197,7 +224,11 @@ fn honest_nodes_converge_and_lose_nothing_under_byzantine_peers() {
         seeds.len() == 1 || equivocations > 0,
         "no equivocation was caught"
     );
-    assert!(ATTACKS.len() == 5 && SIGNED_ATTACKS.len() == 7);
+    assert!(
+        seeds.len() == 1 || collected > 100,
+        "only {collected} tombstones collected"
+    );
+    assert!(ATTACKS.len() == 5 && SIGNED_ATTACKS.len() == 8);
 }
 
 /// The control: the same forging and equivocating peers against nodes that do not check
@@ -206,8 +237,23 @@ fn honest_nodes_converge_and_lose_nothing_under_byzantine_peers() {
 fn without_signatures_forgeries_land() {
     let forged = (0..40u64)
         .filter(|seed| {
-            schedule_with(*seed, &[Attack::Forge], false).is_err_and(|e| e.contains("forged entry"))
+            schedule_with(*seed, &[Attack::Forge], false, Collection::AfterGrace)
+                .is_err_and(|e| e.contains("forged entry"))
         })
         .count();
     assert!(forged > 0, "no schedule took a forgery");
+}
+
+/// The control for resets: signed nodes that trust resets (`Collection::AfterGrace`) lose
+/// honest writes to the byzantine peers' resets (so `Covered` is what defends them).
+#[test]
+fn resets_wipe_nodes_that_trust_them() {
+    let wiped = (1..40u64)
+        .step_by(2)
+        .filter(|seed| {
+            schedule_with(*seed, &[Attack::Reset], true, Collection::AfterGrace)
+                .is_err_and(|e| e.contains("honest keys"))
+        })
+        .count();
+    assert!(wiped > 0, "no schedule lost a write to a reset");
 }

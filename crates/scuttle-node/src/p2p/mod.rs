@@ -88,6 +88,7 @@ pub(crate) async fn start(
         runtime: AccumulatingRuntime::new(),
         timers_tx,
         states: HashMap::new(),
+        members: Vec::new(),
         foreign: HashSet::new(),
         bootstrap,
         last_bootstrap: None,
@@ -209,6 +210,8 @@ struct P2pNode {
     timers_tx: mpsc::UnboundedSender<Timer<MemberId>>,
     /// Each member's liveness after the last foca call, to report changes.
     states: HashMap<PeerId, Liveness>,
+    /// The members the core was last told of (sorted).
+    members: Vec<PeerId>,
     /// Peers of another cluster: refused.
     foreign: HashSet<PeerId>,
     bootstrap: Vec<Vec<Multiaddr>>,
@@ -288,6 +291,27 @@ impl P2pNode {
             self.on_notification(notification);
         }
         self.report_liveness();
+        self.sync_members();
+    }
+
+    /// Tells the core who the members are (alive or suspect: a suspect may still hold back
+    /// tombstone collection; a member declared down does not), when that changed.
+    fn sync_members(&mut self) {
+        let mut members: Vec<PeerId> = self
+            .foca
+            .iter_membership_state()
+            .filter(|m| liveness(m.state()) != Liveness::Down)
+            .filter_map(|m| m.id().peer_id())
+            .collect();
+        members.sort_unstable();
+        members.dedup();
+        if members != self.members {
+            self.swarm
+                .behaviour_mut()
+                .scuttle
+                .set_members(members.iter().copied());
+            self.members = members;
+        }
     }
 
     fn on_notification(&mut self, notification: OwnedNotification<MemberId>) {

@@ -1,0 +1,123 @@
+//! `Collection::Covered`: tombstones are collected only once every member's own digest holds
+//! them, and no reset can make a node forget anything or move a watermark.
+
+use std::time::Duration;
+
+use super::{node, Node, NOW};
+use crate::{Collection, Config, Message, News, NodeId, Reset};
+
+fn covered(id: &str) -> Node {
+    let mut n = node(
+        id,
+        Config::default()
+            .with_collection(Collection::Covered)
+            .with_tombstone_grace(Some(Duration::from_millis(10))),
+    );
+    n.set_members(["a", "b", "c"]);
+    n
+}
+
+/// One exchange a → b, each side naming the other as the sender.
+fn exchange(a: &mut Node, b: &mut Node) {
+    let (a_id, b_id) = (a.id().clone(), b.id().clone());
+    let syn = a.start_exchange();
+    let syn_ack = b
+        .handle_message_from(NOW, a_id.as_str(), syn)
+        .unwrap()
+        .expect("a syn is answered");
+    if let Some(ack) = a.handle_message_from(NOW, b_id.as_str(), syn_ack).unwrap() {
+        b.handle_message_from(NOW, a_id.as_str(), ack).unwrap();
+    }
+}
+
+#[test]
+fn a_tombstone_waits_until_every_member_holds_it() {
+    let (mut a, mut b, mut c) = (covered("a"), covered("b"), covered("c"));
+    a.set(NOW, "k".into(), "v".into()).unwrap();
+    exchange(&mut a, &mut b);
+    exchange(&mut a, &mut c);
+    a.delete(NOW, "k".into()).unwrap();
+    exchange(&mut a, &mut b);
+    exchange(&mut b, &mut a); // a hears b's digest, which holds the delete
+    let later = NOW + 1_000;
+    assert_eq!(
+        a.handle_timeout(later).unwrap(),
+        0,
+        "c has not said it holds it"
+    );
+    assert_eq!(b.handle_timeout(later).unwrap(), 0);
+    // A digest from someone who is not a member counts for nothing.
+    let mut stranger = node("x", Config::default());
+    exchange(&mut a, &mut c);
+    let syn = stranger.start_exchange();
+    a.handle_message_from(NOW, "x", syn).unwrap();
+    exchange(&mut c, &mut a); // now c's own digest holds it
+    assert_eq!(a.handle_timeout(later).unwrap(), 1);
+    assert!(a.get("k").is_none());
+}
+
+#[test]
+fn a_member_that_leaves_stops_holding_collection_back() {
+    let (mut a, mut b) = (covered("a"), covered("b"));
+    a.delete(NOW, "k".into()).unwrap();
+    exchange(&mut a, &mut b);
+    exchange(&mut b, &mut a);
+    assert_eq!(a.handle_timeout(NOW + 1_000).unwrap(), 0, "c holds it back");
+    a.set_members(["b"]);
+    assert_eq!(a.handle_timeout(NOW + 1_000).unwrap(), 1);
+    // Until members are known, nothing is collected.
+    let mut lone = node(
+        "a",
+        Config::default()
+            .with_collection(Collection::Covered)
+            .with_tombstone_grace(Some(Duration::from_millis(10))),
+    );
+    lone.delete(NOW, "k".into()).unwrap();
+    assert_eq!(lone.handle_timeout(NOW + 1_000).unwrap(), 0);
+    lone.set_members(Vec::<NodeId>::new());
+    assert_eq!(lone.handle_timeout(NOW + 1_000).unwrap(), 1);
+}
+
+/// The attack: a reset with no entries and high watermarks and floors.
+fn wiping_reset() -> Message<String, String> {
+    let high = |s: &str| (NodeId::from(s), 1_000_000);
+    Message::Ack {
+        news: News::Reset(Reset {
+            watermarks: vec![high("a"), high("b")],
+            floors: vec![high("a"), high("b")],
+            entries: Vec::new(),
+        }),
+    }
+}
+
+#[test]
+fn an_unsolicited_reset_forgets_nothing() {
+    let (mut a, mut b) = (covered("a"), covered("b"));
+    a.set(NOW, "mine".into(), "v".into()).unwrap();
+    b.set(NOW, "theirs".into(), "w".into()).unwrap();
+    exchange(&mut a, &mut b);
+    let before: Vec<_> = a.entries().map(|(k, e)| (k.clone(), e.clone())).collect();
+    let marks: Vec<_> = a.watermarks().map(|(s, v)| (s.clone(), v)).collect();
+    a.handle_message_from(NOW, "b", wiping_reset()).unwrap();
+    let after: Vec<_> = a.entries().map(|(k, e)| (k.clone(), e.clone())).collect();
+    assert_eq!(after, before);
+    assert_eq!(
+        a.watermarks()
+            .map(|(s, v)| (s.clone(), v))
+            .collect::<Vec<_>>(),
+        marks
+    );
+    // And it still takes b's later writes.
+    b.set(NOW, "later".into(), "x".into()).unwrap();
+    exchange(&mut a, &mut b);
+    assert_eq!(a.value("later").map(String::as_str), Some("x"));
+}
+
+/// The control: the same reset wipes a node that trusts resets (`AfterGrace`).
+#[test]
+fn the_same_reset_wipes_a_node_that_trusts_resets() {
+    let mut a = node("a", Config::default());
+    a.set(NOW, "mine".into(), "v".into()).unwrap();
+    a.handle_message(NOW, wiping_reset()).unwrap();
+    assert!(a.get("mine").is_none());
+}
