@@ -47,7 +47,7 @@ fn a_tombstone_waits_until_every_member_holds_it() {
     );
     assert_eq!(b.handle_timeout(later).unwrap(), 0);
     // A digest from someone who is not a member counts for nothing.
-    let mut stranger = node("x", Config::default());
+    let stranger = node("x", Config::default());
     exchange(&mut a, &mut c);
     let syn = stranger.start_exchange();
     a.handle_message_from(NOW, "x", syn).unwrap();
