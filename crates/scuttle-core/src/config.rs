@@ -58,7 +58,9 @@ pub struct Config {
     /// Most sources this node keeps watermarks for. News or a reset that would make it learn
     /// more is left out (it changes nothing; `Stats::sources_refused`,
     /// [`Event::SourceLimit`](crate::Event::SourceLimit)), so a peer cannot grow every digest
-    /// and every node's memory with made-up sources. Default 2^16.
+    /// and every node's memory with made-up sources. Members
+    /// ([`Gossip::set_members`](crate::Gossip::set_members)) are always let in: the
+    /// membership layer vouches for them, so a flood cannot keep them out. Default 2^16.
     pub max_sources: usize,
 }
 

@@ -985,6 +985,9 @@ where
             &self.sorter,
             &self.watermarks,
             theirs,
+            // With a membership, this node's own news and its members' go before strangers'.
+            self.members.is_some(),
+            |s| *s == self.id || self.is_member(s),
             self.config.mtu,
             budget,
         )?;
@@ -1046,7 +1049,9 @@ where
                     index += run.updates.len();
                     let known = self.watermarks.get(run.source.as_str()).is_some()
                         || marks.contains_key(&run.source);
-                    if !known {
+                    // Members are vouched for by the membership layer: a flood of made-up
+                    // sources that fills the table cannot keep them out.
+                    if !known && !self.is_member(&run.source) {
                         if new_sources >= room {
                             plan.sources_refused += run.updates.len().max(1) as u64;
                             continue;
@@ -1123,7 +1128,7 @@ where
                     .iter()
                     .map(|(s, _)| s)
                     .chain(reset.entries.iter().map(|u| &u.source_id))
-                    .filter(|s| self.watermarks.get(s.as_str()).is_none())
+                    .filter(|s| self.watermarks.get(s.as_str()).is_none() && !self.is_member(s))
                     .collect();
                 if self.watermarks.len() + new.len() > self.config.max_sources {
                     plan.sources_refused += 1;
@@ -1203,6 +1208,13 @@ where
                 }
             }
         }
+    }
+
+    /// Whether `source` is a member (see [`set_members`](Self::set_members)).
+    fn is_member(&self, source: &NodeId) -> bool {
+        self.members
+            .as_ref()
+            .is_some_and(|m| m.contains(source.as_str()))
     }
 
     /// Whether the tombstone `(source, version)` is stable: no update it beats can still

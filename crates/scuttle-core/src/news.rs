@@ -52,12 +52,20 @@ struct Source<'a, K, V, I: Iterator<Item = UpdateRef<'a, K, V>>> {
 
 /// Fills a news list for a peer whose watermarks are `theirs`, under `mtu` updates and `budget`
 /// encoded bytes (the news list's own head included). `mine` are this node's watermarks.
+///
+/// With `tiers` (a node that knows its members), sources the peer's digest names and sources
+/// `vouched` says are members go first; other sources (new to the peer: a new node, or a
+/// flood of made-up sources the peer refused) only get what room is left, so a flood cannot
+/// crowd out the cluster's own news. Without, every source competes alike.
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn choose<K, V, S>(
     history: &History<K, V>,
     state: &State<K, V>,
     sorter: &S,
     mine: &SourceMap<Version>,
     theirs: &HashMap<NodeId, Version>,
+    tiers: bool,
+    vouched: impl Fn(&NodeId) -> bool,
     mtu: usize,
     budget: usize,
 ) -> Result<Chosen<K, V>, SortError>
@@ -84,7 +92,10 @@ where
         }
     }
     // Stable order whatever the hash map's: ties in every order below fall back to it.
-    sources.sort_unstable_by(|a, b| a.id.cmp(b.id));
+    // Sources the peer knows or that are members first (see above).
+    let first = |s: &NodeId| !tiers || theirs.contains_key(s) || vouched(s);
+    sources.sort_unstable_by(|a, b| (!first(a.id), a.id).cmp(&(!first(b.id), b.id)));
+    let split = sources.iter().take_while(|s| first(s.id)).count();
 
     let mut fill = Fill {
         bytes: wire::news_head_len(0),
@@ -93,68 +104,74 @@ where
         count: 0,
         mtu,
     };
-    match sorter.kind() {
-        Some(SorterKind::Breadth) => {
-            // A merge of the sources by (version, source id): the sorted candidates, lazily.
-            let mut heads: BinaryHeap<Reverse<(Version, usize)>> = sources
-                .iter_mut()
-                .enumerate()
-                .filter_map(|(i, s)| s.news.peek().map(|u| Reverse((u.version, i))))
-                .collect();
-            while let Some(Reverse((_, i))) = heads.pop() {
-                if fill.full() {
-                    break;
-                }
-                let source = &mut sources[i];
-                if fill.take(source) {
-                    if let Some(u) = source.news.peek() {
-                        heads.push(Reverse((u.version, i)));
-                    }
-                }
-            }
+    let (known, new) = sources.split_at_mut(split);
+    for tier in [known, new] {
+        if fill.full() {
+            break;
         }
-        Some(SorterKind::Depth) => {
-            // Deepest source first, each source's news in order until it is cut.
-            let mut depth: Vec<(Reverse<usize>, usize)> = sources
-                .iter()
-                .enumerate()
-                .map(|(i, s)| (Reverse(history.count_since(s.id.as_str(), s.prev)), i))
-                .collect();
-            depth.sort_unstable();
-            'sources: for (_, i) in depth {
-                while sources[i].news.peek().is_some() {
+        match sorter.kind() {
+            Some(SorterKind::Breadth) => {
+                // A merge of the sources by (version, source id): the sorted candidates, lazily.
+                let mut heads: BinaryHeap<Reverse<(Version, usize)>> = tier
+                    .iter_mut()
+                    .enumerate()
+                    .filter_map(|(i, s)| s.news.peek().map(|u| Reverse((u.version, i))))
+                    .collect();
+                while let Some(Reverse((_, i))) = heads.pop() {
                     if fill.full() {
-                        break 'sources;
-                    }
-                    if !fill.take(&mut sources[i]) {
                         break;
                     }
+                    let source = &mut tier[i];
+                    if fill.take(source) {
+                        if let Some(u) = source.news.peek() {
+                            heads.push(Reverse((u.version, i)));
+                        }
+                    }
                 }
             }
-        }
-        None => {
-            // A user sorter orders every candidate (no source can fill more than `mtu`
-            // slots, so its first `mtu` updates suffice); each candidate is a slot for its
-            // source.
-            let mut candidates: Vec<Candidate<'_, K, V>> = Vec::new();
-            let mut index: HashMap<&NodeId, usize> = HashMap::with_capacity(sources.len());
-            for (i, s) in sources.iter().enumerate() {
-                index.insert(s.id, i);
-                let outstanding = history.count_since(s.id.as_str(), s.prev);
-                candidates.extend(history.news(state, s.id.as_str(), s.prev).take(mtu).map(
-                    |update| Candidate {
-                        update,
-                        outstanding,
-                    },
-                ));
-            }
-            sorter.sort(&mut candidates)?;
-            for c in &candidates {
-                if fill.full() {
-                    break;
+            Some(SorterKind::Depth) => {
+                // Deepest source first, each source's news in order until it is cut.
+                let mut depth: Vec<(Reverse<usize>, usize)> = tier
+                    .iter()
+                    .enumerate()
+                    .map(|(i, s)| (Reverse(history.count_since(s.id.as_str(), s.prev)), i))
+                    .collect();
+                depth.sort_unstable();
+                'sources: for (_, i) in depth {
+                    while tier[i].news.peek().is_some() {
+                        if fill.full() {
+                            break 'sources;
+                        }
+                        if !fill.take(&mut tier[i]) {
+                            break;
+                        }
+                    }
                 }
-                if let Some(&i) = index.get(c.update.source_id) {
-                    fill.take(&mut sources[i]);
+            }
+            None => {
+                // A user sorter orders every candidate (no source can fill more than `mtu`
+                // slots, so its first `mtu` updates suffice); each candidate is a slot for its
+                // source.
+                let mut candidates: Vec<Candidate<'_, K, V>> = Vec::new();
+                let mut index: HashMap<&NodeId, usize> = HashMap::with_capacity(tier.len());
+                for (i, s) in tier.iter().enumerate() {
+                    index.insert(s.id, i);
+                    let outstanding = history.count_since(s.id.as_str(), s.prev);
+                    candidates.extend(history.news(state, s.id.as_str(), s.prev).take(mtu).map(
+                        |update| Candidate {
+                            update,
+                            outstanding,
+                        },
+                    ));
+                }
+                sorter.sort(&mut candidates)?;
+                for c in &candidates {
+                    if fill.full() {
+                        break;
+                    }
+                    if let Some(&i) = index.get(c.update.source_id) {
+                        fill.take(&mut tier[i]);
+                    }
                 }
             }
         }

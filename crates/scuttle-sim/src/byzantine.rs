@@ -11,7 +11,12 @@
 
 use rand::rngs::SmallRng;
 use rand::Rng;
+use std::sync::Arc;
+
 use scuttle_core::signing::Signing;
+
+/// Makes the key of an identity a byzantine peer controls.
+type KeyFactory = Arc<dyn Fn(&str) -> Signing + Send + Sync>;
 use scuttle_core::{hlc, Digest, Message, Millis, News, NodeId, Run, Update, Version};
 
 /// What one hostile message tries.
@@ -63,7 +68,6 @@ pub const SIGNED_ATTACKS: [Attack; 8] = [
 
 /// A byzantine peer with its own source id. Its keys come from `key(n)`, so a test can keep
 /// them apart from the honest nodes' keys and check those exactly.
-#[derive(Debug)]
 pub struct Byzantine {
     id: NodeId,
     /// The last version of its own news.
@@ -72,10 +76,22 @@ pub struct Byzantine {
     attacks: Vec<Attack>,
     /// Honest ids it forges updates from.
     victims: Vec<NodeId>,
-    /// Its own key: it signs everything it sends with it.
-    signing: Option<Signing>,
+    /// The keys of the identities it controls (its own and its made-up sources').
+    keys: Option<KeyFactory>,
     /// Messages made, per attack.
     pub made: std::collections::HashMap<Attack, u64>,
+}
+
+impl std::fmt::Debug for Byzantine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Byzantine")
+            .field("id", &self.id)
+            .field("version", &self.version)
+            .field("attacks", &self.attacks)
+            .field("signs", &self.keys.is_some())
+            .field("made", &self.made)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Byzantine {
@@ -87,15 +103,16 @@ impl Byzantine {
             fakes: 0,
             attacks: ATTACKS.to_vec(),
             victims: Vec::new(),
-            signing: None,
+            keys: None,
             made: Default::default(),
         }
     }
 
-    /// Signs every update it sends with `signing` (its own key: forged updates of others
-    /// then carry signatures that do not verify, its own news good ones).
-    pub fn with_signing(mut self, signing: Signing) -> Self {
-        self.signing = Some(signing);
+    /// Signs every update it sends: its own news and its made-up sources' with their keys,
+    /// which `keys` makes (identities are free to make); updates forged "from" honest nodes
+    /// with its own key, since it does not have theirs.
+    pub fn with_signing(mut self, keys: impl Fn(&str) -> Signing + Send + Sync + 'static) -> Self {
+        self.keys = Some(Arc::new(keys));
         self
     }
 
@@ -129,7 +146,8 @@ impl Byzantine {
         V: serde::Serialize,
     {
         let attack = self.attacks[rng.gen_range(0..self.attacks.len())];
-        let signing = self.signing.clone();
+        let keys = self.keys.clone();
+        let (me, victims) = (self.id.clone(), self.victims.clone());
         *self.made.entry(attack).or_default() += 1;
         let update = |source: &NodeId, version: Version, rng: &mut SmallRng| {
             let mut u = Update {
@@ -140,7 +158,14 @@ impl Byzantine {
                 timestamp: now,
                 signature: None,
             };
-            u.signature = signing.as_ref().and_then(|s| s.sign(u.as_ref()).ok());
+            let signer = if victims.contains(source) {
+                &me
+            } else {
+                source
+            };
+            u.signature = keys
+                .as_ref()
+                .and_then(|keys| keys(signer.as_str()).sign(u.as_ref()).ok());
             u
         };
         let ack = |runs| Message::Ack {

@@ -72,3 +72,37 @@ fn a_node_learns_no_more_than_max_sources() {
     assert_eq!(before, after);
     assert_eq!(a.watermarks().count(), 6);
 }
+
+#[test]
+fn a_flood_cannot_keep_members_out() {
+    let mut a = node("a", Config::default().with_max_sources(6));
+    a.set_members(["member"]);
+    let flood: Vec<_> = (0..20).map(|i| run(&format!("fake{i:02}"), 1)).collect();
+    a.handle_message(
+        NOW,
+        Message::Ack {
+            news: News::Updates(flood),
+        },
+    )
+    .unwrap();
+    assert_eq!(a.watermarks().count(), 6, "the table is full");
+    // A member the table has never seen still gets in.
+    a.handle_message(
+        NOW,
+        Message::Ack {
+            news: News::Updates(vec![run("member", 1)]),
+        },
+    )
+    .unwrap();
+    assert_eq!(a.watermark("member"), 1);
+    assert_eq!(a.value("member-key").map(String::as_str), Some("x"));
+    // Another stranger still does not.
+    a.handle_message(
+        NOW,
+        Message::Ack {
+            news: News::Updates(vec![run("stranger", 1)]),
+        },
+    )
+    .unwrap();
+    assert_eq!(a.watermark("stranger"), 0);
+}
