@@ -48,6 +48,9 @@
 
 mod error;
 mod gossip;
+mod node;
+mod node_config;
+mod node_types;
 mod resolver;
 mod store;
 mod types;
@@ -58,6 +61,9 @@ mod tests;
 #[cfg(test)]
 mod store_tests;
 
+#[cfg(test)]
+mod node_tests;
+
 pub use error::{scuttle_last_error, ScuttleStatus};
 pub use gossip::{
     scuttle_gossip_delete, scuttle_gossip_free, scuttle_gossip_get, scuttle_gossip_handle_frame,
@@ -65,6 +71,24 @@ pub use gossip::{
     scuttle_gossip_new, scuttle_gossip_new_with_resolver, scuttle_gossip_poll_event,
     scuttle_gossip_poll_timeout, scuttle_gossip_set, scuttle_gossip_start_exchange,
     scuttle_gossip_version, scuttle_now_ms, ScuttleGossip,
+};
+pub use node::{
+    scuttle_node_api_addr, scuttle_node_delete, scuttle_node_get, scuttle_node_id,
+    scuttle_node_listen_addrs, scuttle_node_members, scuttle_node_peers, scuttle_node_poll_event,
+    scuttle_node_set, scuttle_node_start, scuttle_node_stop, ScuttleNode,
+};
+pub use node_config::{
+    scuttle_node_config_default, ScuttleNodeConfig, ScuttleTransportKind,
+    SCUTTLE_NODE_CONFIG_VERSION, SCUTTLE_TRANSPORT_DEFAULT, SCUTTLE_TRANSPORT_LIBP2P,
+    SCUTTLE_TRANSPORT_TCP,
+};
+pub use node_types::{
+    scuttle_members_free, scuttle_node_event_free, scuttle_strings_free, ScuttleLiveness,
+    ScuttleMember, ScuttleMembers, ScuttleNodeEvent, ScuttleNodeEventKind, ScuttleStrings,
+    SCUTTLE_LIVENESS_ALIVE, SCUTTLE_LIVENESS_DOWN, SCUTTLE_LIVENESS_SUSPECT,
+    SCUTTLE_NODE_EVENT_CONNECTION_FAILED, SCUTTLE_NODE_EVENT_FORGOTTEN, SCUTTLE_NODE_EVENT_LAGGED,
+    SCUTTLE_NODE_EVENT_OTHER, SCUTTLE_NODE_EVENT_PEER_CONNECTED,
+    SCUTTLE_NODE_EVENT_PEER_DISCONNECTED, SCUTTLE_NODE_EVENT_REFUSED, SCUTTLE_NODE_EVENT_UPDATE,
 };
 pub use resolver::{
     ScuttleDecision, ScuttleEntryView, ScuttleResolveFn, SCUTTLE_DECISION_ACCEPT,
