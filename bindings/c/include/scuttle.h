@@ -36,6 +36,13 @@
 #define SCUTTLE_MIN_MESSAGE_BYTES 64
 
 /**
+ * The layout version of `ScuttleNodeConfig` this library reads; `scuttle_node_config_default()`
+ * writes it into `ScuttleNodeConfig.version`. Fields are only ever added at the end; any
+ * other version is refused with `SCUTTLE_STATUS_INVALID_CONFIG`.
+ */
+#define SCUTTLE_NODE_CONFIG_VERSION 1
+
+/**
  * The layout version of `ScuttleConfig` this library writes. `scuttle_config_default()`
  * writes it into `ScuttleConfig.version`. The constructors read the fields of the layout the
  * caller's `version` names: this one, or layout 2 (a program built against the older header
@@ -152,6 +159,24 @@ typedef enum ScuttleStatus {
    * `scuttle_gossip_open`: the file is in use by another process or another handle.
    */
   SCUTTLE_STATUS_STORE_LOCKED = 19,
+  /**
+   * `scuttle_node_*`: the node has stopped (its task ended, for example after a fatal
+   * error); the handle can only be released with `scuttle_node_stop()`.
+   */
+  SCUTTLE_STATUS_STOPPED = 20,
+  /**
+   * `scuttle_node_start`: the node's configuration is wrong: a bad address, an unknown
+   * transport or policy name, an unknown or mistyped key in `ScuttleNodeConfig.toml`, a
+   * string that is not UTF-8, or a `ScuttleNodeConfig.version` this library does not read.
+   * The operator's to fix; nothing was started.
+   */
+  SCUTTLE_STATUS_INVALID_CONFIG = 21,
+  /**
+   * `scuttle_node_start`: the transport could not be set up: a listen address in use or
+   * not available here, libp2p could not start its listeners, or another socket error.
+   * Nothing was started.
+   */
+  SCUTTLE_STATUS_NETWORK = 22,
 } ScuttleStatus;
 
 /**
@@ -171,6 +196,20 @@ typedef struct ScuttleGossip ScuttleGossip;
  * with `scuttle_keys_free()`. It does not change when the node does.
  */
 typedef struct ScuttleKeys ScuttleKeys;
+
+/**
+ * A running networked node: an opaque handle made by `scuttle_node_start()` and released by
+ * `scuttle_node_stop()`.
+ *
+ * The node runs on two threads of its own (a tokio runtime inside the library): it listens,
+ * dials, gossips and answers peers whether or not the application calls into it.
+ *
+ * Thread safety: every call except `scuttle_node_stop()` may come from any thread, and
+ * several threads may use one node at once (each call waits for the node's answer; two
+ * threads polling events each get different events). `scuttle_node_stop()` must be the last
+ * call: no other call on the node may be running or start after it.
+ */
+typedef struct ScuttleNode ScuttleNode;
 
 /**
  * Which built-in resolver decides between two updates of one key (`ScuttleConfig.resolver`).
@@ -442,6 +481,262 @@ typedef struct ScuttleEvent {
    */
   size_t history_len;
 } ScuttleEvent;
+
+/**
+ * Which transport a networked node speaks (`ScuttleNodeConfig.transport`).
+ */
+typedef uint32_t ScuttleTransportKind;
+
+/**
+ * The configuration of a networked node (`scuttle_node_start()`): the options of
+ * `scuttle node`. Fill it with `scuttle_node_config_default()`, then set what you need.
+ *
+ * Every field left NULL / 0 takes its default, or the value `toml` gives it; a field that is
+ * set wins over the same key in `toml`. Strings are NUL-terminated UTF-8 and borrowed for the
+ * duration of `scuttle_node_start()` only.
+ */
+typedef struct ScuttleNodeConfig {
+  /**
+   * `SCUTTLE_NODE_CONFIG_VERSION`, written by `scuttle_node_config_default()`; leave it.
+   */
+  uint32_t version;
+  /**
+   * A `SCUTTLE_TRANSPORT_*` constant. Default libp2p.
+   */
+  ScuttleTransportKind transport;
+  /**
+   * TCP transport: this node's id. NULL: `node-PORT` after its listen port. libp2p nodes
+   * are named by the peer id of their key, so an id with libp2p is refused.
+   */
+  const char *id;
+  /**
+   * Addresses to listen on, `listen_len` strings. libp2p: multiaddrs, or `HOST:PORT` for
+   * TCP and QUIC on it; TCP: one `HOST:PORT`. Port 0 picks a free port (read the result
+   * with `scuttle_node_listen_addrs()`). Default `127.0.0.1:7400`.
+   */
+  const char *const *listen;
+  /**
+   * Number of strings in `listen`.
+   */
+  size_t listen_len;
+  /**
+   * libp2p: addresses to join the cluster through (multiaddrs or `HOST:PORT`).
+   */
+  const char *const *bootstrap;
+  /**
+   * Number of strings in `bootstrap`.
+   */
+  size_t bootstrap_len;
+  /**
+   * TCP: peers to keep a connection to (`HOST:PORT`).
+   */
+  const char *const *peers;
+  /**
+   * Number of strings in `peers`.
+   */
+  size_t peers_len;
+  /**
+   * Where the node keeps its files (the libp2p identity key, its data). NULL: nothing is
+   * kept, and a libp2p node makes a new identity at every start.
+   */
+  const char *data_dir;
+  /**
+   * The cluster's name; libp2p nodes of another cluster are refused. NULL: `default`.
+   */
+  const char *cluster;
+  /**
+   * Milliseconds between gossip rounds (and membership probes). 0: 1000.
+   */
+  uint64_t interval_ms;
+  /**
+   * Serve the HTTP/JSON API and `/metrics` on this `HOST:PORT`. NULL: no API.
+   */
+  const char *api;
+  /**
+   * Every other option of `scuttle node`, as the TOML text of its config file
+   * (`resolver = "strict"`, `fanout = 2`, `compression = true`, `mdns = true`, ...; see
+   * docs/node.md). Unknown keys are refused. NULL: none.
+   */
+  const char *toml;
+} ScuttleNodeConfig;
+
+/**
+ * What kind of event a `ScuttleNodeEvent` is (`ScuttleNodeEvent.kind`).
+ */
+typedef uint32_t ScuttleNodeEventKind;
+
+/**
+ * One event of a networked node, from `scuttle_node_poll_event()`. Fields that do not apply
+ * to `kind` are zero / `{NULL, 0}`; every text is UTF-8 with a trailing NUL.
+ *
+ * Ownership: the caller owns the buffers and releases them with `scuttle_node_event_free()`.
+ */
+typedef struct ScuttleNodeEvent {
+  /**
+   * A `SCUTTLE_NODE_EVENT_*` constant.
+   */
+  ScuttleNodeEventKind kind;
+  /**
+   * The key (UPDATE, FORGOTTEN).
+   */
+  struct ScuttleBytes key;
+  /**
+   * The new value (UPDATE, unless `deleted`).
+   */
+  struct ScuttleBytes value;
+  /**
+   * Whether the update is a delete (UPDATE).
+   */
+  bool deleted;
+  /**
+   * The peer's id (every kind but CONNECTION_FAILED and LAGGED).
+   */
+  struct ScuttleBytes peer;
+  /**
+   * Why, in words (PEER_DISCONNECTED, CONNECTION_FAILED, REFUSED).
+   */
+  struct ScuttleBytes reason;
+  /**
+   * Events dropped (LAGGED).
+   */
+  uint64_t count;
+} ScuttleNodeEvent;
+
+/**
+ * A list of strings owned by the caller (listen addresses, a member's addresses): `items`
+ * points at `len` buffers, each UTF-8 with a trailing NUL. Empty: `{NULL, 0}`.
+ *
+ * Ownership: release it with `scuttle_strings_free()` (or the free function of the struct
+ * that holds it).
+ */
+typedef struct ScuttleStrings {
+  /**
+   * The first string, or NULL when the list is empty.
+   */
+  struct ScuttleBytes *items;
+  /**
+   * Number of strings.
+   */
+  size_t len;
+} ScuttleStrings;
+
+/**
+ * A member's liveness as this node sees it (`ScuttleMember.state`).
+ */
+typedef uint32_t ScuttleLiveness;
+
+/**
+ * One member of the cluster, other than this node.
+ */
+typedef struct ScuttleMember {
+  /**
+   * Its node id (libp2p: its peer id; TCP: the id from its hello).
+   */
+  struct ScuttleBytes id;
+  /**
+   * Where it can be reached (libp2p; empty for TCP).
+   */
+  struct ScuttleStrings addrs;
+  /**
+   * A `SCUTTLE_LIVENESS_*` constant.
+   */
+  ScuttleLiveness state;
+  /**
+   * Whether this node has a connection to it now.
+   */
+  bool connected;
+} ScuttleMember;
+
+/**
+ * The members a node knows of, sorted by id (`scuttle_node_members()`): `items` points at
+ * `len` members. Empty: `{NULL, 0}`.
+ *
+ * Ownership: the caller releases it with `scuttle_members_free()`.
+ */
+typedef struct ScuttleMembers {
+  /**
+   * The first member, or NULL when there is none.
+   */
+  struct ScuttleMember *items;
+  /**
+   * Number of members.
+   */
+  size_t len;
+} ScuttleMembers;
+
+/**
+ * Not set: libp2p, unless `ScuttleNodeConfig.toml` names a transport.
+ */
+#define SCUTTLE_TRANSPORT_DEFAULT 0
+
+/**
+ * rust-libp2p: TCP and QUIC, noise encryption, yamux; SWIM membership; peers found through
+ * `bootstrap` addresses and the cluster. Nodes are named by the peer id of their key.
+ */
+#define SCUTTLE_TRANSPORT_LIBP2P 1
+
+/**
+ * Plain TCP (`scuttle-tokio`): no encryption, no membership, only the `peers` given. Nodes
+ * are named by `id`.
+ */
+#define SCUTTLE_TRANSPORT_TCP 2
+
+/**
+ * An event this version of the bindings does not describe; skip it.
+ */
+#define SCUTTLE_NODE_EVENT_OTHER 0
+
+/**
+ * A peer's message changed `key`: `value` (or `deleted`) and `peer`, the peer that
+ * delivered it, are set. Local writes make no event.
+ */
+#define SCUTTLE_NODE_EVENT_UPDATE 1
+
+/**
+ * `key`'s tombstone was collected on `peer`'s word, so this node forgot the key.
+ */
+#define SCUTTLE_NODE_EVENT_FORGOTTEN 2
+
+/**
+ * `peer` connected.
+ */
+#define SCUTTLE_NODE_EVENT_PEER_CONNECTED 3
+
+/**
+ * `peer`'s connection ended; `reason` says why.
+ */
+#define SCUTTLE_NODE_EVENT_PEER_DISCONNECTED 4
+
+/**
+ * A connection failed before its peer was known; `reason` says why.
+ */
+#define SCUTTLE_NODE_EVENT_CONNECTION_FAILED 5
+
+/**
+ * `peer`'s message was refused by the resolver or sorter; `reason` says why.
+ */
+#define SCUTTLE_NODE_EVENT_REFUSED 6
+
+/**
+ * The caller polled too slowly and `count` events were dropped (the node keeps the last
+ * 1024); the state itself is complete: read it with `scuttle_node_get()`.
+ */
+#define SCUTTLE_NODE_EVENT_LAGGED 7
+
+/**
+ * Answers probes (TCP: connected).
+ */
+#define SCUTTLE_LIVENESS_ALIVE 0
+
+/**
+ * Missed a probe; declared down unless it refutes the suspicion in time (libp2p).
+ */
+#define SCUTTLE_LIVENESS_SUSPECT 1
+
+/**
+ * Declared down by the cluster; its connections are closed (libp2p).
+ */
+#define SCUTTLE_LIVENESS_DOWN 2
 
 /**
  * The incoming update loses: the current entry stays.
@@ -868,6 +1163,244 @@ enum ScuttleStatus scuttle_gossip_handle_timeout(struct ScuttleGossip *gossip,
  */
 enum ScuttleStatus scuttle_gossip_poll_timeout(const struct ScuttleGossip *gossip,
                                                uint64_t *when_out);
+
+/**
+ * Starts a networked node as `config` says, and returns once it listens.
+ *
+ * \param config The configuration (fill it with `scuttle_node_config_default()`), or NULL
+ * for the defaults (libp2p on `127.0.0.1:7400`). Borrowed for the call only.
+ * \param out Where to write the new node (NULL is written on failure). Release it with
+ * `scuttle_node_stop()`.
+ * \return `SCUTTLE_STATUS_OK`; `SCUTTLE_STATUS_INVALID_CONFIG` for a bad configuration;
+ * `SCUTTLE_STATUS_NETWORK` when it cannot listen (an address in use, ...);
+ * `SCUTTLE_STATUS_STORE_ERROR` when the data dir, its identity key or its data cannot be
+ * read or written; `SCUTTLE_STATUS_INVALID_ARGUMENT` for a NULL `out` or a NULL string in a
+ * list.
+ *
+ * The library installs no log subscriber, so `log_level` has no effect.
+ *
+ * # Safety
+ * `config` must be NULL or point to a readable `ScuttleNodeConfig` whose pointers follow its
+ * field docs; `out` must be NULL or writable.
+ */
+enum ScuttleStatus scuttle_node_start(const struct ScuttleNodeConfig *config,
+                                      struct ScuttleNode **out);
+
+/**
+ * Stops a node and releases it: a libp2p node tells the cluster it leaves, connections
+ * close, the node's threads end. Blocks until then (a few seconds at most). NULL is accepted
+ * and does nothing.
+ *
+ * Events, entries and lists obtained from the node stay valid: they belong to the caller.
+ *
+ * \param node The node; it must not be used afterwards, and no other call on it may be
+ * running.
+ *
+ * # Safety
+ * `node` must be NULL or a node not yet stopped, with no call on it running.
+ */
+void scuttle_node_stop(struct ScuttleNode *node);
+
+/**
+ * Writes `key = value`; the node gossips it to its peers.
+ *
+ * \param node The node.
+ * \param key The key, `key_len` bytes of UTF-8, copied.
+ * \param key_len Length of `key`.
+ * \param value The value, `value_len` bytes of UTF-8, copied.
+ * \param value_len Length of `value`.
+ * \param version_out Where to write the write's version; may be NULL.
+ * \return `SCUTTLE_STATUS_OK`; `SCUTTLE_STATUS_REJECTED` if the resolver refused or the
+ * write could never fit one message; `SCUTTLE_STATUS_CATCHING_UP` while a node that started
+ * empty catches up; `SCUTTLE_STATUS_STORE_ERROR`; `SCUTTLE_STATUS_STOPPED`;
+ * `SCUTTLE_STATUS_INVALID_ARGUMENT` for a NULL node, a NULL pointer with a non-zero length
+ * or a key or value that is not UTF-8.
+ *
+ * # Safety
+ * `node` must be NULL or a live node; `key` and `value` must be NULL or point to their
+ * lengths in readable bytes; `version_out` must be NULL or writable.
+ */
+enum ScuttleStatus scuttle_node_set(const struct ScuttleNode *node,
+                                    const uint8_t *key,
+                                    size_t key_len,
+                                    const uint8_t *value,
+                                    size_t value_len,
+                                    uint64_t *version_out);
+
+/**
+ * Deletes `key` (a tombstone, gossiped like a write).
+ *
+ * \param node The node.
+ * \param key The key, `key_len` bytes of UTF-8.
+ * \param key_len Length of `key`.
+ * \param version_out Where to write the delete's version; may be NULL.
+ * \return As `scuttle_node_set`.
+ *
+ * # Safety
+ * `node` must be NULL or a live node; `key` must be NULL or point to `key_len` readable
+ * bytes; `version_out` must be NULL or writable.
+ */
+enum ScuttleStatus scuttle_node_delete(const struct ScuttleNode *node,
+                                       const uint8_t *key,
+                                       size_t key_len,
+                                       uint64_t *version_out);
+
+/**
+ * Copies the entry of `key`, as `scuttle_gossip_get()` does.
+ *
+ * \param node The node.
+ * \param key The key, `key_len` bytes of UTF-8.
+ * \param key_len Length of `key`.
+ * \param out Where to write the entry (zeroed on failure); release it with
+ * `scuttle_entry_free()`.
+ * \return `SCUTTLE_STATUS_OK`; `SCUTTLE_STATUS_NOT_FOUND` if the key is unknown (`*out` zeroed);
+ * `SCUTTLE_STATUS_DELETED` if it was deleted (`*out` holds the tombstone's version and source:
+ * free it too); `SCUTTLE_STATUS_STOPPED`; `SCUTTLE_STATUS_INVALID_ARGUMENT` for a NULL pointer
+ * or a key that is not UTF-8.
+ *
+ * # Safety
+ * `node` must be NULL or a live node; `key` must be NULL or point to `key_len` readable
+ * bytes; `out` must be NULL or writable.
+ */
+enum ScuttleStatus scuttle_node_get(const struct ScuttleNode *node,
+                                    const uint8_t *key,
+                                    size_t key_len,
+                                    struct ScuttleEntry *out);
+
+/**
+ * Takes the node's next event, waiting up to `timeout_ms` for one. Events queue from the
+ * start of the node; the node keeps the last 1024 unread (then `SCUTTLE_NODE_EVENT_LAGGED`).
+ *
+ * \param node The node.
+ * \param timeout_ms How long to wait, in milliseconds; 0 returns at once.
+ * \param out Where to write the event (zeroed when there is none); release it with
+ * `scuttle_node_event_free()`.
+ * \return `SCUTTLE_STATUS_OK`; `SCUTTLE_STATUS_EMPTY` when no event came in time;
+ * `SCUTTLE_STATUS_STOPPED`; `SCUTTLE_STATUS_INVALID_ARGUMENT` for a NULL pointer.
+ *
+ * Several threads may poll one node: each event goes to one of them.
+ *
+ * # Safety
+ * `node` must be NULL or a live node; `out` must be NULL or writable.
+ */
+enum ScuttleStatus scuttle_node_poll_event(const struct ScuttleNode *node,
+                                           uint64_t timeout_ms,
+                                           struct ScuttleNodeEvent *out);
+
+/**
+ * Copies the members this node knows of (not itself), sorted by id. libp2p: the cluster's
+ * members as SWIM sees them; TCP: the connected peers.
+ *
+ * \param node The node.
+ * \param out Where to write the list (`{NULL, 0}` on failure); release it with
+ * `scuttle_members_free()`.
+ * \return `SCUTTLE_STATUS_OK`, `SCUTTLE_STATUS_STOPPED`, `SCUTTLE_STATUS_INVALID_ARGUMENT` for
+ * a NULL pointer.
+ *
+ * # Safety
+ * `node` must be NULL or a live node; `out` must be NULL or writable.
+ */
+enum ScuttleStatus scuttle_node_members(const struct ScuttleNode *node, struct ScuttleMembers *out);
+
+/**
+ * Copies the ids of the peers connected now, sorted.
+ *
+ * \param node The node.
+ * \param out Where to write the list (`{NULL, 0}` on failure); release it with
+ * `scuttle_strings_free()`.
+ * \return As `scuttle_node_members`.
+ *
+ * # Safety
+ * `node` must be NULL or a live node; `out` must be NULL or writable.
+ */
+enum ScuttleStatus scuttle_node_peers(const struct ScuttleNode *node, struct ScuttleStrings *out);
+
+/**
+ * Copies the node's id (libp2p: its peer id; TCP: `ScuttleNodeConfig.id`).
+ *
+ * \param node The node.
+ * \param out Where to write the id (UTF-8); release it with `scuttle_bytes_free()`.
+ * \return `SCUTTLE_STATUS_OK`, `SCUTTLE_STATUS_INVALID_ARGUMENT` for a NULL pointer.
+ *
+ * # Safety
+ * `node` must be NULL or a live node; `out` must be NULL or writable.
+ */
+enum ScuttleStatus scuttle_node_id(const struct ScuttleNode *node, struct ScuttleBytes *out);
+
+/**
+ * Copies the addresses the node listens on, with the ports it bound (libp2p: multiaddrs such
+ * as `/ip4/127.0.0.1/tcp/40123`; TCP: `HOST:PORT`). Give them to another node as its
+ * `bootstrap` (libp2p) or `peers` (TCP).
+ *
+ * \param node The node.
+ * \param out Where to write the list; release it with `scuttle_strings_free()`.
+ * \return `SCUTTLE_STATUS_OK`, `SCUTTLE_STATUS_INVALID_ARGUMENT` for a NULL pointer.
+ *
+ * # Safety
+ * `node` must be NULL or a live node; `out` must be NULL or writable.
+ */
+enum ScuttleStatus scuttle_node_listen_addrs(const struct ScuttleNode *node,
+                                             struct ScuttleStrings *out);
+
+/**
+ * Copies the address the HTTP/JSON API is bound to (`HOST:PORT`, with the port it bound
+ * when `ScuttleNodeConfig.api` asked for port 0).
+ *
+ * \param node The node.
+ * \param out Where to write the address; release it with `scuttle_bytes_free()`.
+ * \return `SCUTTLE_STATUS_OK`; `SCUTTLE_STATUS_NOT_FOUND` when the node serves no API (`*out`
+ * is `{NULL, 0}`); `SCUTTLE_STATUS_INVALID_ARGUMENT` for a NULL pointer.
+ *
+ * # Safety
+ * `node` must be NULL or a live node; `out` must be NULL or writable.
+ */
+enum ScuttleStatus scuttle_node_api_addr(const struct ScuttleNode *node, struct ScuttleBytes *out);
+
+/**
+ * Fills `*out` with the default node configuration: every field unset, `version` set.
+ *
+ * \param out Where to write the configuration.
+ * \return `SCUTTLE_STATUS_OK`, or `SCUTTLE_STATUS_INVALID_ARGUMENT` if `out` is NULL.
+ *
+ * # Safety
+ * `out` must be NULL or point to writable memory for one `ScuttleNodeConfig`.
+ */
+enum ScuttleStatus scuttle_node_config_default(struct ScuttleNodeConfig *out);
+
+/**
+ * Releases a list of strings and sets it to `{NULL, 0}`. NULL, and a list already released,
+ * are accepted and do nothing.
+ *
+ * \param strings The list filled by `scuttle_node_listen_addrs()` or `scuttle_node_peers()`.
+ *
+ * # Safety
+ * `strings` must be NULL or point to a `ScuttleStrings` that is `{NULL, 0}` or was filled by
+ * this library and not changed since.
+ */
+void scuttle_strings_free(struct ScuttleStrings *strings);
+
+/**
+ * Releases a member list and sets it to `{NULL, 0}`. NULL, and a list already released, are
+ * accepted and do nothing.
+ *
+ * \param members The list filled by `scuttle_node_members()`.
+ *
+ * # Safety
+ * `members` must be NULL or point to a `ScuttleMembers` that is `{NULL, 0}` or was filled by
+ * this library and not changed since.
+ */
+void scuttle_members_free(struct ScuttleMembers *members);
+
+/**
+ * Releases the buffers of a node event and zeroes it. NULL is accepted.
+ *
+ * \param event The event filled by `scuttle_node_poll_event()`.
+ *
+ * # Safety
+ * `event` must be NULL or point to a `ScuttleNodeEvent` that is zeroed or was filled by this
+ * library and not changed since.
+ */
+void scuttle_node_event_free(struct ScuttleNodeEvent *event);
 
 /**
  * Opens a durable node: the node `id` kept in the file at `path` (created when missing or
