@@ -2,11 +2,20 @@
  * scuttle.h: C API of scuttle, scuttlebutt anti-entropy gossip (van Renesse et al. 2008).
  *
  * Install with `make -C bindings/c install`, link with `pkg-config --cflags --libs scuttle`
- * (see docs/c.md). Keys and values are byte strings; frames are length-prefixed CBOR. Every
- * call that can fail returns a ScuttleStatus (0 = success) and scuttle_last_error() explains
- * the failure. A handle is used by one thread at a time; different handles are independent.
- * Every buffer, entry, event, key list and handle the library hands out is released by its
- * own *_free function, which accepts NULL.
+ * (see docs/c.md). Two levels:
+ *
+ * - scuttle_node_*: a networked node (libp2p or TCP) that runs on threads of its own inside
+ *   the library: start it, set/get/delete text keys, poll its events, list its members, stop
+ *   it. Every call on a ScuttleNode but scuttle_node_stop() may come from any thread, at once;
+ *   scuttle_node_stop() must be the last call on it.
+ * - scuttle_gossip_*: the sans-IO protocol node, for your own transport: byte-string keys and
+ *   values, length-prefixed CBOR frames you carry. A ScuttleGossip is used by one thread at a
+ *   time (concurrent use is refused with SCUTTLE_STATUS_BUSY).
+ *
+ * Every call that can fail returns a ScuttleStatus (0 = success) and scuttle_last_error()
+ * explains the failure on the calling thread. Different handles are independent. Every
+ * buffer, entry, event, list and handle the library hands out is released by its own *_free
+ * (or scuttle_node_stop) function, which accepts NULL.
  */
 
 #ifndef SCUTTLE_H
