@@ -67,8 +67,8 @@ pub struct ScuttleNodeConfig {
     /// Serve the HTTP/JSON API and `/metrics` on this `HOST:PORT`. NULL: no API.
     pub api: *const c_char,
     /// Every other option of `scuttle node`, as the TOML text of its config file
-    /// (`resolver = "strict"`, `fanout = 2`, `compression = true`, `mdns = true`, ...; see
-    /// docs/node.md). Unknown keys are refused. NULL: none.
+    /// (`resolver = "strict"`, `fanout = 2`, `compression = true`, `mdns = true`, ...; the
+    /// table "Options" of docs/operations.md). Unknown keys are refused. NULL: none.
     pub toml: *const c_char,
 }
 
