@@ -563,8 +563,8 @@ typedef struct ScuttleNodeConfig {
   const char *api;
   /**
    * Every other option of `scuttle node`, as the TOML text of its config file
-   * (`resolver = "strict"`, `fanout = 2`, `compression = true`, `mdns = true`, ...; see
-   * docs/node.md). Unknown keys are refused. NULL: none.
+   * (`resolver = "strict"`, `fanout = 2`, `compression = true`, `mdns = true`, ...; the
+   * table "Options" of docs/operations.md). Unknown keys are refused. NULL: none.
    */
   const char *toml;
 } ScuttleNodeConfig;

@@ -9,7 +9,17 @@
 //! `libscuttle` (SONAME `libscuttle.so.MAJOR`) with `scuttle.pc`; the header `include/scuttle.h` is generated from this
 //! source by cbindgen (`cbindgen.toml`), and `docs/c.md` tells how to build, link and use it.
 //!
-//! The bindings wrap one sans-IO [`scuttle_core::Gossip`] node with byte-string keys and values
+//! Two levels:
+//!
+//! * **The networked node** (`node.rs`, `node_config.rs`, `node_types.rs`): an opaque
+//!   `ScuttleNode *` from `scuttle_node_start(&config, &node)` is the node `scuttle node` runs
+//!   ([`scuttle_node::EmbeddedNode`]: libp2p or TCP, on a two-thread tokio runtime inside the
+//!   library). `scuttle_node_set`/`_get`/`_delete`, `scuttle_node_poll_event`,
+//!   `scuttle_node_members`, `scuttle_node_stop`. Every call but `scuttle_node_stop` may come
+//!   from any thread at once; stop must be the last call on a node.
+//! * **The frame-level API**, below.
+//!
+//! The frame-level bindings wrap one sans-IO [`scuttle_core::Gossip`] node with byte-string keys and values
 //! (`Gossip<Vec<u8>, Vec<u8>, DynResolver<.., CallbackError>, DynSorter>`) behind an opaque
 //! `ScuttleGossip *` handle. The application moves frames between nodes itself, one frame per
 //! protocol message:
@@ -41,9 +51,10 @@
 //!   (`ScuttleBytes`, `ScuttleEntry`, `ScuttleEvent`, `ScuttleKeys *`, `ScuttleGossip *`) belong
 //!   to the caller, who releases each with its own `*_free` function; every free function
 //!   accepts NULL.
-//! * **Threads.** A handle may move between threads but is used by one thread at a time;
-//!   concurrent or re-entrant use is detected and refused with `SCUTTLE_STATUS_BUSY`. Different
-//!   handles are independent.
+//! * **Threads.** A `ScuttleGossip` handle may move between threads but is used by one thread
+//!   at a time; concurrent or re-entrant use is detected and refused with
+//!   `SCUTTLE_STATUS_BUSY`. A `ScuttleNode` takes calls from any thread at once (all but
+//!   `scuttle_node_stop`). Different handles are independent.
 #![deny(missing_docs)]
 
 mod error;

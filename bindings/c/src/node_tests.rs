@@ -265,7 +265,8 @@ fn bad_configurations_say_invalid_config() {
     let bad_resolver = CString::new("resolver = \"nope\"").expect("no NUL");
     let id = CString::new("a").expect("no NUL");
     let bad_addr = CString::new("nowhere").expect("no NUL");
-    let cases: Vec<(&str, Box<dyn Fn(&mut ScuttleNodeConfig)>)> = vec![
+    type Change<'a> = Box<dyn Fn(&mut ScuttleNodeConfig) + 'a>;
+    let cases: Vec<(&str, Change)> = vec![
         ("version", Box::new(|c| c.version = 99)),
         ("transport", Box::new(|c| c.transport = 7)),
         ("fanot", Box::new(|c| c.toml = bad_toml.as_ptr())),
@@ -278,8 +279,10 @@ fn bad_configurations_say_invalid_config() {
         ("api", Box::new(|c| c.api = bad_addr.as_ptr())),
     ];
     for (mentions, change) in cases {
-        let mut c = ScuttleNodeConfig::default();
-        c.transport = SCUTTLE_TRANSPORT_LIBP2P;
+        let mut c = ScuttleNodeConfig {
+            transport: SCUTTLE_TRANSPORT_LIBP2P,
+            ..ScuttleNodeConfig::default()
+        };
         change(&mut c);
         let (s, node) = start(&c);
         assert_eq!(
@@ -297,10 +300,12 @@ fn bad_configurations_say_invalid_config() {
     }
     // A TCP listen address that is not HOST:PORT.
     let list = [bad_addr.as_ptr()];
-    let mut c = ScuttleNodeConfig::default();
-    c.transport = SCUTTLE_TRANSPORT_TCP;
-    c.listen = list.as_ptr();
-    c.listen_len = 1;
+    let c = ScuttleNodeConfig {
+        transport: SCUTTLE_TRANSPORT_TCP,
+        listen: list.as_ptr(),
+        listen_len: 1,
+        ..ScuttleNodeConfig::default()
+    };
     assert_eq!(
         start(&c).0,
         ScuttleStatus::InvalidConfig,
@@ -314,10 +319,12 @@ fn an_address_in_use_is_a_network_error() {
     let (a, _dir) = tcp_node("a", &[]);
     let taken = CString::new(listen_addrs(a).remove(0)).expect("no NUL");
     let list = [taken.as_ptr()];
-    let mut c = ScuttleNodeConfig::default();
-    c.transport = SCUTTLE_TRANSPORT_TCP;
-    c.listen = list.as_ptr();
-    c.listen_len = 1;
+    let c = ScuttleNodeConfig {
+        transport: SCUTTLE_TRANSPORT_TCP,
+        listen: list.as_ptr(),
+        listen_len: 1,
+        ..ScuttleNodeConfig::default()
+    };
     let (s, node) = start(&c);
     assert_eq!(s, ScuttleStatus::Network, "{}", last_error());
     assert!(node.is_null());
