@@ -100,10 +100,13 @@ soname="$(readelf -d "$libdir/libscuttle.so.$version" | sed -n 's/.*(SONAME).*\[
 [ "$soname" = "libscuttle.so.$major" ] || { echo "SONAME is '$soname', expected libscuttle.so.$major"; exit 1; }
 echo "    libscuttle.so.$version, SONAME $soname"
 
-export PKG_CONFIG_PATH="$libdir/pkgconfig"
-[ "$(pkg-config --modversion scuttle)" = "$version" ] || { echo "scuttle.pc: wrong version"; exit 1; }
-read -r -a PC_CFLAGS <<<"$(pkg-config --cflags scuttle)"
-read -r -a PC_LIBS <<<"$(pkg-config --libs scuttle)"
+# PKG_CONFIG_PATH is set per command, never exported: a build script in the library's graph
+# (aws-lc-sys, through libp2p's QUIC) reruns when it changes, so an exported temporary path
+# would make the `make install` below, and the next run, rebuild it from C.
+pc() { PKG_CONFIG_PATH="$libdir/pkgconfig" pkg-config "$@"; }
+[ "$(pc --modversion scuttle)" = "$version" ] || { echo "scuttle.pc: wrong version"; exit 1; }
+read -r -a PC_CFLAGS <<<"$(pc --cflags scuttle)"
+read -r -a PC_LIBS <<<"$(pc --libs scuttle)"
 echo "    pkg-config --cflags --libs scuttle: ${PC_CFLAGS[*]} ${PC_LIBS[*]}"
 # -rpath only because the prefix is not in the loader's path; no -I or -L of the checkout.
 RPATH=(-Wl,-rpath,"$libdir")
@@ -132,7 +135,8 @@ pkg_check_modules(SCUTTLE REQUIRED IMPORTED_TARGET scuttle)
 add_executable(my_app main.c)
 target_link_libraries(my_app PRIVATE PkgConfig::SCUTTLE)
 CMAKE
-cmake -S "$tmp/cmake" -B "$tmp/cmake/build" -DCMAKE_BUILD_RPATH="$libdir" >"$tmp/cmake.log" 2>&1 &&
+PKG_CONFIG_PATH="$libdir/pkgconfig" cmake -S "$tmp/cmake" -B "$tmp/cmake/build" \
+  -DCMAKE_BUILD_RPATH="$libdir" >"$tmp/cmake.log" 2>&1 &&
   cmake --build "$tmp/cmake/build" >>"$tmp/cmake.log" 2>&1 || { cat "$tmp/cmake.log"; exit 1; }
 "$tmp/cmake/build/my_app" >/dev/null
 
