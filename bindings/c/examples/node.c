@@ -45,7 +45,7 @@ static ScuttleNode *start_node(ScuttleTransportKind transport, const char *id,
   config.transport = transport;
   config.listen = listen;
   config.listen_len = 1;
-  config.interval_ms = 200;
+  config.interval_ms = 500; /* gossip round and membership probe period */
   if (transport == SCUTTLE_TRANSPORT_TCP) {
     config.id = id; /* libp2p nodes are named by their key's peer id */
     config.peers = peer_addrs;
