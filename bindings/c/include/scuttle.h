@@ -29,6 +29,9 @@
 /** Alias of SCUTTLE_STATUS_OK: the status of a call that succeeded. */
 #define SCUTTLE_OK SCUTTLE_STATUS_OK
 
+/** Defined: the library has the networked node (scuttle_node_*), as every installed one does. */
+#define SCUTTLE_HAS_NODE 1
+
 /**
  * The wire protocol version the frames follow (`scuttle_core::PROTOCOL_VERSION`).
  */
@@ -44,12 +47,14 @@
  */
 #define SCUTTLE_MIN_MESSAGE_BYTES 64
 
+#if defined(SCUTTLE_HAS_NODE)
 /**
  * The layout version of `ScuttleNodeConfig` this library reads; `scuttle_node_config_default()`
  * writes it into `ScuttleNodeConfig.version`. Fields are only ever added at the end; any
  * other version is refused with `SCUTTLE_STATUS_INVALID_CONFIG`.
  */
 #define SCUTTLE_NODE_CONFIG_VERSION 1
+#endif
 
 /**
  * The layout version of `ScuttleConfig` this library writes. `scuttle_config_default()`
@@ -206,6 +211,7 @@ typedef struct ScuttleGossip ScuttleGossip;
  */
 typedef struct ScuttleKeys ScuttleKeys;
 
+#if defined(SCUTTLE_HAS_NODE)
 /**
  * A running networked node: an opaque handle made by `scuttle_node_start()` and released by
  * `scuttle_node_stop()`.
@@ -219,6 +225,7 @@ typedef struct ScuttleKeys ScuttleKeys;
  * call: no other call on the node may be running or start after it.
  */
 typedef struct ScuttleNode ScuttleNode;
+#endif
 
 /**
  * Which built-in resolver decides between two updates of one key (`ScuttleConfig.resolver`).
@@ -491,11 +498,14 @@ typedef struct ScuttleEvent {
   size_t history_len;
 } ScuttleEvent;
 
+#if defined(SCUTTLE_HAS_NODE)
 /**
  * Which transport a networked node speaks (`ScuttleNodeConfig.transport`).
  */
 typedef uint32_t ScuttleTransportKind;
+#endif
 
+#if defined(SCUTTLE_HAS_NODE)
 /**
  * The configuration of a networked node (`scuttle_node_start()`): the options of
  * `scuttle node`. Fill it with `scuttle_node_config_default()`, then set what you need.
@@ -568,12 +578,16 @@ typedef struct ScuttleNodeConfig {
    */
   const char *toml;
 } ScuttleNodeConfig;
+#endif
 
+#if defined(SCUTTLE_HAS_NODE)
 /**
  * What kind of event a `ScuttleNodeEvent` is (`ScuttleNodeEvent.kind`).
  */
 typedef uint32_t ScuttleNodeEventKind;
+#endif
 
+#if defined(SCUTTLE_HAS_NODE)
 /**
  * One event of a networked node, from `scuttle_node_poll_event()`. Fields that do not apply
  * to `kind` are zero / `{NULL, 0}`; every text is UTF-8 with a trailing NUL.
@@ -610,7 +624,9 @@ typedef struct ScuttleNodeEvent {
    */
   uint64_t count;
 } ScuttleNodeEvent;
+#endif
 
+#if defined(SCUTTLE_HAS_NODE)
 /**
  * A list of strings owned by the caller (listen addresses, a member's addresses): `items`
  * points at `len` buffers, each UTF-8 with a trailing NUL. Empty: `{NULL, 0}`.
@@ -628,12 +644,16 @@ typedef struct ScuttleStrings {
    */
   size_t len;
 } ScuttleStrings;
+#endif
 
+#if defined(SCUTTLE_HAS_NODE)
 /**
  * A member's liveness as this node sees it (`ScuttleMember.state`).
  */
 typedef uint32_t ScuttleLiveness;
+#endif
 
+#if defined(SCUTTLE_HAS_NODE)
 /**
  * One member of the cluster, other than this node.
  */
@@ -655,7 +675,9 @@ typedef struct ScuttleMember {
    */
   bool connected;
 } ScuttleMember;
+#endif
 
+#if defined(SCUTTLE_HAS_NODE)
 /**
  * The members a node knows of, sorted by id (`scuttle_node_members()`): `items` points at
  * `len` members. Empty: `{NULL, 0}`.
@@ -672,80 +694,109 @@ typedef struct ScuttleMembers {
    */
   size_t len;
 } ScuttleMembers;
+#endif
 
+#if defined(SCUTTLE_HAS_NODE)
 /**
  * Not set: libp2p, unless `ScuttleNodeConfig.toml` names a transport.
  */
 #define SCUTTLE_TRANSPORT_DEFAULT 0
+#endif
 
+#if defined(SCUTTLE_HAS_NODE)
 /**
  * rust-libp2p: TCP and QUIC, noise encryption, yamux; SWIM membership; peers found through
  * `bootstrap` addresses and the cluster. Nodes are named by the peer id of their key.
  */
 #define SCUTTLE_TRANSPORT_LIBP2P 1
+#endif
 
+#if defined(SCUTTLE_HAS_NODE)
 /**
  * Plain TCP (`scuttle-tokio`): no encryption, no membership, only the `peers` given. Nodes
  * are named by `id`.
  */
 #define SCUTTLE_TRANSPORT_TCP 2
+#endif
 
+#if defined(SCUTTLE_HAS_NODE)
 /**
  * An event this version of the bindings does not describe; skip it.
  */
 #define SCUTTLE_NODE_EVENT_OTHER 0
+#endif
 
+#if defined(SCUTTLE_HAS_NODE)
 /**
  * A peer's message changed `key`: `value` (or `deleted`) and `peer`, the peer that
  * delivered it, are set. Local writes make no event.
  */
 #define SCUTTLE_NODE_EVENT_UPDATE 1
+#endif
 
+#if defined(SCUTTLE_HAS_NODE)
 /**
  * `key`'s tombstone was collected on `peer`'s word, so this node forgot the key.
  */
 #define SCUTTLE_NODE_EVENT_FORGOTTEN 2
+#endif
 
+#if defined(SCUTTLE_HAS_NODE)
 /**
  * `peer` connected.
  */
 #define SCUTTLE_NODE_EVENT_PEER_CONNECTED 3
+#endif
 
+#if defined(SCUTTLE_HAS_NODE)
 /**
  * `peer`'s connection ended; `reason` says why.
  */
 #define SCUTTLE_NODE_EVENT_PEER_DISCONNECTED 4
+#endif
 
+#if defined(SCUTTLE_HAS_NODE)
 /**
  * A connection failed before its peer was known; `reason` says why.
  */
 #define SCUTTLE_NODE_EVENT_CONNECTION_FAILED 5
+#endif
 
+#if defined(SCUTTLE_HAS_NODE)
 /**
  * `peer`'s message was refused by the resolver or sorter; `reason` says why.
  */
 #define SCUTTLE_NODE_EVENT_REFUSED 6
+#endif
 
+#if defined(SCUTTLE_HAS_NODE)
 /**
  * The caller polled too slowly and `count` events were dropped (the node keeps the last
  * 1024); the state itself is complete: read it with `scuttle_node_get()`.
  */
 #define SCUTTLE_NODE_EVENT_LAGGED 7
+#endif
 
+#if defined(SCUTTLE_HAS_NODE)
 /**
  * Answers probes (TCP: connected).
  */
 #define SCUTTLE_LIVENESS_ALIVE 0
+#endif
 
+#if defined(SCUTTLE_HAS_NODE)
 /**
  * Missed a probe; declared down unless it refutes the suspicion in time (libp2p).
  */
 #define SCUTTLE_LIVENESS_SUSPECT 1
+#endif
 
+#if defined(SCUTTLE_HAS_NODE)
 /**
  * Declared down by the cluster; its connections are closed (libp2p).
  */
 #define SCUTTLE_LIVENESS_DOWN 2
+#endif
 
 /**
  * The incoming update loses: the current entry stays.
@@ -1173,6 +1224,7 @@ enum ScuttleStatus scuttle_gossip_handle_timeout(struct ScuttleGossip *gossip,
 enum ScuttleStatus scuttle_gossip_poll_timeout(const struct ScuttleGossip *gossip,
                                                uint64_t *when_out);
 
+#if defined(SCUTTLE_HAS_NODE)
 /**
  * Starts a networked node as `config` says, and returns once it listens.
  *
@@ -1194,7 +1246,9 @@ enum ScuttleStatus scuttle_gossip_poll_timeout(const struct ScuttleGossip *gossi
  */
 enum ScuttleStatus scuttle_node_start(const struct ScuttleNodeConfig *config,
                                       struct ScuttleNode **out);
+#endif
 
+#if defined(SCUTTLE_HAS_NODE)
 /**
  * Stops a node and releases it: a libp2p node tells the cluster it leaves, connections
  * close, the node's threads end. Blocks until then (a few seconds at most). NULL is accepted
@@ -1209,7 +1263,9 @@ enum ScuttleStatus scuttle_node_start(const struct ScuttleNodeConfig *config,
  * `node` must be NULL or a node not yet stopped, with no call on it running.
  */
 void scuttle_node_stop(struct ScuttleNode *node);
+#endif
 
+#if defined(SCUTTLE_HAS_NODE)
 /**
  * Writes `key = value`; the node gossips it to its peers.
  *
@@ -1235,7 +1291,9 @@ enum ScuttleStatus scuttle_node_set(const struct ScuttleNode *node,
                                     const uint8_t *value,
                                     size_t value_len,
                                     uint64_t *version_out);
+#endif
 
+#if defined(SCUTTLE_HAS_NODE)
 /**
  * Deletes `key` (a tombstone, gossiped like a write).
  *
@@ -1253,7 +1311,9 @@ enum ScuttleStatus scuttle_node_delete(const struct ScuttleNode *node,
                                        const uint8_t *key,
                                        size_t key_len,
                                        uint64_t *version_out);
+#endif
 
+#if defined(SCUTTLE_HAS_NODE)
 /**
  * Copies the entry of `key`, as `scuttle_gossip_get()` does.
  *
@@ -1275,7 +1335,9 @@ enum ScuttleStatus scuttle_node_get(const struct ScuttleNode *node,
                                     const uint8_t *key,
                                     size_t key_len,
                                     struct ScuttleEntry *out);
+#endif
 
+#if defined(SCUTTLE_HAS_NODE)
 /**
  * Takes the node's next event, waiting up to `timeout_ms` for one. Events queue from the
  * start of the node; the node keeps the last 1024 unread (then `SCUTTLE_NODE_EVENT_LAGGED`).
@@ -1295,7 +1357,9 @@ enum ScuttleStatus scuttle_node_get(const struct ScuttleNode *node,
 enum ScuttleStatus scuttle_node_poll_event(const struct ScuttleNode *node,
                                            uint64_t timeout_ms,
                                            struct ScuttleNodeEvent *out);
+#endif
 
+#if defined(SCUTTLE_HAS_NODE)
 /**
  * Copies the members this node knows of (not itself), sorted by id. libp2p: the cluster's
  * members as SWIM sees them; TCP: the connected peers.
@@ -1310,7 +1374,9 @@ enum ScuttleStatus scuttle_node_poll_event(const struct ScuttleNode *node,
  * `node` must be NULL or a live node; `out` must be NULL or writable.
  */
 enum ScuttleStatus scuttle_node_members(const struct ScuttleNode *node, struct ScuttleMembers *out);
+#endif
 
+#if defined(SCUTTLE_HAS_NODE)
 /**
  * Copies the ids of the peers connected now, sorted.
  *
@@ -1323,7 +1389,9 @@ enum ScuttleStatus scuttle_node_members(const struct ScuttleNode *node, struct S
  * `node` must be NULL or a live node; `out` must be NULL or writable.
  */
 enum ScuttleStatus scuttle_node_peers(const struct ScuttleNode *node, struct ScuttleStrings *out);
+#endif
 
+#if defined(SCUTTLE_HAS_NODE)
 /**
  * Copies the node's id (libp2p: its peer id; TCP: `ScuttleNodeConfig.id`).
  *
@@ -1335,7 +1403,9 @@ enum ScuttleStatus scuttle_node_peers(const struct ScuttleNode *node, struct Scu
  * `node` must be NULL or a live node; `out` must be NULL or writable.
  */
 enum ScuttleStatus scuttle_node_id(const struct ScuttleNode *node, struct ScuttleBytes *out);
+#endif
 
+#if defined(SCUTTLE_HAS_NODE)
 /**
  * Copies the addresses the node listens on, with the ports it bound (libp2p: multiaddrs such
  * as `/ip4/127.0.0.1/tcp/40123`; TCP: `HOST:PORT`). Give them to another node as its
@@ -1350,7 +1420,9 @@ enum ScuttleStatus scuttle_node_id(const struct ScuttleNode *node, struct Scuttl
  */
 enum ScuttleStatus scuttle_node_listen_addrs(const struct ScuttleNode *node,
                                              struct ScuttleStrings *out);
+#endif
 
+#if defined(SCUTTLE_HAS_NODE)
 /**
  * Copies the address the HTTP/JSON API is bound to (`HOST:PORT`, with the port it bound
  * when `ScuttleNodeConfig.api` asked for port 0).
@@ -1364,7 +1436,9 @@ enum ScuttleStatus scuttle_node_listen_addrs(const struct ScuttleNode *node,
  * `node` must be NULL or a live node; `out` must be NULL or writable.
  */
 enum ScuttleStatus scuttle_node_api_addr(const struct ScuttleNode *node, struct ScuttleBytes *out);
+#endif
 
+#if defined(SCUTTLE_HAS_NODE)
 /**
  * Fills `*out` with the default node configuration: every field unset, `version` set.
  *
@@ -1375,7 +1449,9 @@ enum ScuttleStatus scuttle_node_api_addr(const struct ScuttleNode *node, struct 
  * `out` must be NULL or point to writable memory for one `ScuttleNodeConfig`.
  */
 enum ScuttleStatus scuttle_node_config_default(struct ScuttleNodeConfig *out);
+#endif
 
+#if defined(SCUTTLE_HAS_NODE)
 /**
  * Releases a list of strings and sets it to `{NULL, 0}`. NULL, and a list already released,
  * are accepted and do nothing.
@@ -1387,7 +1463,9 @@ enum ScuttleStatus scuttle_node_config_default(struct ScuttleNodeConfig *out);
  * this library and not changed since.
  */
 void scuttle_strings_free(struct ScuttleStrings *strings);
+#endif
 
+#if defined(SCUTTLE_HAS_NODE)
 /**
  * Releases a member list and sets it to `{NULL, 0}`. NULL, and a list already released, are
  * accepted and do nothing.
@@ -1399,7 +1477,9 @@ void scuttle_strings_free(struct ScuttleStrings *strings);
  * this library and not changed since.
  */
 void scuttle_members_free(struct ScuttleMembers *members);
+#endif
 
+#if defined(SCUTTLE_HAS_NODE)
 /**
  * Releases the buffers of a node event and zeroes it. NULL is accepted.
  *
@@ -1410,6 +1490,7 @@ void scuttle_members_free(struct ScuttleMembers *members);
  * library and not changed since.
  */
 void scuttle_node_event_free(struct ScuttleNodeEvent *event);
+#endif
 
 /**
  * Opens a durable node: the node `id` kept in the file at `path` (created when missing or

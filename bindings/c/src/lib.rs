@@ -59,8 +59,11 @@
 
 mod error;
 mod gossip;
+#[cfg(feature = "node")]
 mod node;
+#[cfg(feature = "node")]
 mod node_config;
+#[cfg(feature = "node")]
 mod node_types;
 mod resolver;
 mod store;
@@ -72,7 +75,7 @@ mod tests;
 #[cfg(test)]
 mod store_tests;
 
-#[cfg(test)]
+#[cfg(all(test, feature = "node"))]
 mod node_tests;
 
 pub use error::{scuttle_last_error, ScuttleStatus};
@@ -83,16 +86,19 @@ pub use gossip::{
     scuttle_gossip_poll_timeout, scuttle_gossip_set, scuttle_gossip_start_exchange,
     scuttle_gossip_version, scuttle_now_ms, ScuttleGossip,
 };
+#[cfg(feature = "node")]
 pub use node::{
     scuttle_node_api_addr, scuttle_node_delete, scuttle_node_get, scuttle_node_id,
     scuttle_node_listen_addrs, scuttle_node_members, scuttle_node_peers, scuttle_node_poll_event,
     scuttle_node_set, scuttle_node_start, scuttle_node_stop, ScuttleNode,
 };
+#[cfg(feature = "node")]
 pub use node_config::{
     scuttle_node_config_default, ScuttleNodeConfig, ScuttleTransportKind,
     SCUTTLE_NODE_CONFIG_VERSION, SCUTTLE_TRANSPORT_DEFAULT, SCUTTLE_TRANSPORT_LIBP2P,
     SCUTTLE_TRANSPORT_TCP,
 };
+#[cfg(feature = "node")]
 pub use node_types::{
     scuttle_members_free, scuttle_node_event_free, scuttle_strings_free, ScuttleLiveness,
     ScuttleMember, ScuttleMembers, ScuttleNodeEvent, ScuttleNodeEventKind, ScuttleStrings,
