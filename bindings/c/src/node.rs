@@ -20,7 +20,8 @@ use crate::types::{ScuttleBytes, ScuttleEntry};
 /// Thread safety: every call except `scuttle_node_stop()` may come from any thread, and
 /// several threads may use one node at once (each call waits for the node's answer; two
 /// threads polling events each get different events). `scuttle_node_stop()` must be the last
-/// call: no other call on the node may be running or start after it.
+/// call: no other call on the node may be running or start after it. The node level has no
+/// callbacks: no application code ever runs on the node's threads.
 pub struct ScuttleNode {
     node: EmbeddedNode,
 }
