@@ -1,11 +1,15 @@
 #!/usr/bin/env bash
 # C bindings: builds libscuttle_c in release, checks that the committed header
-# bindings/c/include/scuttle.h is what cbindgen generates, links the example statically from
+# bindings/c/include/scuttle.h is what cbindgen generates, links the examples statically from
 # the build tree, then installs the library into a temporary prefix (`make -C bindings/c
-# install`), checks the installed files and the SONAME, and builds the example and the C tests
+# install`), checks the installed files and the SONAME, and builds the examples and the C tests
 # against the installed copy with `pkg-config --cflags --libs scuttle` and `cc -Wall -Wextra
-# -Werror`, runs them, and runs both under valgrind (zero leaks). Installs cbindgen, a C
-# compiler, make, pkg-config, CMake and valgrind when they are missing. Idempotent.
+# -Werror`, runs them, and runs them under valgrind (zero leaks). The networked node's tests
+# and example (tests/test_node.c, examples/node.c) run two nodes on loopback, libp2p and TCP;
+# their valgrind runs use bindings/c/tests/valgrind-node.supp, which names the three blocks of
+# process-wide libp2p-dependency state that valgrind calls "possibly lost" (see the file).
+# Installs cbindgen, a C compiler, make, pkg-config, CMake and valgrind when they are missing.
+# Idempotent.
 # (The crate's Rust unit tests run with the workspace in scripts/test-rust.sh.)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -69,9 +73,12 @@ fi
 CFLAGS=(-std=c11 -Wall -Wextra -Werror -O1 -g)
 STATIC_LIBS=(-lpthread -ldl -lm -lrt -lutil)
 
-echo "==> example: bindings/c/examples/two_nodes.c (static link from the build tree)"
-cc "${CFLAGS[@]}" -Ibindings/c/include bindings/c/examples/two_nodes.c \
-  "$lib_dir/libscuttle_c.a" "${STATIC_LIBS[@]}" -o "$out_dir/two_nodes_static"
+echo "==> examples: bindings/c/examples/node.c, two_nodes.c (static link from the build tree)"
+for example in node two_nodes; do
+  cc "${CFLAGS[@]}" -Ibindings/c/include "bindings/c/examples/$example.c" \
+    "$lib_dir/libscuttle_c.a" "${STATIC_LIBS[@]}" -o "$out_dir/${example}_static"
+done
+"$out_dir/node_static" >/dev/null
 "$out_dir/two_nodes_static" >/dev/null
 
 echo "==> make -C bindings/c install into a temporary prefix"
@@ -93,20 +100,27 @@ soname="$(readelf -d "$libdir/libscuttle.so.$version" | sed -n 's/.*(SONAME).*\[
 [ "$soname" = "libscuttle.so.$major" ] || { echo "SONAME is '$soname', expected libscuttle.so.$major"; exit 1; }
 echo "    libscuttle.so.$version, SONAME $soname"
 
-export PKG_CONFIG_PATH="$libdir/pkgconfig"
-[ "$(pkg-config --modversion scuttle)" = "$version" ] || { echo "scuttle.pc: wrong version"; exit 1; }
-read -r -a PC_CFLAGS <<<"$(pkg-config --cflags scuttle)"
-read -r -a PC_LIBS <<<"$(pkg-config --libs scuttle)"
+# PKG_CONFIG_PATH is set per command, never exported: a build script in the library's graph
+# (aws-lc-sys, through libp2p's QUIC) reruns when it changes, so an exported temporary path
+# would make the `make install` below, and the next run, rebuild it from C.
+pc() { PKG_CONFIG_PATH="$libdir/pkgconfig" pkg-config "$@"; }
+[ "$(pc --modversion scuttle)" = "$version" ] || { echo "scuttle.pc: wrong version"; exit 1; }
+read -r -a PC_CFLAGS <<<"$(pc --cflags scuttle)"
+read -r -a PC_LIBS <<<"$(pc --libs scuttle)"
 echo "    pkg-config --cflags --libs scuttle: ${PC_CFLAGS[*]} ${PC_LIBS[*]}"
 # -rpath only because the prefix is not in the loader's path; no -I or -L of the checkout.
 RPATH=(-Wl,-rpath,"$libdir")
 
-echo "==> example: bindings/c/examples/two_nodes.c (installed, shared, pkg-config)"
-cc "${CFLAGS[@]}" "${PC_CFLAGS[@]}" bindings/c/examples/two_nodes.c "${PC_LIBS[@]}" "${RPATH[@]}" \
-  -o "$out_dir/two_nodes"
+echo "==> examples: bindings/c/examples/node.c (libp2p, then tcp), two_nodes.c (installed, shared, pkg-config)"
+for example in node two_nodes; do
+  cc "${CFLAGS[@]}" "${PC_CFLAGS[@]}" "bindings/c/examples/$example.c" "${PC_LIBS[@]}" "${RPATH[@]}" \
+    -o "$out_dir/$example"
+  needed="$(readelf -d "$out_dir/$example" | sed -n 's/.*(NEEDED).*\[\(libscuttle[^]]*\)\]/\1/p')"
+  [ "$needed" = "libscuttle.so.$major" ] || { echo "$example needs '$needed', expected libscuttle.so.$major"; exit 1; }
+done
+"$out_dir/node"
+"$out_dir/node" tcp >/dev/null
 "$out_dir/two_nodes"
-needed="$(readelf -d "$out_dir/two_nodes" | sed -n 's/.*(NEEDED).*\[\(libscuttle[^]]*\)\]/\1/p')"
-[ "$needed" = "libscuttle.so.$major" ] || { echo "two_nodes needs '$needed', expected libscuttle.so.$major"; exit 1; }
 
 echo "==> CMake: the example through pkg_check_modules(IMPORTED_TARGET scuttle), as docs/c.md shows"
 mkdir -p "$tmp/cmake"
@@ -121,18 +135,25 @@ pkg_check_modules(SCUTTLE REQUIRED IMPORTED_TARGET scuttle)
 add_executable(my_app main.c)
 target_link_libraries(my_app PRIVATE PkgConfig::SCUTTLE)
 CMAKE
-cmake -S "$tmp/cmake" -B "$tmp/cmake/build" -DCMAKE_BUILD_RPATH="$libdir" >"$tmp/cmake.log" 2>&1 &&
+PKG_CONFIG_PATH="$libdir/pkgconfig" cmake -S "$tmp/cmake" -B "$tmp/cmake/build" \
+  -DCMAKE_BUILD_RPATH="$libdir" >"$tmp/cmake.log" 2>&1 &&
   cmake --build "$tmp/cmake/build" >>"$tmp/cmake.log" 2>&1 || { cat "$tmp/cmake.log"; exit 1; }
 "$tmp/cmake/build/my_app" >/dev/null
 
-echo "==> C tests: bindings/c/tests/test_scuttle.c (installed, shared, pkg-config)"
-cc "${CFLAGS[@]}" -pthread "${PC_CFLAGS[@]}" bindings/c/tests/test_scuttle.c "${PC_LIBS[@]}" \
-  "${RPATH[@]}" -o "$out_dir/test_scuttle"
-"$out_dir/test_scuttle"
+for test in test_node test_scuttle; do
+  echo "==> C tests: bindings/c/tests/$test.c (installed, shared, pkg-config)"
+  cc "${CFLAGS[@]}" -pthread "${PC_CFLAGS[@]}" "bindings/c/tests/$test.c" "${PC_LIBS[@]}" \
+    "${RPATH[@]}" -o "$out_dir/$test"
+  "$out_dir/$test"
+done
 
-echo "==> C tests under valgrind"
-valgrind --quiet --leak-check=full --error-exitcode=1 "$out_dir/test_scuttle"
-valgrind --quiet --leak-check=full --error-exitcode=1 "$out_dir/two_nodes" >/dev/null
+echo "==> C tests and examples under valgrind"
+VALGRIND=(valgrind --quiet --leak-check=full --error-exitcode=1)
+NODE_SUPP=(--suppressions=bindings/c/tests/valgrind-node.supp)
+"${VALGRIND[@]}" "${NODE_SUPP[@]}" "$out_dir/test_node"
+"${VALGRIND[@]}" "${NODE_SUPP[@]}" "$out_dir/node" >/dev/null
+"${VALGRIND[@]}" "$out_dir/test_scuttle"
+"${VALGRIND[@]}" "$out_dir/two_nodes" >/dev/null
 
 echo "==> make install DESTDIR (staged for a package) and uninstall"
 stage="$tmp/stage"

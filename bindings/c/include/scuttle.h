@@ -2,11 +2,20 @@
  * scuttle.h: C API of scuttle, scuttlebutt anti-entropy gossip (van Renesse et al. 2008).
  *
  * Install with `make -C bindings/c install`, link with `pkg-config --cflags --libs scuttle`
- * (see docs/c.md). Keys and values are byte strings; frames are length-prefixed CBOR. Every
- * call that can fail returns a ScuttleStatus (0 = success) and scuttle_last_error() explains
- * the failure. A handle is used by one thread at a time; different handles are independent.
- * Every buffer, entry, event, key list and handle the library hands out is released by its
- * own *_free function, which accepts NULL.
+ * (see docs/c.md). Two levels:
+ *
+ * - scuttle_node_*: a networked node (libp2p or TCP) that runs on threads of its own inside
+ *   the library: start it, set/get/delete text keys, poll its events, list its members, stop
+ *   it. Every call on a ScuttleNode but scuttle_node_stop() may come from any thread, at once;
+ *   scuttle_node_stop() must be the last call on it.
+ * - scuttle_gossip_*: the sans-IO protocol node, for your own transport: byte-string keys and
+ *   values, length-prefixed CBOR frames you carry. A ScuttleGossip is used by one thread at a
+ *   time (concurrent use is refused with SCUTTLE_STATUS_BUSY).
+ *
+ * Every call that can fail returns a ScuttleStatus (0 = success) and scuttle_last_error()
+ * explains the failure on the calling thread. Different handles are independent. Every
+ * buffer, entry, event, list and handle the library hands out is released by its own *_free
+ * (or scuttle_node_stop) function, which accepts NULL.
  */
 
 #ifndef SCUTTLE_H
@@ -19,6 +28,9 @@
 #include <stdint.h>
 /** Alias of SCUTTLE_STATUS_OK: the status of a call that succeeded. */
 #define SCUTTLE_OK SCUTTLE_STATUS_OK
+
+/** Defined: the library has the networked node (scuttle_node_*), as every installed one does. */
+#define SCUTTLE_HAS_NODE 1
 
 /**
  * The wire protocol version the frames follow (`scuttle_core::PROTOCOL_VERSION`).
@@ -34,6 +46,15 @@
  * The smallest `ScuttleConfig.max_message_bytes` accepted.
  */
 #define SCUTTLE_MIN_MESSAGE_BYTES 64
+
+#if defined(SCUTTLE_HAS_NODE)
+/**
+ * The layout version of `ScuttleNodeConfig` this library reads; `scuttle_node_config_default()`
+ * writes it into `ScuttleNodeConfig.version`. Fields are only ever added at the end; any
+ * other version is refused with `SCUTTLE_STATUS_INVALID_CONFIG`.
+ */
+#define SCUTTLE_NODE_CONFIG_VERSION 1
+#endif
 
 /**
  * The layout version of `ScuttleConfig` this library writes. `scuttle_config_default()`
@@ -152,6 +173,24 @@ typedef enum ScuttleStatus {
    * `scuttle_gossip_open`: the file is in use by another process or another handle.
    */
   SCUTTLE_STATUS_STORE_LOCKED = 19,
+  /**
+   * `scuttle_node_*`: the node has stopped (its task ended, for example after a fatal
+   * error); the handle can only be released with `scuttle_node_stop()`.
+   */
+  SCUTTLE_STATUS_STOPPED = 20,
+  /**
+   * `scuttle_node_start`: the node's configuration is wrong: a bad address, an unknown
+   * transport or policy name, an unknown or mistyped key in `ScuttleNodeConfig.toml`, a
+   * string that is not UTF-8, or a `ScuttleNodeConfig.version` this library does not read.
+   * The operator's to fix; nothing was started.
+   */
+  SCUTTLE_STATUS_INVALID_CONFIG = 21,
+  /**
+   * `scuttle_node_start`: the transport could not be set up: a listen address in use or
+   * not available here, libp2p could not start its listeners, or another socket error.
+   * Nothing was started.
+   */
+  SCUTTLE_STATUS_NETWORK = 22,
 } ScuttleStatus;
 
 /**
@@ -171,6 +210,23 @@ typedef struct ScuttleGossip ScuttleGossip;
  * with `scuttle_keys_free()`. It does not change when the node does.
  */
 typedef struct ScuttleKeys ScuttleKeys;
+
+#if defined(SCUTTLE_HAS_NODE)
+/**
+ * A running networked node: an opaque handle made by `scuttle_node_start()` and released by
+ * `scuttle_node_stop()`.
+ *
+ * The node runs on two threads of its own (a tokio runtime inside the library): it listens,
+ * dials, gossips and answers peers whether or not the application calls into it.
+ *
+ * Thread safety: every call except `scuttle_node_stop()` may come from any thread, and
+ * several threads may use one node at once (each call waits for the node's answer; two
+ * threads polling events each get different events). `scuttle_node_stop()` must be the last
+ * call: no other call on the node may be running or start after it. The node level has no
+ * callbacks: no application code ever runs on the node's threads.
+ */
+typedef struct ScuttleNode ScuttleNode;
+#endif
 
 /**
  * Which built-in resolver decides between two updates of one key (`ScuttleConfig.resolver`).
@@ -442,6 +498,306 @@ typedef struct ScuttleEvent {
    */
   size_t history_len;
 } ScuttleEvent;
+
+#if defined(SCUTTLE_HAS_NODE)
+/**
+ * Which transport a networked node speaks (`ScuttleNodeConfig.transport`).
+ */
+typedef uint32_t ScuttleTransportKind;
+#endif
+
+#if defined(SCUTTLE_HAS_NODE)
+/**
+ * The configuration of a networked node (`scuttle_node_start()`): the options of
+ * `scuttle node`. Fill it with `scuttle_node_config_default()`, then set what you need.
+ *
+ * Every field left NULL / 0 takes its default, or the value `toml` gives it; a field that is
+ * set wins over the same key in `toml`. Strings are NUL-terminated UTF-8 and borrowed for the
+ * duration of `scuttle_node_start()` only.
+ */
+typedef struct ScuttleNodeConfig {
+  /**
+   * `SCUTTLE_NODE_CONFIG_VERSION`, written by `scuttle_node_config_default()`; leave it.
+   */
+  uint32_t version;
+  /**
+   * A `SCUTTLE_TRANSPORT_*` constant. Default libp2p.
+   */
+  ScuttleTransportKind transport;
+  /**
+   * TCP transport: this node's id. NULL: `node-PORT` after its listen port. libp2p nodes
+   * are named by the peer id of their key, so an id with libp2p is refused.
+   */
+  const char *id;
+  /**
+   * Addresses to listen on, `listen_len` strings. libp2p: multiaddrs, or `HOST:PORT` for
+   * TCP and QUIC on it; TCP: one `HOST:PORT`. Port 0 picks a free port (read the result
+   * with `scuttle_node_listen_addrs()`). Default `127.0.0.1:7400`.
+   */
+  const char *const *listen;
+  /**
+   * Number of strings in `listen`.
+   */
+  size_t listen_len;
+  /**
+   * libp2p: addresses to join the cluster through (multiaddrs or `HOST:PORT`).
+   */
+  const char *const *bootstrap;
+  /**
+   * Number of strings in `bootstrap`.
+   */
+  size_t bootstrap_len;
+  /**
+   * TCP: peers to keep a connection to (`HOST:PORT`).
+   */
+  const char *const *peers;
+  /**
+   * Number of strings in `peers`.
+   */
+  size_t peers_len;
+  /**
+   * Where the node keeps its files (the libp2p identity key, its data). NULL: nothing is
+   * kept, and a libp2p node makes a new identity at every start.
+   */
+  const char *data_dir;
+  /**
+   * The cluster's name; libp2p nodes of another cluster are refused. NULL: `default`.
+   */
+  const char *cluster;
+  /**
+   * Milliseconds between gossip rounds (and membership probes). 0: 1000.
+   */
+  uint64_t interval_ms;
+  /**
+   * Serve the HTTP/JSON API and `/metrics` on this `HOST:PORT`. NULL: no API.
+   */
+  const char *api;
+  /**
+   * Every other option of `scuttle node`, as the TOML text of its config file
+   * (`resolver = "strict"`, `fanout = 2`, `compression = true`, `mdns = true`, ...; the
+   * table "Options" of docs/operations.md). Unknown keys are refused. NULL: none.
+   */
+  const char *toml;
+} ScuttleNodeConfig;
+#endif
+
+#if defined(SCUTTLE_HAS_NODE)
+/**
+ * What kind of event a `ScuttleNodeEvent` is (`ScuttleNodeEvent.kind`).
+ */
+typedef uint32_t ScuttleNodeEventKind;
+#endif
+
+#if defined(SCUTTLE_HAS_NODE)
+/**
+ * One event of a networked node, from `scuttle_node_poll_event()`. Fields that do not apply
+ * to `kind` are zero / `{NULL, 0}`; every text is UTF-8 with a trailing NUL.
+ *
+ * Ownership: the caller owns the buffers and releases them with `scuttle_node_event_free()`.
+ */
+typedef struct ScuttleNodeEvent {
+  /**
+   * A `SCUTTLE_NODE_EVENT_*` constant.
+   */
+  ScuttleNodeEventKind kind;
+  /**
+   * The key (UPDATE, FORGOTTEN).
+   */
+  struct ScuttleBytes key;
+  /**
+   * The new value (UPDATE, unless `deleted`).
+   */
+  struct ScuttleBytes value;
+  /**
+   * Whether the update is a delete (UPDATE).
+   */
+  bool deleted;
+  /**
+   * The peer's id (every kind but CONNECTION_FAILED and LAGGED).
+   */
+  struct ScuttleBytes peer;
+  /**
+   * Why, in words (PEER_DISCONNECTED, CONNECTION_FAILED, REFUSED).
+   */
+  struct ScuttleBytes reason;
+  /**
+   * Events dropped (LAGGED).
+   */
+  uint64_t count;
+} ScuttleNodeEvent;
+#endif
+
+#if defined(SCUTTLE_HAS_NODE)
+/**
+ * A list of strings owned by the caller (listen addresses, a member's addresses): `items`
+ * points at `len` buffers, each UTF-8 with a trailing NUL. Empty: `{NULL, 0}`.
+ *
+ * Ownership: release it with `scuttle_strings_free()` (or the free function of the struct
+ * that holds it).
+ */
+typedef struct ScuttleStrings {
+  /**
+   * The first string, or NULL when the list is empty.
+   */
+  struct ScuttleBytes *items;
+  /**
+   * Number of strings.
+   */
+  size_t len;
+} ScuttleStrings;
+#endif
+
+#if defined(SCUTTLE_HAS_NODE)
+/**
+ * A member's liveness as this node sees it (`ScuttleMember.state`).
+ */
+typedef uint32_t ScuttleLiveness;
+#endif
+
+#if defined(SCUTTLE_HAS_NODE)
+/**
+ * One member of the cluster, other than this node.
+ */
+typedef struct ScuttleMember {
+  /**
+   * Its node id (libp2p: its peer id; TCP: the id from its hello).
+   */
+  struct ScuttleBytes id;
+  /**
+   * Where it can be reached (libp2p; empty for TCP).
+   */
+  struct ScuttleStrings addrs;
+  /**
+   * A `SCUTTLE_LIVENESS_*` constant.
+   */
+  ScuttleLiveness state;
+  /**
+   * Whether this node has a connection to it now.
+   */
+  bool connected;
+} ScuttleMember;
+#endif
+
+#if defined(SCUTTLE_HAS_NODE)
+/**
+ * The members a node knows of, sorted by id (`scuttle_node_members()`): `items` points at
+ * `len` members. Empty: `{NULL, 0}`.
+ *
+ * Ownership: the caller releases it with `scuttle_members_free()`.
+ */
+typedef struct ScuttleMembers {
+  /**
+   * The first member, or NULL when there is none.
+   */
+  struct ScuttleMember *items;
+  /**
+   * Number of members.
+   */
+  size_t len;
+} ScuttleMembers;
+#endif
+
+#if defined(SCUTTLE_HAS_NODE)
+/**
+ * Not set: libp2p, unless `ScuttleNodeConfig.toml` names a transport.
+ */
+#define SCUTTLE_TRANSPORT_DEFAULT 0
+#endif
+
+#if defined(SCUTTLE_HAS_NODE)
+/**
+ * rust-libp2p: TCP and QUIC, noise encryption, yamux; SWIM membership; peers found through
+ * `bootstrap` addresses and the cluster. Nodes are named by the peer id of their key.
+ */
+#define SCUTTLE_TRANSPORT_LIBP2P 1
+#endif
+
+#if defined(SCUTTLE_HAS_NODE)
+/**
+ * Plain TCP (`scuttle-tokio`): no encryption, no membership, only the `peers` given. Nodes
+ * are named by `id`.
+ */
+#define SCUTTLE_TRANSPORT_TCP 2
+#endif
+
+#if defined(SCUTTLE_HAS_NODE)
+/**
+ * An event this version of the bindings does not describe; skip it.
+ */
+#define SCUTTLE_NODE_EVENT_OTHER 0
+#endif
+
+#if defined(SCUTTLE_HAS_NODE)
+/**
+ * A peer's message changed `key`: `value` (or `deleted`) and `peer`, the peer that
+ * delivered it, are set. Local writes make no event.
+ */
+#define SCUTTLE_NODE_EVENT_UPDATE 1
+#endif
+
+#if defined(SCUTTLE_HAS_NODE)
+/**
+ * `key`'s tombstone was collected on `peer`'s word, so this node forgot the key.
+ */
+#define SCUTTLE_NODE_EVENT_FORGOTTEN 2
+#endif
+
+#if defined(SCUTTLE_HAS_NODE)
+/**
+ * `peer` connected.
+ */
+#define SCUTTLE_NODE_EVENT_PEER_CONNECTED 3
+#endif
+
+#if defined(SCUTTLE_HAS_NODE)
+/**
+ * `peer`'s connection ended; `reason` says why.
+ */
+#define SCUTTLE_NODE_EVENT_PEER_DISCONNECTED 4
+#endif
+
+#if defined(SCUTTLE_HAS_NODE)
+/**
+ * A connection failed before its peer was known; `reason` says why.
+ */
+#define SCUTTLE_NODE_EVENT_CONNECTION_FAILED 5
+#endif
+
+#if defined(SCUTTLE_HAS_NODE)
+/**
+ * `peer`'s message was refused by the resolver or sorter; `reason` says why.
+ */
+#define SCUTTLE_NODE_EVENT_REFUSED 6
+#endif
+
+#if defined(SCUTTLE_HAS_NODE)
+/**
+ * The caller polled too slowly and `count` events were dropped (the node keeps the last
+ * 1024); the state itself is complete: read it with `scuttle_node_get()`.
+ */
+#define SCUTTLE_NODE_EVENT_LAGGED 7
+#endif
+
+#if defined(SCUTTLE_HAS_NODE)
+/**
+ * Answers probes (TCP: connected).
+ */
+#define SCUTTLE_LIVENESS_ALIVE 0
+#endif
+
+#if defined(SCUTTLE_HAS_NODE)
+/**
+ * Missed a probe; declared down unless it refutes the suspicion in time (libp2p).
+ */
+#define SCUTTLE_LIVENESS_SUSPECT 1
+#endif
+
+#if defined(SCUTTLE_HAS_NODE)
+/**
+ * Declared down by the cluster; its connections are closed (libp2p).
+ */
+#define SCUTTLE_LIVENESS_DOWN 2
+#endif
 
 /**
  * The incoming update loses: the current entry stays.
@@ -868,6 +1224,274 @@ enum ScuttleStatus scuttle_gossip_handle_timeout(struct ScuttleGossip *gossip,
  */
 enum ScuttleStatus scuttle_gossip_poll_timeout(const struct ScuttleGossip *gossip,
                                                uint64_t *when_out);
+
+#if defined(SCUTTLE_HAS_NODE)
+/**
+ * Starts a networked node as `config` says, and returns once it listens.
+ *
+ * \param config The configuration (fill it with `scuttle_node_config_default()`), or NULL
+ * for the defaults (libp2p on `127.0.0.1:7400`). Borrowed for the call only.
+ * \param out Where to write the new node (NULL is written on failure). Release it with
+ * `scuttle_node_stop()`.
+ * \return `SCUTTLE_STATUS_OK`; `SCUTTLE_STATUS_INVALID_CONFIG` for a bad configuration;
+ * `SCUTTLE_STATUS_NETWORK` when it cannot listen (an address in use, ...);
+ * `SCUTTLE_STATUS_STORE_ERROR` when the data dir, its identity key or its data cannot be
+ * read or written; `SCUTTLE_STATUS_INVALID_ARGUMENT` for a NULL `out` or a NULL string in a
+ * list.
+ *
+ * The library installs no log subscriber, so `log_level` has no effect.
+ *
+ * # Safety
+ * `config` must be NULL or point to a readable `ScuttleNodeConfig` whose pointers follow its
+ * field docs; `out` must be NULL or writable.
+ */
+enum ScuttleStatus scuttle_node_start(const struct ScuttleNodeConfig *config,
+                                      struct ScuttleNode **out);
+#endif
+
+#if defined(SCUTTLE_HAS_NODE)
+/**
+ * Stops a node and releases it: a libp2p node tells the cluster it leaves, connections
+ * close, the node's threads end. Blocks until then (a few seconds at most). NULL is accepted
+ * and does nothing.
+ *
+ * Events, entries and lists obtained from the node stay valid: they belong to the caller.
+ *
+ * \param node The node; it must not be used afterwards, and no other call on it may be
+ * running.
+ *
+ * # Safety
+ * `node` must be NULL or a node not yet stopped, with no call on it running.
+ */
+void scuttle_node_stop(struct ScuttleNode *node);
+#endif
+
+#if defined(SCUTTLE_HAS_NODE)
+/**
+ * Writes `key = value`; the node gossips it to its peers.
+ *
+ * \param node The node.
+ * \param key The key, `key_len` bytes of UTF-8, copied.
+ * \param key_len Length of `key`.
+ * \param value The value, `value_len` bytes of UTF-8, copied.
+ * \param value_len Length of `value`.
+ * \param version_out Where to write the write's version; may be NULL.
+ * \return `SCUTTLE_STATUS_OK`; `SCUTTLE_STATUS_REJECTED` if the resolver refused or the
+ * write could never fit one message; `SCUTTLE_STATUS_CATCHING_UP` while a node that started
+ * empty catches up; `SCUTTLE_STATUS_STORE_ERROR`; `SCUTTLE_STATUS_STOPPED`;
+ * `SCUTTLE_STATUS_INVALID_ARGUMENT` for a NULL node, a NULL pointer with a non-zero length
+ * or a key or value that is not UTF-8.
+ *
+ * # Safety
+ * `node` must be NULL or a live node; `key` and `value` must be NULL or point to their
+ * lengths in readable bytes; `version_out` must be NULL or writable.
+ */
+enum ScuttleStatus scuttle_node_set(const struct ScuttleNode *node,
+                                    const uint8_t *key,
+                                    size_t key_len,
+                                    const uint8_t *value,
+                                    size_t value_len,
+                                    uint64_t *version_out);
+#endif
+
+#if defined(SCUTTLE_HAS_NODE)
+/**
+ * Deletes `key` (a tombstone, gossiped like a write).
+ *
+ * \param node The node.
+ * \param key The key, `key_len` bytes of UTF-8.
+ * \param key_len Length of `key`.
+ * \param version_out Where to write the delete's version; may be NULL.
+ * \return As `scuttle_node_set`.
+ *
+ * # Safety
+ * `node` must be NULL or a live node; `key` must be NULL or point to `key_len` readable
+ * bytes; `version_out` must be NULL or writable.
+ */
+enum ScuttleStatus scuttle_node_delete(const struct ScuttleNode *node,
+                                       const uint8_t *key,
+                                       size_t key_len,
+                                       uint64_t *version_out);
+#endif
+
+#if defined(SCUTTLE_HAS_NODE)
+/**
+ * Copies the entry of `key`, as `scuttle_gossip_get()` does.
+ *
+ * \param node The node.
+ * \param key The key, `key_len` bytes of UTF-8.
+ * \param key_len Length of `key`.
+ * \param out Where to write the entry (zeroed on failure); release it with
+ * `scuttle_entry_free()`.
+ * \return `SCUTTLE_STATUS_OK`; `SCUTTLE_STATUS_NOT_FOUND` if the key is unknown (`*out` zeroed);
+ * `SCUTTLE_STATUS_DELETED` if it was deleted (`*out` holds the tombstone's version and source:
+ * free it too); `SCUTTLE_STATUS_STOPPED`; `SCUTTLE_STATUS_INVALID_ARGUMENT` for a NULL pointer
+ * or a key that is not UTF-8.
+ *
+ * # Safety
+ * `node` must be NULL or a live node; `key` must be NULL or point to `key_len` readable
+ * bytes; `out` must be NULL or writable.
+ */
+enum ScuttleStatus scuttle_node_get(const struct ScuttleNode *node,
+                                    const uint8_t *key,
+                                    size_t key_len,
+                                    struct ScuttleEntry *out);
+#endif
+
+#if defined(SCUTTLE_HAS_NODE)
+/**
+ * Takes the node's next event, waiting up to `timeout_ms` for one. Events queue from the
+ * start of the node; the node keeps the last 1024 unread (then `SCUTTLE_NODE_EVENT_LAGGED`).
+ *
+ * \param node The node.
+ * \param timeout_ms How long to wait, in milliseconds; 0 returns at once.
+ * \param out Where to write the event (zeroed when there is none); release it with
+ * `scuttle_node_event_free()`.
+ * \return `SCUTTLE_STATUS_OK`; `SCUTTLE_STATUS_EMPTY` when no event came in time;
+ * `SCUTTLE_STATUS_STOPPED`; `SCUTTLE_STATUS_INVALID_ARGUMENT` for a NULL pointer.
+ *
+ * Several threads may poll one node: each event goes to one of them.
+ *
+ * # Safety
+ * `node` must be NULL or a live node; `out` must be NULL or writable.
+ */
+enum ScuttleStatus scuttle_node_poll_event(const struct ScuttleNode *node,
+                                           uint64_t timeout_ms,
+                                           struct ScuttleNodeEvent *out);
+#endif
+
+#if defined(SCUTTLE_HAS_NODE)
+/**
+ * Copies the members this node knows of (not itself), sorted by id. libp2p: the cluster's
+ * members as SWIM sees them; TCP: the connected peers.
+ *
+ * \param node The node.
+ * \param out Where to write the list (`{NULL, 0}` on failure); release it with
+ * `scuttle_members_free()`.
+ * \return `SCUTTLE_STATUS_OK`, `SCUTTLE_STATUS_STOPPED`, `SCUTTLE_STATUS_INVALID_ARGUMENT` for
+ * a NULL pointer.
+ *
+ * # Safety
+ * `node` must be NULL or a live node; `out` must be NULL or writable.
+ */
+enum ScuttleStatus scuttle_node_members(const struct ScuttleNode *node, struct ScuttleMembers *out);
+#endif
+
+#if defined(SCUTTLE_HAS_NODE)
+/**
+ * Copies the ids of the peers connected now, sorted.
+ *
+ * \param node The node.
+ * \param out Where to write the list (`{NULL, 0}` on failure); release it with
+ * `scuttle_strings_free()`.
+ * \return As `scuttle_node_members`.
+ *
+ * # Safety
+ * `node` must be NULL or a live node; `out` must be NULL or writable.
+ */
+enum ScuttleStatus scuttle_node_peers(const struct ScuttleNode *node, struct ScuttleStrings *out);
+#endif
+
+#if defined(SCUTTLE_HAS_NODE)
+/**
+ * Copies the node's id (libp2p: its peer id; TCP: `ScuttleNodeConfig.id`).
+ *
+ * \param node The node.
+ * \param out Where to write the id (UTF-8); release it with `scuttle_bytes_free()`.
+ * \return `SCUTTLE_STATUS_OK`, `SCUTTLE_STATUS_INVALID_ARGUMENT` for a NULL pointer.
+ *
+ * # Safety
+ * `node` must be NULL or a live node; `out` must be NULL or writable.
+ */
+enum ScuttleStatus scuttle_node_id(const struct ScuttleNode *node, struct ScuttleBytes *out);
+#endif
+
+#if defined(SCUTTLE_HAS_NODE)
+/**
+ * Copies the addresses the node listens on, with the ports it bound (libp2p: multiaddrs such
+ * as `/ip4/127.0.0.1/tcp/40123`; TCP: `HOST:PORT`). Give them to another node as its
+ * `bootstrap` (libp2p) or `peers` (TCP).
+ *
+ * \param node The node.
+ * \param out Where to write the list; release it with `scuttle_strings_free()`.
+ * \return `SCUTTLE_STATUS_OK`, `SCUTTLE_STATUS_INVALID_ARGUMENT` for a NULL pointer.
+ *
+ * # Safety
+ * `node` must be NULL or a live node; `out` must be NULL or writable.
+ */
+enum ScuttleStatus scuttle_node_listen_addrs(const struct ScuttleNode *node,
+                                             struct ScuttleStrings *out);
+#endif
+
+#if defined(SCUTTLE_HAS_NODE)
+/**
+ * Copies the address the HTTP/JSON API is bound to (`HOST:PORT`, with the port it bound
+ * when `ScuttleNodeConfig.api` asked for port 0).
+ *
+ * \param node The node.
+ * \param out Where to write the address; release it with `scuttle_bytes_free()`.
+ * \return `SCUTTLE_STATUS_OK`; `SCUTTLE_STATUS_NOT_FOUND` when the node serves no API (`*out`
+ * is `{NULL, 0}`); `SCUTTLE_STATUS_INVALID_ARGUMENT` for a NULL pointer.
+ *
+ * # Safety
+ * `node` must be NULL or a live node; `out` must be NULL or writable.
+ */
+enum ScuttleStatus scuttle_node_api_addr(const struct ScuttleNode *node, struct ScuttleBytes *out);
+#endif
+
+#if defined(SCUTTLE_HAS_NODE)
+/**
+ * Fills `*out` with the default node configuration: every field unset, `version` set.
+ *
+ * \param out Where to write the configuration.
+ * \return `SCUTTLE_STATUS_OK`, or `SCUTTLE_STATUS_INVALID_ARGUMENT` if `out` is NULL.
+ *
+ * # Safety
+ * `out` must be NULL or point to writable memory for one `ScuttleNodeConfig`.
+ */
+enum ScuttleStatus scuttle_node_config_default(struct ScuttleNodeConfig *out);
+#endif
+
+#if defined(SCUTTLE_HAS_NODE)
+/**
+ * Releases a list of strings and sets it to `{NULL, 0}`. NULL, and a list already released,
+ * are accepted and do nothing.
+ *
+ * \param strings The list filled by `scuttle_node_listen_addrs()` or `scuttle_node_peers()`.
+ *
+ * # Safety
+ * `strings` must be NULL or point to a `ScuttleStrings` that is `{NULL, 0}` or was filled by
+ * this library and not changed since.
+ */
+void scuttle_strings_free(struct ScuttleStrings *strings);
+#endif
+
+#if defined(SCUTTLE_HAS_NODE)
+/**
+ * Releases a member list and sets it to `{NULL, 0}`. NULL, and a list already released, are
+ * accepted and do nothing.
+ *
+ * \param members The list filled by `scuttle_node_members()`.
+ *
+ * # Safety
+ * `members` must be NULL or point to a `ScuttleMembers` that is `{NULL, 0}` or was filled by
+ * this library and not changed since.
+ */
+void scuttle_members_free(struct ScuttleMembers *members);
+#endif
+
+#if defined(SCUTTLE_HAS_NODE)
+/**
+ * Releases the buffers of a node event and zeroes it. NULL is accepted.
+ *
+ * \param event The event filled by `scuttle_node_poll_event()`.
+ *
+ * # Safety
+ * `event` must be NULL or point to a `ScuttleNodeEvent` that is zeroed or was filled by this
+ * library and not changed since.
+ */
+void scuttle_node_event_free(struct ScuttleNodeEvent *event);
+#endif
 
 /**
  * Opens a durable node: the node `id` kept in the file at `path` (created when missing or

@@ -72,6 +72,18 @@ pub enum ScuttleStatus {
     WrongNode = 18,
     /// `scuttle_gossip_open`: the file is in use by another process or another handle.
     StoreLocked = 19,
+    /// `scuttle_node_*`: the node has stopped (its task ended, for example after a fatal
+    /// error); the handle can only be released with `scuttle_node_stop()`.
+    Stopped = 20,
+    /// `scuttle_node_start`: the node's configuration is wrong: a bad address, an unknown
+    /// transport or policy name, an unknown or mistyped key in `ScuttleNodeConfig.toml`, a
+    /// string that is not UTF-8, or a `ScuttleNodeConfig.version` this library does not read.
+    /// The operator's to fix; nothing was started.
+    InvalidConfig = 21,
+    /// `scuttle_node_start`: the transport could not be set up: a listen address in use or
+    /// not available here, libp2p could not start its listeners, or another socket error.
+    /// Nothing was started.
+    Network = 22,
 }
 
 /// A failed call: the status to return and the message for `scuttle_last_error`.

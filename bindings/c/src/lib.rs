@@ -9,7 +9,17 @@
 //! `libscuttle` (SONAME `libscuttle.so.MAJOR`) with `scuttle.pc`; the header `include/scuttle.h` is generated from this
 //! source by cbindgen (`cbindgen.toml`), and `docs/c.md` tells how to build, link and use it.
 //!
-//! The bindings wrap one sans-IO [`scuttle_core::Gossip`] node with byte-string keys and values
+//! Two levels:
+//!
+//! * **The networked node** (`node.rs`, `node_config.rs`, `node_types.rs`): an opaque
+//!   `ScuttleNode *` from `scuttle_node_start(&config, &node)` is the node `scuttle node` runs
+//!   ([`scuttle_node::EmbeddedNode`]: libp2p or TCP, on a two-thread tokio runtime inside the
+//!   library). `scuttle_node_set`/`_get`/`_delete`, `scuttle_node_poll_event`,
+//!   `scuttle_node_members`, `scuttle_node_stop`. Every call but `scuttle_node_stop` may come
+//!   from any thread at once; stop must be the last call on a node.
+//! * **The frame-level API**, below.
+//!
+//! The frame-level bindings wrap one sans-IO [`scuttle_core::Gossip`] node with byte-string keys and values
 //! (`Gossip<Vec<u8>, Vec<u8>, DynResolver<.., CallbackError>, DynSorter>`) behind an opaque
 //! `ScuttleGossip *` handle. The application moves frames between nodes itself, one frame per
 //! protocol message:
@@ -41,13 +51,20 @@
 //!   (`ScuttleBytes`, `ScuttleEntry`, `ScuttleEvent`, `ScuttleKeys *`, `ScuttleGossip *`) belong
 //!   to the caller, who releases each with its own `*_free` function; every free function
 //!   accepts NULL.
-//! * **Threads.** A handle may move between threads but is used by one thread at a time;
-//!   concurrent or re-entrant use is detected and refused with `SCUTTLE_STATUS_BUSY`. Different
-//!   handles are independent.
+//! * **Threads.** A `ScuttleGossip` handle may move between threads but is used by one thread
+//!   at a time; concurrent or re-entrant use is detected and refused with
+//!   `SCUTTLE_STATUS_BUSY`. A `ScuttleNode` takes calls from any thread at once (all but
+//!   `scuttle_node_stop`). Different handles are independent.
 #![deny(missing_docs)]
 
 mod error;
 mod gossip;
+#[cfg(feature = "node")]
+mod node;
+#[cfg(feature = "node")]
+mod node_config;
+#[cfg(feature = "node")]
+mod node_types;
 mod resolver;
 mod store;
 mod types;
@@ -58,6 +75,9 @@ mod tests;
 #[cfg(test)]
 mod store_tests;
 
+#[cfg(all(test, feature = "node"))]
+mod node_tests;
+
 pub use error::{scuttle_last_error, ScuttleStatus};
 pub use gossip::{
     scuttle_gossip_delete, scuttle_gossip_free, scuttle_gossip_get, scuttle_gossip_handle_frame,
@@ -65,6 +85,27 @@ pub use gossip::{
     scuttle_gossip_new, scuttle_gossip_new_with_resolver, scuttle_gossip_poll_event,
     scuttle_gossip_poll_timeout, scuttle_gossip_set, scuttle_gossip_start_exchange,
     scuttle_gossip_version, scuttle_now_ms, ScuttleGossip,
+};
+#[cfg(feature = "node")]
+pub use node::{
+    scuttle_node_api_addr, scuttle_node_delete, scuttle_node_get, scuttle_node_id,
+    scuttle_node_listen_addrs, scuttle_node_members, scuttle_node_peers, scuttle_node_poll_event,
+    scuttle_node_set, scuttle_node_start, scuttle_node_stop, ScuttleNode,
+};
+#[cfg(feature = "node")]
+pub use node_config::{
+    scuttle_node_config_default, ScuttleNodeConfig, ScuttleTransportKind,
+    SCUTTLE_NODE_CONFIG_VERSION, SCUTTLE_TRANSPORT_DEFAULT, SCUTTLE_TRANSPORT_LIBP2P,
+    SCUTTLE_TRANSPORT_TCP,
+};
+#[cfg(feature = "node")]
+pub use node_types::{
+    scuttle_members_free, scuttle_node_event_free, scuttle_strings_free, ScuttleLiveness,
+    ScuttleMember, ScuttleMembers, ScuttleNodeEvent, ScuttleNodeEventKind, ScuttleStrings,
+    SCUTTLE_LIVENESS_ALIVE, SCUTTLE_LIVENESS_DOWN, SCUTTLE_LIVENESS_SUSPECT,
+    SCUTTLE_NODE_EVENT_CONNECTION_FAILED, SCUTTLE_NODE_EVENT_FORGOTTEN, SCUTTLE_NODE_EVENT_LAGGED,
+    SCUTTLE_NODE_EVENT_OTHER, SCUTTLE_NODE_EVENT_PEER_CONNECTED,
+    SCUTTLE_NODE_EVENT_PEER_DISCONNECTED, SCUTTLE_NODE_EVENT_REFUSED, SCUTTLE_NODE_EVENT_UPDATE,
 };
 pub use resolver::{
     ScuttleDecision, ScuttleEntryView, ScuttleResolveFn, SCUTTLE_DECISION_ACCEPT,
