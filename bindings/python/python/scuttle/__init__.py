@@ -35,6 +35,8 @@ from ._errors import ClosedError as ClosedError
 from ._errors import ConfigError as ConfigError
 from ._errors import CorruptStoreError as CorruptStoreError
 from ._errors import InvalidMessageError as InvalidMessageError
+from ._errors import NetworkError as NetworkError
+from ._errors import RefusedError as RefusedError
 from ._errors import ScuttleError as ScuttleError
 from ._errors import StoreError as StoreError
 from ._errors import StoreLockedError as StoreLockedError
@@ -48,9 +50,14 @@ from ._scuttle import Entry as Entry
 from ._scuttle import Gossip as Gossip
 from ._scuttle import History as History
 from ._scuttle import Update as Update
+from ._scuttle import Member as Member
+from ._scuttle import NodeEvent as NodeEvent
 from ._scuttle import __version__ as __version__
 from ._scuttle import exchange as exchange
 from ._scuttle import sync as sync
+from ._node import BlockingNode as BlockingNode
+from ._node import Node as Node
+from ._node import NodeEvents as NodeEvents
 
 
 def open(path: Union[str, "os.PathLike[str]"], id: str, **options: Any) -> Gossip:  # noqa: A001
@@ -67,6 +74,7 @@ def open(path: Union[str, "os.PathLike[str]"], id: str, **options: Any) -> Gossi
 __all__ = [
     "DEFAULT_PEER",
     "PROTOCOL_VERSION",
+    "BlockingNode",
     "CatchingUpError",
     "ClosedError",
     "ConfigError",
@@ -75,6 +83,12 @@ __all__ = [
     "Gossip",
     "History",
     "InvalidMessageError",
+    "Member",
+    "NetworkError",
+    "Node",
+    "NodeEvent",
+    "NodeEvents",
+    "RefusedError",
     "ScuttleError",
     "StoreError",
     "StoreLockedError",
