@@ -6,8 +6,8 @@ use pyo3::exceptions::{PyOSError, PyOverflowError, PyRuntimeError, PyValueError}
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::PyType;
-use scuttle_node::NodeError;
 use scuttle_core::{OpenError as CoreOpenError, ReceiveError, SetError, SortError, StoreError};
+use scuttle_node::NodeError;
 use scuttle_store::{OpenError, StoreFailure};
 
 static SCUTTLE: PyOnceLock<Py<PyType>> = PyOnceLock::new();

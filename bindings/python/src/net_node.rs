@@ -255,16 +255,28 @@ impl PyNetNode {
     fn set(&self, py: Python<'_>, key: String, value: String, done: Py<PyAny>) -> PyResult<()> {
         let node = self.node(py)?;
         let handle = node.handle();
-        spawn(&node, done, Unfinished::Closed, async move { handle.set(key, value).await }, int)
-            .map(drop)
+        spawn(
+            &node,
+            done,
+            Unfinished::Closed,
+            async move { handle.set(key, value).await },
+            int,
+        )
+        .map(drop)
     }
 
     /// Deletes `key` in the background; `done(version, error)`.
     fn delete(&self, py: Python<'_>, key: String, done: Py<PyAny>) -> PyResult<()> {
         let node = self.node(py)?;
         let handle = node.handle();
-        spawn(&node, done, Unfinished::Closed, async move { handle.delete(key).await }, int)
-            .map(drop)
+        spawn(
+            &node,
+            done,
+            Unfinished::Closed,
+            async move { handle.delete(key).await },
+            int,
+        )
+        .map(drop)
     }
 
     /// Writes `key = value` and returns the write's version.
@@ -441,7 +453,8 @@ impl PyEventStream {
                 return Ok(None);
             };
             let slice = deadline.map_or(SIGNAL_CHECK, |d| {
-                d.saturating_duration_since(Instant::now()).min(SIGNAL_CHECK)
+                d.saturating_duration_since(Instant::now())
+                    .min(SIGNAL_CHECK)
             });
             let rx = self.rx.clone();
             let got = py.detach(|| {

@@ -120,9 +120,7 @@ impl PyNodeEvent {
     }
 
     fn __eq__(&self, other: &Bound<'_, PyAny>) -> bool {
-        other
-            .cast::<PyNodeEvent>()
-            .is_ok_and(|o| self == o.get())
+        other.cast::<PyNodeEvent>().is_ok_and(|o| self == o.get())
     }
 }
 
