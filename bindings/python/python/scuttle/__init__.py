@@ -1,11 +1,21 @@
 """scuttle: scuttlebutt anti-entropy gossip, a replicated key/value map.
 
-A :class:`Gossip` node holds a map of ``str`` keys to values (None, bool, int, float, str,
-bytes, list, dict) that replicas reconcile by exchanging digests and news (van Renesse et
-al., 2008). The protocol runs in the Rust core (``scuttle._scuttle``); this package is its
-Python face. Messages are moved by the caller (``gossip``/``read``/``write`` as the seed's
-dicts over one pipe, ``start_exchange``/``handle_frame`` as CBOR frames), or in process by
-:func:`sync`.
+:class:`Node` is a networked node (libp2p or TCP, the node ``scuttle node`` runs) for
+asyncio, driven by a Rust runtime inside the extension::
+
+    async with await scuttle.Node.start(listen="0.0.0.0:7400", bootstrap=["10.0.0.1:7400"],
+                                        path="/var/lib/app/scuttle") as node:
+        await node.set("greeting", "hello")
+        async for event in node.events():
+            ...
+
+:class:`BlockingNode` is the same node for scripts, without asyncio.
+
+:class:`Gossip` is the frame-level API: a node's map of ``str`` keys to values (None, bool,
+int, float, str, bytes, list, dict) that replicas reconcile by exchanging digests and news
+(van Renesse et al., 2008). The protocol runs in the Rust core (``scuttle._scuttle``).
+Messages are moved by the caller (``gossip``/``read``/``write`` as the seed's dicts over one
+pipe, ``start_exchange``/``handle_frame`` as CBOR frames), or in process by :func:`sync`.
 
     >>> import scuttle
     >>> a, b = scuttle.Gossip("a"), scuttle.Gossip("b")
