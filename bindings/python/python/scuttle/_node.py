@@ -23,11 +23,16 @@ Addresses = Union[str, Sequence[str]]
 Path = Union[str, "os.PathLike[str]"]
 
 
+def _close_abandoned(result: Any) -> None:
+    """Closes a node whose start nobody waits for any more, off the loop."""
+    if isinstance(result, _NativeNode):
+        threading.Thread(target=result.close, name="scuttle-node-close").start()
+
+
 def _settle(fut: asyncio.Future[Any], result: Any, error: Optional[BaseException]) -> None:
     """Completes ``fut`` on its loop, unless it was cancelled meanwhile."""
-    if fut.done():
-        if isinstance(result, _NativeNode):  # a start nobody waits for any more
-            threading.Thread(target=result.close, name="scuttle-node-close").start()
+    if fut.done():  # cancelled meanwhile
+        _close_abandoned(result)
         return
     if error is not None:
         fut.set_exception(error)
@@ -64,7 +69,14 @@ async def _in_thread(work: Callable[[], T]) -> T:
             done(result, None)
 
     threading.Thread(target=run, name="scuttle-node", daemon=True).start()
-    value: T = await fut
+    try:
+        value: T = await fut
+    except asyncio.CancelledError:
+        # Cancelled after the work finished but before this coroutine resumed: a node
+        # started for no one is closed (the other order is `_settle`'s).
+        if fut.done() and not fut.cancelled() and fut.exception() is None:
+            _close_abandoned(fut.result())
+        raise
     return value
 
 
