@@ -427,14 +427,20 @@ impl PyEventStream {
     /// at the end. Returns the wait, to `cancel()` it. `ClosedError` if the node is closed.
     fn next(&self, py: Python<'_>, done: Py<PyAny>) -> PyResult<PyTask> {
         let node = live(&self.slot).ok_or_else(|| errors::closed(py))?;
+        let runtime = node.runtime().map_err(|e| errors::from_node(py, e))?;
         let rx = self.rx.clone();
-        spawn(
-            &node,
-            done,
-            Unfinished::End,
-            async move { Ok(event_of(rx.lock().await.recv().await)) },
-            event_or_none,
-        )
+        let reply = Reply::new(done, Unfinished::End);
+        let task = runtime.spawn(async move {
+            let mut rx = rx.lock_owned().await;
+            let event = event_of(rx.recv().await);
+            // `done` is called before the next wait can receive: the loop gets the events
+            // in order even when a cancelled wait's event comes late.
+            Python::attach(|py| reply.send(py, event_or_none(py, event)));
+            drop(rx);
+        });
+        Ok(PyTask {
+            abort: task.abort_handle(),
+        })
     }
 
     /// The next event, waiting at most `timeout` seconds (None: until the node closes), with

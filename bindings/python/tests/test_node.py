@@ -96,17 +96,19 @@ def test_three_libp2p_nodes_converge() -> None:
                     assert await node.set(f"k{i}", f"from {node.id}") > 0
                 await b.delete("k1")
 
+                def deleted_by_b(n: scuttle.Node) -> bool:
+                    entry = n.entry("k1")  # the tombstone, not just "never heard of it"
+                    return entry is not None and entry.deleted and entry.source_id == b.id
+
                 def converged() -> bool:
                     return all(
                         n.get("k0") == f"from {a.id}"
-                        and n.get("k1") is None
+                        and deleted_by_b(n)
                         and n.get("k2") == f"from {c.id}"
                         for n in nodes
                     )
 
                 await eventually(converged, "three nodes agree")
-                entry = c.entry("k1")
-                assert entry is not None and entry.deleted and entry.source_id == b.id
                 assert set(a.state()) == {"k0", "k2"}
                 # b and c learn of each other through the cluster, not from bootstrap=.
                 await eventually(
@@ -233,6 +235,36 @@ def test_an_empty_tcp_node_catches_up_before_writes() -> None:
         async with await scuttle.Node.start(transport="tcp", id="a", **FAST) as a:
             assert await set_when_caught_up(a, "k", "v") > 0
             assert a.get("k") == "v"
+
+    run(main)
+
+
+def test_an_event_that_comes_as_its_wait_is_cancelled_is_not_lost() -> None:
+    """The event reaches the loop after its wait's future was cancelled: the next step of
+    the iterator returns it."""
+
+    async def main() -> None:
+        a = await scuttle.Node.start(**FAST)
+        b = await scuttle.Node.start(bootstrap=tcp_addr(a), **FAST)
+        async with a, b:
+            events = b.events()
+            await a.set("first", "1")
+            await asyncio.wait_for(next_update(events), DEADLINE)  # connected, caught up
+            waiting = asyncio.ensure_future(events.__anext__())
+            await asyncio.sleep(0)  # the wait is on b's runtime now
+            await a.set("raced", "2")
+            # Hold the loop (plain sleeps, no await) until b applied the update: its event
+            # is handed to the loop meanwhile, and waits there behind the cancellation.
+            end = time.monotonic() + DEADLINE
+            while b.get("raced") is None and time.monotonic() < end:
+                time.sleep(0.01)
+            time.sleep(0.2)
+            waiting.cancel()
+            try:
+                raced = await waiting  # already done before the cancel: fine too
+            except asyncio.CancelledError:
+                raced = await asyncio.wait_for(events.__anext__(), DEADLINE)
+            assert (raced.kind, raced.key) == ("update", "raced")
 
     run(main)
 

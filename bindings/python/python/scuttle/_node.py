@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import os
 import threading
+from collections import deque
 from types import TracebackType
 from typing import Any, Callable, Iterator, Optional, Sequence, TypeVar, Union
 
@@ -29,10 +30,17 @@ def _close_abandoned(result: Any) -> None:
         threading.Thread(target=result.close, name="scuttle-node-close").start()
 
 
-def _settle(fut: asyncio.Future[Any], result: Any, error: Optional[BaseException]) -> None:
-    """Completes ``fut`` on its loop, unless it was cancelled meanwhile."""
+def _settle(
+    fut: asyncio.Future[Any],
+    result: Any,
+    error: Optional[BaseException],
+    unclaimed: Callable[[Any], None],
+) -> None:
+    """Completes ``fut`` on its loop; a result that came after ``fut`` was cancelled goes to
+    ``unclaimed``."""
     if fut.done():  # cancelled meanwhile
-        _close_abandoned(result)
+        if error is None:
+            unclaimed(result)
         return
     if error is not None:
         fut.set_exception(error)
@@ -40,15 +48,18 @@ def _settle(fut: asyncio.Future[Any], result: Any, error: Optional[BaseException
         fut.set_result(result)
 
 
-def _bridge() -> tuple[asyncio.Future[Any], Callable[[Any, Optional[BaseException]], None]]:
+def _bridge(
+    unclaimed: Callable[[Any], None] = _close_abandoned,
+) -> tuple[asyncio.Future[Any], Callable[[Any, Optional[BaseException]], None]]:
     """A future of the running loop, and the ``done(result, error)`` that completes it from
-    any thread (the native module calls it from its runtime)."""
+    any thread (the native module calls it from its runtime). A result that comes after the
+    future was cancelled goes to ``unclaimed``."""
     loop = asyncio.get_running_loop()
     fut: asyncio.Future[Any] = loop.create_future()
 
     def done(result: Any, error: Optional[BaseException]) -> None:
         try:
-            loop.call_soon_threadsafe(_settle, fut, result, error)
+            loop.call_soon_threadsafe(_settle, fut, result, error, unclaimed)
         except RuntimeError:  # the loop is closed: no one is waiting
             if isinstance(result, _NativeNode):
                 result.close()
@@ -88,29 +99,59 @@ def _options(**options: Any) -> dict[str, Any]:
 class NodeEvents:
     """An async iterator of a :class:`Node`'s events (:class:`NodeEvent`), from the call of
     :meth:`Node.events` on; it ends when the node closes. Cancelling a task that awaits it
-    cancels the wait and loses no event.
+    cancels the wait and loses no event: one that arrived as the wait was cancelled comes
+    first from the next step.
     """
 
     def __init__(self, stream: _EventStream) -> None:
         self._stream = stream
+        # Events received for waits that were cancelled meanwhile, oldest first: they came
+        # before any event of a later wait (one wait at a time, results in order on the loop).
+        self._unclaimed: deque[NodeEvent] = deque()
+        self._waiting: Optional[asyncio.Future[Any]] = None
+        self._ended = False
 
     def __aiter__(self) -> NodeEvents:
         return self
 
+    def _keep(self, event: Optional[NodeEvent]) -> None:
+        """An event whose wait was cancelled: to the wait pending now (it is older than
+        anything that wait can receive), else kept for the next step."""
+        if event is None:
+            return
+        if self._waiting is not None and not self._waiting.done():
+            self._waiting.set_result(event)
+        else:
+            self._unclaimed.append(event)
+
     async def __anext__(self) -> NodeEvent:
-        fut, done = _bridge()
+        if self._unclaimed:
+            return self._unclaimed.popleft()
+        if self._ended:
+            raise StopAsyncIteration
+        fut, done = _bridge(self._keep)
         try:
             task = self._stream.next(done)
         except ClosedError:
             raise StopAsyncIteration from None
+        self._waiting = fut
         try:
             event: Optional[NodeEvent] = await fut
         except asyncio.CancelledError:
             task.cancel()
+            if fut.done() and not fut.cancelled() and fut.exception() is None:
+                # The event came just before the cancel, the task had not resumed yet.
+                self._keep(fut.result())
             raise
+        finally:
+            self._waiting = None
         if event is None:
-            raise StopAsyncIteration
-        return event
+            self._ended = True
+        else:
+            self._unclaimed.append(event)
+        if self._unclaimed:
+            return self._unclaimed.popleft()
+        raise StopAsyncIteration
 
 
 class Node:
