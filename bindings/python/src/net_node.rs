@@ -29,6 +29,21 @@ use crate::net_options::node_options;
 use crate::net_types::{PyMember, PyNodeEvent};
 use crate::types::PyEntry;
 
+/// Prints the node's logs to stderr at `level` (a `RUST_LOG`-style filter), as
+/// `scuttle node --log-level` does. The first node's level stays for the process (one log
+/// subscriber per process).
+fn init_logs(py: Python<'_>, level: &str) -> PyResult<()> {
+    let filter = tracing_subscriber::EnvFilter::try_new(level)
+        .map_err(|e| errors::config(py, format!("log_level={level:?}: {e}")))?;
+    // Another subscriber already set (an earlier node): that one stays.
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .try_init();
+    Ok(())
+}
+
 /// How often a blocking wait for events wakes to let Python handle signals (Ctrl-C).
 const SIGNAL_CHECK: Duration = Duration::from_millis(100);
 
@@ -216,6 +231,9 @@ impl PyNetNode {
     #[pyo3(signature = (**options))]
     fn new(py: Python<'_>, options: Option<&Bound<'_, PyDict>>) -> PyResult<Self> {
         let options = node_options(py, options)?;
+        if let Some(level) = &options.log_level {
+            init_logs(py, level)?;
+        }
         let node = py
             .detach(|| EmbeddedNode::start(options))
             .map_err(|e| errors::from_node(py, e))?;

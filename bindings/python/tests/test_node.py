@@ -9,6 +9,8 @@ from __future__ import annotations
 import asyncio
 import os
 import pathlib
+import subprocess
+import sys
 import threading
 import time
 from typing import Any, Awaitable, Callable, Coroutine, Optional, TypeVar
@@ -332,6 +334,22 @@ def test_bad_options_raise_config_error(options: dict[str, Any], message: str) -
     run(main)
     with pytest.raises(ValueError, match=message):
         scuttle.BlockingNode(**options)
+
+
+def test_log_level_prints_the_node_logs_to_stderr() -> None:
+    # A subprocess: the log subscriber is one per process.
+    script = (
+        "import scuttle\n"
+        "with scuttle.BlockingNode(listen='127.0.0.1:0', log_level='info'):\n"
+        "    pass\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=DEADLINE
+    )
+    assert done.returncode == 0, done.stderr
+    assert "listening" in done.stderr and "\x1b[" not in done.stderr
+    with pytest.raises(scuttle.ConfigError, match="log_level"):
+        scuttle.BlockingNode(listen="127.0.0.1:0", log_level="=[")
 
 
 def test_wrong_types_raise_type_error() -> None:
