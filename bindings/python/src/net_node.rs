@@ -462,7 +462,7 @@ impl PyEventStream {
     }
 
     /// The next event, waiting at most `timeout` seconds (None: until the node closes), with
-    /// the GIL released. None when none came in time or the stream ended (see `ended`).
+    /// the GIL released. None when none came in time or the node closed.
     #[pyo3(signature = (timeout = None))]
     fn next_wait(&self, py: Python<'_>, timeout: Option<f64>) -> PyResult<Option<PyNodeEvent>> {
         let deadline = match timeout {
@@ -499,11 +499,5 @@ impl PyEventStream {
                 return Ok(None);
             }
         }
-    }
-
-    /// Whether the stream has ended: its node is closed.
-    #[getter]
-    fn ended(&self) -> bool {
-        live(&self.slot).is_none()
     }
 }
