@@ -141,23 +141,34 @@ where
             reply.send(py, outcome);
         });
     });
-    Ok(PyTask {
-        abort: task.abort_handle(),
-    })
+    Ok(PyTask::new(task.abort_handle()))
 }
 
 /// A request spawned on the node's runtime, for `cancel()` (an event wait whose coroutine
 /// was cancelled: the wait ends, no event is consumed).
 #[pyclass(frozen, module = "scuttle._scuttle", name = "_Task")]
 pub struct PyTask {
-    abort: AbortHandle,
+    /// Taken by `cancel()`: a task handle keeps its runtime's I/O driver (an epoll and an
+    /// eventfd) alive, so it must not outlive the wait in a traceback's frame.
+    abort: Mutex<Option<AbortHandle>>,
+}
+
+impl PyTask {
+    fn new(abort: AbortHandle) -> Self {
+        PyTask {
+            abort: Mutex::new(Some(abort)),
+        }
+    }
 }
 
 #[pymethods]
 impl PyTask {
     /// Stops the request if it has not finished (its `done` is then called as unfinished).
     fn cancel(&self) {
-        self.abort.abort();
+        let abort = self.abort.lock().unwrap_or_else(|e| e.into_inner()).take();
+        if let Some(abort) = abort {
+            abort.abort();
+        }
     }
 }
 
@@ -456,9 +467,7 @@ impl PyEventStream {
             Python::attach(|py| reply.send(py, event_or_none(py, event)));
             drop(rx);
         });
-        Ok(PyTask {
-            abort: task.abort_handle(),
-        })
+        Ok(PyTask::new(task.abort_handle()))
     }
 
     /// The next event, waiting at most `timeout` seconds (None: until the node closes), with

@@ -138,13 +138,15 @@ class NodeEvents:
         try:
             event: Optional[NodeEvent] = await fut
         except asyncio.CancelledError:
-            task.cancel()
             if fut.done() and not fut.cancelled() and fut.exception() is None:
                 # The event came just before the cancel, the task had not resumed yet.
                 self._keep(fut.result())
             raise
         finally:
             self._waiting = None
+            # Ends the wait if it still runs (its event, if any, comes as unclaimed), and
+            # lets go of the runtime: this frame may outlive the node in a traceback.
+            task.cancel()
         if event is None:
             self._ended = True
         else:
