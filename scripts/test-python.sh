@@ -5,10 +5,13 @@
 # Idempotent; safe on a fresh machine.
 #   PYTHON            interpreter to build the venv from (default: python3, >= 3.9)
 #   SCUTTLE_VENV      venv path (default: bindings/python/.venv)
-#   CARGO_TARGET_DIR  respected by maturin like by cargo
+#   CARGO_TARGET_DIR  respected by maturin like by cargo (default: the workspace's target/, also
+#                     for the wheel built from the unpacked sdist, which would otherwise
+#                     rebuild every dependency, libp2p included, in a temporary directory)
 #   SKIP_MYPY=1       skip the type check
 set -euo pipefail
 cd "$(dirname "$0")/../bindings/python"
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$(cd ../.. && pwd)/target}"
 PYTHON="${PYTHON:-python3}"
 VENV="${SCUTTLE_VENV:-.venv}"
 command -v "$PYTHON" >/dev/null || { echo "$PYTHON is required (Python >= 3.9)"; exit 1; }
@@ -47,6 +50,9 @@ a, b = scuttle.Gossip("a"), scuttle.Gossip("b")
 a.set("k", "v")
 scuttle.sync(a, b)
 assert b["k"] == "v"
+with scuttle.BlockingNode(listen="127.0.0.1:0") as node:  # the networked node links too
+    node.set("k", "v")
+    assert node.get("k") == "v"
 PY
 )
 echo "==> built $(basename "${wheels[0]}") and $(basename "${sdists[0]}"); the wheel installs and imports"

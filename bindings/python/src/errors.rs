@@ -7,6 +7,7 @@ use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::PyType;
 use scuttle_core::{OpenError as CoreOpenError, ReceiveError, SetError, SortError, StoreError};
+use scuttle_node::NodeError;
 use scuttle_store::{OpenError, StoreFailure};
 
 static SCUTTLE: PyOnceLock<Py<PyType>> = PyOnceLock::new();
@@ -21,6 +22,8 @@ static WRONG_NODE: PyOnceLock<Py<PyType>> = PyOnceLock::new();
 static LOCKED: PyOnceLock<Py<PyType>> = PyOnceLock::new();
 static CATCHING_UP: PyOnceLock<Py<PyType>> = PyOnceLock::new();
 static CLOSED: PyOnceLock<Py<PyType>> = PyOnceLock::new();
+static NETWORK: PyOnceLock<Py<PyType>> = PyOnceLock::new();
+static REFUSED: PyOnceLock<Py<PyType>> = PyOnceLock::new();
 
 fn raise(
     py: Python<'_>,
@@ -149,5 +152,27 @@ pub fn from_set(py: Python<'_>, e: SetError<PyErr>) -> PyErr {
         }),
         SetError::Store(e) => from_store(py, &e, "the write was not made"),
         other => scuttle(py, other.to_string()),
+    }
+}
+
+/// The Python error of a networked node's [`NodeError`]: bad options are `ConfigError` (a
+/// `ValueError`), a stopped node `ClosedError`, sockets and libp2p `NetworkError` (an
+/// `OSError`), the data dir's files `StoreError`, a refused write `RefusedError`.
+pub fn from_node(py: Python<'_>, e: NodeError) -> PyErr {
+    let msg = e.to_string();
+    match e {
+        NodeError::Options(_) | NodeError::Config(_) | NodeError::P2pConfig(_) => config(py, msg),
+        NodeError::Stopped => closed(py),
+        NodeError::Io(_) | NodeError::Libp2p(_) => {
+            raise(py, &NETWORK, "NetworkError", msg, PyOSError::new_err)
+        }
+        NodeError::Identity { .. } | NodeError::Store(_) => {
+            raise(py, &STORE, "StoreError", msg, PyOSError::new_err)
+        }
+        NodeError::Refused(_) => raise(py, &REFUSED, "RefusedError", msg, PyValueError::new_err),
+        NodeError::CatchingUp => raise(py, &CATCHING_UP, "CatchingUpError", msg, |m| {
+            PyRuntimeError::new_err(m)
+        }),
+        _ => scuttle(py, msg),
     }
 }

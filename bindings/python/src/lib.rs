@@ -23,6 +23,9 @@
 use pyo3::prelude::*;
 
 mod errors;
+pub mod net_node;
+pub mod net_options;
+pub mod net_types;
 pub mod node;
 pub mod policy;
 pub mod sync;
@@ -37,6 +40,11 @@ fn _scuttle(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<node::PyHistory>()?;
     m.add_class::<types::PyEntry>()?;
     m.add_class::<types::PyUpdate>()?;
+    m.add_class::<net_node::PyNetNode>()?;
+    m.add_class::<net_node::PyEventStream>()?;
+    m.add_class::<net_node::PyTask>()?;
+    m.add_class::<net_types::PyNodeEvent>()?;
+    m.add_class::<net_types::PyMember>()?;
     m.add_function(wrap_pyfunction!(sync::exchange, m)?)?;
     m.add_function(wrap_pyfunction!(sync::sync, m)?)?;
     m.add("DEFAULT_PEER", node::DEFAULT_PEER)?;

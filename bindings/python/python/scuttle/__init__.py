@@ -1,11 +1,21 @@
 """scuttle: scuttlebutt anti-entropy gossip, a replicated key/value map.
 
-A :class:`Gossip` node holds a map of ``str`` keys to values (None, bool, int, float, str,
-bytes, list, dict) that replicas reconcile by exchanging digests and news (van Renesse et
-al., 2008). The protocol runs in the Rust core (``scuttle._scuttle``); this package is its
-Python face. Messages are moved by the caller (``gossip``/``read``/``write`` as the seed's
-dicts over one pipe, ``start_exchange``/``handle_frame`` as CBOR frames), or in process by
-:func:`sync`.
+:class:`Node` is a networked node (libp2p or TCP, the node ``scuttle node`` runs) for
+asyncio, driven by a Rust runtime inside the extension::
+
+    async with await scuttle.Node.start(listen="0.0.0.0:7400", bootstrap=["10.0.0.1:7400"],
+                                        path="/var/lib/app/scuttle") as node:
+        await node.set("greeting", "hello")
+        async for event in node.events():
+            ...
+
+:class:`BlockingNode` is the same node for scripts, without asyncio.
+
+:class:`Gossip` is the frame-level API: a node's map of ``str`` keys to values (None, bool,
+int, float, str, bytes, list, dict) that replicas reconcile by exchanging digests and news
+(van Renesse et al., 2008). The protocol runs in the Rust core (``scuttle._scuttle``).
+Messages are moved by the caller (``gossip``/``read``/``write`` as the seed's dicts over one
+pipe, ``start_exchange``/``handle_frame`` as CBOR frames), or in process by :func:`sync`.
 
     >>> import scuttle
     >>> a, b = scuttle.Gossip("a"), scuttle.Gossip("b")
@@ -35,6 +45,8 @@ from ._errors import ClosedError as ClosedError
 from ._errors import ConfigError as ConfigError
 from ._errors import CorruptStoreError as CorruptStoreError
 from ._errors import InvalidMessageError as InvalidMessageError
+from ._errors import NetworkError as NetworkError
+from ._errors import RefusedError as RefusedError
 from ._errors import ScuttleError as ScuttleError
 from ._errors import StoreError as StoreError
 from ._errors import StoreLockedError as StoreLockedError
@@ -48,9 +60,14 @@ from ._scuttle import Entry as Entry
 from ._scuttle import Gossip as Gossip
 from ._scuttle import History as History
 from ._scuttle import Update as Update
+from ._scuttle import Member as Member
+from ._scuttle import NodeEvent as NodeEvent
 from ._scuttle import __version__ as __version__
 from ._scuttle import exchange as exchange
 from ._scuttle import sync as sync
+from ._node import BlockingNode as BlockingNode
+from ._node import Node as Node
+from ._node import NodeEvents as NodeEvents
 
 
 def open(path: Union[str, "os.PathLike[str]"], id: str, **options: Any) -> Gossip:  # noqa: A001
@@ -67,6 +84,7 @@ def open(path: Union[str, "os.PathLike[str]"], id: str, **options: Any) -> Gossi
 __all__ = [
     "DEFAULT_PEER",
     "PROTOCOL_VERSION",
+    "BlockingNode",
     "CatchingUpError",
     "ClosedError",
     "ConfigError",
@@ -75,6 +93,12 @@ __all__ = [
     "Gossip",
     "History",
     "InvalidMessageError",
+    "Member",
+    "NetworkError",
+    "Node",
+    "NodeEvent",
+    "NodeEvents",
+    "RefusedError",
     "ScuttleError",
     "StoreError",
     "StoreLockedError",

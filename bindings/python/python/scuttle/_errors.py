@@ -58,3 +58,15 @@ class CatchingUpError(ScuttleError, RuntimeError):
 
 class ClosedError(ScuttleError, ValueError):
     """A call on a node after :meth:`Gossip.close`."""
+
+
+class NetworkError(ScuttleError, OSError):
+    """A :class:`Node` could not set up its network: an address in use or not available, a
+    socket that failed, libp2p transports that did not start.
+    """
+
+
+class RefusedError(ScuttleError, ValueError):
+    """A :class:`Node` refused a write: the resolver said no, or it could never fit one
+    message of ``max_message_bytes``. Nothing changed.
+    """

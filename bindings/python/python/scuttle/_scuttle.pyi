@@ -254,3 +254,103 @@ def sync(*nodes: Gossip, max_rounds: int = 1000, now: Optional[int] = None) -> i
     """Exchanges between every pair of ``nodes`` until a round delivers no update; returns
     the number of rounds that delivered some. Raises :class:`SyncError` after
     ``max_rounds``."""
+
+# The networked node (`scuttle.Node`, `scuttle.BlockingNode` in `_node.py`).
+
+EventKind = Literal[
+    "update",
+    "forgotten",
+    "peer_connected",
+    "peer_disconnected",
+    "connection_failed",
+    "refused",
+    "lagged",
+    "other",
+]
+"""What a :class:`NodeEvent` reports."""
+
+@final
+class NodeEvent:
+    """Something a node reports as it happens; fields that do not apply are None (or 0).
+
+    * ``"update"``: a peer's message changed ``key`` to ``value`` (None: deleted); ``peer``
+      sent it.
+    * ``"forgotten"``: ``key``'s tombstone was collected on ``peer``'s word.
+    * ``"peer_connected"`` / ``"peer_disconnected"``: ``peer`` (and, disconnected, ``reason``).
+    * ``"connection_failed"``: a connection failed before its peer was known (``reason``).
+    * ``"refused"``: ``peer``'s message was refused by the resolver or sorter (``reason``).
+    * ``"lagged"``: this listener fell behind and missed ``missed`` events.
+    """
+
+    @property
+    def kind(self) -> EventKind:
+        """What happened."""
+    @property
+    def key(self) -> Optional[str]:
+        """The key (``update``, ``forgotten``)."""
+    @property
+    def value(self) -> Optional[str]:
+        """The new value (``update``; None for a delete)."""
+    @property
+    def peer(self) -> Optional[str]:
+        """The peer concerned."""
+    @property
+    def reason(self) -> Optional[str]:
+        """Why (``peer_disconnected``, ``connection_failed``, ``refused``)."""
+    @property
+    def missed(self) -> int:
+        """Events missed (``lagged``)."""
+    def __eq__(self, other: object) -> bool: ...
+
+@final
+class Member:
+    """One member of the cluster, as this node's failure detector sees it."""
+
+    @property
+    def id(self) -> str:
+        """Its node id (libp2p: the peer id)."""
+    @property
+    def addrs(self) -> list[str]:
+        """Where it can be reached."""
+    @property
+    def state(self) -> Literal["alive", "suspect", "down"]:
+        """Its liveness."""
+    @property
+    def connected(self) -> bool:
+        """Whether this node has a connection to it now."""
+    def __eq__(self, other: object) -> bool: ...
+
+@final
+class _Task:
+    def cancel(self) -> None: ...
+
+@final
+class _EventStream:
+    def next(self, done: Callable[[Optional[NodeEvent], Optional[BaseException]], None]) -> _Task: ...
+    def next_wait(self, timeout: Optional[float] = None) -> Optional[NodeEvent]: ...
+
+@final
+class _NativeNode:
+    def __init__(self, **options: Any) -> None: ...
+    @property
+    def id(self) -> str: ...
+    @property
+    def listen_addrs(self) -> list[str]: ...
+    @property
+    def api_addr(self) -> Optional[str]: ...
+    @property
+    def closed(self) -> bool: ...
+    def set(
+        self, key: str, value: str, done: Callable[[Any, Optional[BaseException]], None]
+    ) -> None: ...
+    def delete(self, key: str, done: Callable[[Any, Optional[BaseException]], None]) -> None: ...
+    def set_wait(self, key: str, value: str) -> int: ...
+    def delete_wait(self, key: str) -> int: ...
+    def get(self, key: str) -> Optional[str]: ...
+    def entry(self, key: str) -> Optional[Entry]: ...
+    def state(self) -> dict[str, Entry]: ...
+    def members(self) -> list[Member]: ...
+    def peers(self) -> list[str]: ...
+    def status(self) -> dict[str, Any]: ...
+    def subscribe(self) -> _EventStream: ...
+    def close(self) -> None: ...
