@@ -105,6 +105,9 @@ pub struct AItem {
     pub value: Option<AValue>,
     /// When it was written.
     pub time: ATime,
+    /// A signature (arbitrary bytes: they never verify), so the signed wire forms are
+    /// decoded and encoded too.
+    pub signature: Option<[u8; 64]>,
 }
 
 impl AItem {
@@ -116,6 +119,9 @@ impl AItem {
             source_id: source,
             version,
             timestamp: self.time.at(now),
+            signature: self
+                .signature
+                .map(scuttle_core::signing::Signature::from_bytes),
         }
     }
 }
