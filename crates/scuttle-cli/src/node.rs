@@ -76,6 +76,9 @@ pub struct NodeArgs {
     /// zstd-compress large frames with peers that agree.
     #[arg(long)]
     pub compression: bool,
+    /// Most connections open at once (more are refused). Default: 256.
+    #[arg(long)]
+    pub max_connections: Option<usize>,
     /// Serve the HTTP/JSON API and /metrics on this address (e.g. 127.0.0.1:7480).
     #[arg(long)]
     pub api: Option<SocketAddr>,
@@ -137,6 +140,9 @@ impl NodeArgs {
         }
         if let Some(f) = self.fanout {
             o.fanout = f;
+        }
+        if let Some(m) = self.max_connections {
+            o.max_connections = m;
         }
         if self.api.is_some() {
             o.api = self.api;

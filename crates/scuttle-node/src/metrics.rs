@@ -49,6 +49,8 @@ pub struct Metrics {
     pub equivocations: Counter,
     /// Tombstones collected (`scuttle_tombstones_collected_total`).
     pub tombstones_collected: Counter,
+    /// Connections refused at the connection limit (`scuttle_connections_refused_total`).
+    pub connections_refused: Counter,
     /// Connected peers.
     pub peers: Gauge,
     /// Live keys.
@@ -81,6 +83,7 @@ impl Metrics {
             rejoins: Counter::default(),
             equivocations: Counter::default(),
             tombstones_collected: Counter::default(),
+            connections_refused: Counter::default(),
             peers: Gauge::default(),
             keys: Gauge::default(),
             version: Gauge::default(),
@@ -130,6 +133,11 @@ impl Metrics {
                 "tombstones_collected",
                 "Tombstones collected once every member held them",
                 &m.tombstones_collected,
+            ),
+            (
+                "connections_refused",
+                "Connections refused at the connection limit (max_connections)",
+                &m.connections_refused,
             ),
         ];
         for (name, help, counter) in counters {

@@ -96,6 +96,9 @@ pub struct NodeOptions {
     pub fanout: usize,
     /// zstd-compress large frames with peers that agree.
     pub compression: bool,
+    /// Most connections open at once; more are refused (libp2p: also at most 4 per peer and
+    /// this many half-open inbound). Default 256.
+    pub max_connections: usize,
     /// Serve the HTTP/JSON API and `/metrics` on this address (e.g. `127.0.0.1:7480`).
     pub api: Option<SocketAddr>,
     /// Log filter (`error`, `warn`, `info`, `debug`, `trace`, or a `RUST_LOG`-style filter).
@@ -125,6 +128,7 @@ impl Default for NodeOptions {
             interval_ms: 1000,
             fanout: 3,
             compression: false,
+            max_connections: 256,
             api: None,
             log_level: None,
             wire: "cbor".into(),

@@ -39,6 +39,7 @@ pub fn node_config(options: &NodeOptions) -> Result<NodeConfig, NodeError> {
         .with_gossip_interval(interval)
         .with_gossip_jitter(interval / 4)
         .with_compression(options.compression)
+        .with_max_connections(options.max_connections)
         .with_exchange_timeout(exchange)
         .with_idle_timeout(Some(exchange + interval * 2)))
 }
@@ -191,6 +192,14 @@ async fn report_events(node: Node, notices: broadcast::Sender<Notice>, metrics: 
                 error: error.to_string(),
             },
             NodeEvent::Lagged { missed } => Notice::Lagged(missed),
+            NodeEvent::ConnectionRefused { max_connections } => {
+                metrics.connections_refused.inc();
+                tracing::warn!(
+                    max_connections,
+                    "connection refused: at the connection limit"
+                );
+                continue;
+            }
             _ => continue,
         };
         // Nobody listening is fine.

@@ -99,6 +99,12 @@ pub struct NodeConfig {
     /// The connection ends with [`ConnectionError::IdleTimeout`](crate::ConnectionError).
     /// Default: `None`.
     pub idle_timeout: Option<Duration>,
+    /// Most connections open at once, both ways. [`Node::listen`](crate::Node::listen) closes
+    /// a connection accepted beyond it at once
+    /// ([`NodeEvent::ConnectionRefused`](crate::NodeEvent::ConnectionRefused)), so a peer
+    /// opening connections without end runs into it instead of the process's file limit.
+    /// Default 1,024.
+    pub max_connections: usize,
 }
 
 impl Default for NodeConfig {
@@ -114,6 +120,7 @@ impl Default for NodeConfig {
             compression: false,
             seed_digest_idle: Duration::from_millis(100),
             idle_timeout: None,
+            max_connections: 1_024,
         }
     }
 }
@@ -122,6 +129,12 @@ impl NodeConfig {
     /// Sets [`wire_format`](Self::wire_format).
     pub fn with_wire_format(mut self, format: WireFormat) -> Self {
         self.wire_format = format;
+        self
+    }
+
+    /// Sets [`max_connections`](Self::max_connections).
+    pub fn with_max_connections(mut self, max: usize) -> Self {
+        self.max_connections = max;
         self
     }
 

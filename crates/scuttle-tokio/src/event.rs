@@ -87,6 +87,13 @@ pub enum NodeEvent<K, V> {
         /// Why it was skipped.
         error: Arc<ConnectionError>,
     },
+    /// [`Node::listen`](crate::Node::listen) accepted a connection while
+    /// [`NodeConfig::max_connections`](crate::NodeConfig::max_connections) were open, and
+    /// closed it at once.
+    ConnectionRefused {
+        /// The limit.
+        max_connections: usize,
+    },
     /// This subscriber fell behind and lost `missed` events.
     Lagged {
         /// How many events were lost.

@@ -3,6 +3,7 @@
 use std::borrow::Borrow;
 use std::collections::HashMap;
 use std::hash::Hash;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -240,6 +241,8 @@ impl<K: Key, V: Value, R: NodeResolver<K, V>, S: NodeSorter<K, V>> Node<K, V, R,
         self.shared.ensure_timer();
         let conn = Arc::new(ConnShared::new(self.shared.next_connection_id()));
         let cancel = self.shared.cancel.child_token();
+        // Counted while its task runs, however it ends (the guard goes with the future).
+        let open = OpenConnection::count(&self.shared.open_connections);
         let run = connection::run(
             Arc::clone(&self.shared),
             io,
@@ -247,6 +250,10 @@ impl<K: Key, V: Value, R: NodeResolver<K, V>, S: NodeSorter<K, V>> Node<K, V, R,
             cancel.clone(),
             format,
         );
+        let run = async move {
+            let _open = open;
+            run.await
+        };
         ConnectionHandle::new(conn, cancel, self.shared.tracker.spawn(run))
     }
 
@@ -264,6 +271,14 @@ impl<K: Key, V: Value, R: NodeResolver<K, V>, S: NodeSorter<K, V>> Node<K, V, R,
                 };
                 match accepted {
                     Ok((stream, _)) => {
+                        let max = node.shared.config.max_connections;
+                        if node.shared.open_connections.load(Ordering::Relaxed) >= max {
+                            drop(stream);
+                            node.shared.emit(NodeEvent::ConnectionRefused {
+                                max_connections: max,
+                            });
+                            continue;
+                        }
                         // Only a latency hint: the connection works without it.
                         let _ = stream.set_nodelay(true);
                         node.spawn_connection(stream);
@@ -290,5 +305,22 @@ impl<K: Key, V: Value, R: NodeResolver<K, V>, S: NodeSorter<K, V>> Node<K, V, R,
     /// Whether [`shutdown`](Self::shutdown) was called.
     pub fn is_shut_down(&self) -> bool {
         self.shared.cancel.is_cancelled()
+    }
+}
+
+/// One open connection in the node's count of open connections, for as long
+/// as it lives.
+struct OpenConnection(Arc<AtomicUsize>);
+
+impl OpenConnection {
+    fn count(open: &Arc<AtomicUsize>) -> Self {
+        open.fetch_add(1, Ordering::Relaxed);
+        OpenConnection(Arc::clone(open))
+    }
+}
+
+impl Drop for OpenConnection {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
     }
 }

@@ -3,7 +3,7 @@
 //! knows about connections.
 
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -38,6 +38,8 @@ pub(crate) struct Shared<K, V, R, S> {
     pub(crate) cancel: CancellationToken,
     pub(crate) tracker: TaskTracker,
     next_connection: AtomicU64,
+    /// Connections whose task is running.
+    pub(crate) open_connections: Arc<AtomicUsize>,
     timer_started: AtomicBool,
 }
 
@@ -62,6 +64,7 @@ impl<K: Key, V: Value, R: NodeResolver<K, V>, S: NodeSorter<K, V>> Shared<K, V, 
             peers: Mutex::new(BTreeMap::new()),
             cancel: CancellationToken::new(),
             tracker: TaskTracker::new(),
+            open_connections: Arc::new(AtomicUsize::new(0)),
             next_connection: AtomicU64::new(1),
             timer_started: AtomicBool::new(false),
         }

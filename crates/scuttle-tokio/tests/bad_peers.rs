@@ -465,3 +465,42 @@ async fn a_link_gone_silent_ends_after_the_idle_timeout() {
     assert!(!link.is_finished());
     drop(raw);
 }
+
+/// A peer that opens connections without end meets `max_connections`: those beyond it are
+/// closed at once and reported; once one closes, a new one is taken again.
+#[tokio::test]
+async fn connections_beyond_the_limit_are_refused() {
+    let a = node_with(
+        "a",
+        Config::default(),
+        common::fast().with_max_connections(2),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let mut events = a.events();
+    let _listening = a.listen(listener);
+    let first = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let _second = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let mut third = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let max = next_event(&mut events, |e| match e {
+        NodeEvent::ConnectionRefused { max_connections } => Some(*max_connections),
+        _ => None,
+    })
+    .await;
+    assert_eq!(max, 2);
+    // The refused connection is closed without a byte.
+    let mut buf = [0u8; 1];
+    assert_eq!(third.read(&mut buf).await.unwrap(), 0);
+    // One closes: a new connection is taken (the node sends it its hello).
+    drop(first);
+    let mut fourth;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        fourth = tokio::net::TcpStream::connect(addr).await.unwrap();
+        let mut byte = [0u8; 1];
+        match tokio::time::timeout(Duration::from_millis(500), fourth.read(&mut byte)).await {
+            Ok(Ok(1)) => break,
+            _ => assert!(tokio::time::Instant::now() < deadline, "never taken again"),
+        }
+    }
+}

@@ -185,6 +185,7 @@ class Node:
         interval_ms: Optional[int] = None,
         fanout: Optional[int] = None,
         compression: Optional[bool] = None,
+        max_connections: Optional[int] = None,
         api: Optional[str] = None,
         log_level: Optional[str] = None,
         wire: Optional[str] = None,
@@ -201,7 +202,8 @@ class Node:
             id=id, listen=listen, bootstrap=bootstrap, peers=peers, path=path,
             cluster=cluster, transport=transport, mdns=mdns, resolver=resolver,
             sorter=sorter, mtu=mtu, max_message_bytes=max_message_bytes,
-            interval_ms=interval_ms, fanout=fanout, compression=compression, api=api,
+            interval_ms=interval_ms, fanout=fanout, compression=compression,
+            max_connections=max_connections, api=api,
             log_level=log_level, wire=wire, config=config,
         )
         native = await _in_thread(lambda: _NativeNode(**options))
@@ -320,6 +322,7 @@ class BlockingNode:
         interval_ms: Optional[int] = None,
         fanout: Optional[int] = None,
         compression: Optional[bool] = None,
+        max_connections: Optional[int] = None,
         api: Optional[str] = None,
         log_level: Optional[str] = None,
         wire: Optional[str] = None,
@@ -329,7 +332,8 @@ class BlockingNode:
             id=id, listen=listen, bootstrap=bootstrap, peers=peers, path=path,
             cluster=cluster, transport=transport, mdns=mdns, resolver=resolver,
             sorter=sorter, mtu=mtu, max_message_bytes=max_message_bytes,
-            interval_ms=interval_ms, fanout=fanout, compression=compression, api=api,
+            interval_ms=interval_ms, fanout=fanout, compression=compression,
+            max_connections=max_connections, api=api,
             log_level=log_level, wire=wire, config=config,
         ))
 

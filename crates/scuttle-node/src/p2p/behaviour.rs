@@ -8,7 +8,9 @@ use std::time::Duration;
 use libp2p::identity::Keypair;
 use libp2p::swarm::behaviour::toggle::Toggle;
 use libp2p::swarm::NetworkBehaviour;
-use libp2p::{identify, mdns, noise, request_response, tcp, yamux, StreamProtocol, Swarm};
+use libp2p::{
+    connection_limits, identify, mdns, noise, request_response, tcp, yamux, StreamProtocol, Swarm,
+};
 use prometheus_client::registry::Registry;
 use scuttle_core::{DynResolver, DynSorter};
 
@@ -32,6 +34,8 @@ pub struct NodeBehaviour {
     pub identify: identify::Behaviour,
     /// Local-network discovery, with `--mdns`.
     pub mdns: Toggle<mdns::tokio::Behaviour>,
+    /// Bounds on connections (`max_connections`), so a peer cannot open them without end.
+    pub limits: connection_limits::Behaviour,
 }
 
 /// The identify protocol version that names a cluster.
@@ -72,6 +76,7 @@ pub fn build_swarm(
     let scuttle = Scuttle::from_gossip(config, core)?;
     let mdns_on = options.mdns;
     let timeout = request_timeout(options);
+    let limits = connection_limits(options);
     let lib = |e: &dyn std::fmt::Display| NodeError::Libp2p(e.to_string());
     let swarm = libp2p::SwarmBuilder::with_existing_identity(key)
         .with_tokio()
@@ -91,6 +96,7 @@ pub fn build_swarm(
                 None
             };
             Ok(NodeBehaviour {
+                limits: connection_limits::Behaviour::new(limits),
                 scuttle,
                 swim: request_response::Behaviour::with_codec(
                     SwimCodec,
@@ -114,4 +120,14 @@ pub fn build_swarm(
         })
         .build();
     Ok(swarm)
+}
+
+/// The connection bounds of `options`: `max_connections` established and half-open inbound,
+/// and at most 4 to one peer (TCP and QUIC, both ways).
+pub fn connection_limits(options: &NodeOptions) -> connection_limits::ConnectionLimits {
+    let max = u32::try_from(options.max_connections).unwrap_or(u32::MAX);
+    connection_limits::ConnectionLimits::default()
+        .with_max_established(Some(max))
+        .with_max_pending_incoming(Some(max))
+        .with_max_established_per_peer(Some(4))
 }

@@ -481,6 +481,13 @@ impl P2pNode {
                 ),
                 _ => tracing::debug!(peer = ?peer_id, %error, "dial failed"),
             },
+            SwarmEvent::IncomingConnectionError {
+                error: libp2p::swarm::ListenError::Denied { cause },
+                ..
+            } => {
+                self.metrics.connections_refused.inc();
+                tracing::warn!(%cause, "inbound connection refused");
+            }
             SwarmEvent::IncomingConnectionError { error, .. } => {
                 tracing::debug!(%error, "inbound connection failed")
             }
