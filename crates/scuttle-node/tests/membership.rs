@@ -88,3 +88,36 @@ async fn members_join_through_one_address_and_a_leaver_is_seen_down() {
     a.shutdown().await;
     b.shutdown().await;
 }
+
+/// Connections beyond `max_connections` are refused and counted: here two raw TCP sockets
+/// that never finish their handshake against a limit of one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connections_beyond_the_limit_are_refused() {
+    let mut options = NodeOptions::default();
+    options.listen = vec!["127.0.0.1:0".into()];
+    options.max_connections = 1;
+    let a = scuttle_node::start(options).await.unwrap();
+    let tcp = a
+        .listen_addrs()
+        .iter()
+        .find(|a| a.contains("/tcp/"))
+        .unwrap();
+    let port: u16 = tcp.rsplit('/').next().unwrap().parse().unwrap();
+    let _first = tokio::net::TcpStream::connect(("127.0.0.1", port))
+        .await
+        .unwrap();
+    let _second = tokio::net::TcpStream::connect(("127.0.0.1", port))
+        .await
+        .unwrap();
+    let metrics = std::sync::Arc::clone(a.metrics());
+    until("a refused connection to be counted", || {
+        let metrics = std::sync::Arc::clone(&metrics);
+        async move {
+            metrics
+                .render()
+                .contains("scuttle_connections_refused_total 1")
+        }
+    })
+    .await;
+    a.shutdown().await;
+}
