@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use scuttle_node::{EmbeddedNode, EntryView, NodeError};
+use scuttle_node::{EmbeddedNode, EntryView, NodeError, NodeHandle};
 
 use crate::error::{ffi_call, ffi_void, Failure, FfiResult, ScuttleStatus};
 use crate::gossip::bytes_arg;
@@ -63,6 +63,16 @@ unsafe fn text_arg(ptr: *const u8, len: usize, name: &str) -> Result<String, Fai
     std::str::from_utf8(bytes)
         .map(str::to_owned)
         .map_err(|e| Failure::invalid(format!("{name} is not UTF-8 (a node holds text): {e}")))
+}
+
+/// Runs one request on the node's runtime and waits for the answer.
+fn ask<T, F>(node: &EmbeddedNode, request: impl FnOnce(NodeHandle) -> F) -> Result<T, Failure>
+where
+    F: std::future::Future<Output = Result<T, NodeError>>,
+{
+    node.block_on(request(node.handle()))
+        .and_then(|r| r)
+        .map_err(node_failure)
 }
 
 /// Checks an out-pointer and writes `value` through it.
@@ -167,11 +177,7 @@ pub unsafe extern "C" fn scuttle_node_set(
         let node = unsafe { node_ref(node) }?;
         let key = unsafe { text_arg(key, key_len, "key") }?;
         let value = unsafe { text_arg(value, value_len, "value") }?;
-        let handle = node.handle();
-        let version = node
-            .block_on(handle.set(key, value))
-            .and_then(|r| r)
-            .map_err(node_failure)?;
+        let version = ask(node, |h| async move { h.set(key, value).await })?;
         if !version_out.is_null() {
             // SAFETY: non-NULL; the caller guarantees it is writable.
             unsafe { version_out.write(version) };
@@ -202,11 +208,7 @@ pub unsafe extern "C" fn scuttle_node_delete(
         // SAFETY (both): forwarded from the caller.
         let node = unsafe { node_ref(node) }?;
         let key = unsafe { text_arg(key, key_len, "key") }?;
-        let handle = node.handle();
-        let version = node
-            .block_on(handle.delete(key))
-            .and_then(|r| r)
-            .map_err(node_failure)?;
+        let version = ask(node, |h| async move { h.delete(key).await })?;
         if !version_out.is_null() {
             // SAFETY: non-NULL; the caller guarantees it is writable.
             unsafe { version_out.write(version) };
@@ -255,11 +257,7 @@ pub unsafe extern "C" fn scuttle_node_get(
         unsafe { write_out(out, ScuttleEntry::empty()) }?;
         let node = unsafe { node_ref(node) }?;
         let key = unsafe { text_arg(key, key_len, "key") }?;
-        let handle = node.handle();
-        let view = node
-            .block_on(handle.get(key))
-            .and_then(|r| r)
-            .map_err(node_failure)?
+        let view = ask(node, |h| async move { h.get(key).await })?
             .ok_or_else(|| Failure::new(ScuttleStatus::NotFound, "no such key"))?;
         // SAFETY: checked non-NULL by the first write.
         unsafe { out.write(entry_of(&view)) };
@@ -327,11 +325,7 @@ pub unsafe extern "C" fn scuttle_node_members(
         // SAFETY (both): forwarded from the caller.
         unsafe { write_out(out, ScuttleMembers::empty()) }?;
         let node = unsafe { node_ref(node) }?;
-        let handle = node.handle();
-        let members = node
-            .block_on(handle.members())
-            .and_then(|r| r)
-            .map_err(node_failure)?;
+        let members = ask(node, |h| async move { h.members().await })?;
         // SAFETY: checked non-NULL by the first write.
         unsafe { out.write(ScuttleMembers::copy(&members)) };
         Ok(())
@@ -356,11 +350,7 @@ pub unsafe extern "C" fn scuttle_node_peers(
         // SAFETY (both): forwarded from the caller.
         unsafe { write_out(out, ScuttleStrings::empty()) }?;
         let node = unsafe { node_ref(node) }?;
-        let handle = node.handle();
-        let peers = node
-            .block_on(handle.peers())
-            .and_then(|r| r)
-            .map_err(node_failure)?;
+        let peers = ask(node, |h| async move { h.peers().await })?;
         // SAFETY: checked non-NULL by the first write.
         unsafe { out.write(ScuttleStrings::copy(&peers)) };
         Ok(())

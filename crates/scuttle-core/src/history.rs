@@ -22,6 +22,36 @@ enum Slot<K, V> {
     Superseded(Box<Superseded<K, V>>),
 }
 
+impl<K: Hash + Eq, V> Slot<K, V> {
+    /// The update held here, as `source_id`'s at `version` (a current one reads its key and
+    /// value from `state`).
+    fn update<'a>(
+        &'a self,
+        state: &'a State<K, V>,
+        source_id: &'a NodeId,
+        version: Version,
+    ) -> Option<UpdateRef<'a, K, V>> {
+        match self {
+            Slot::Current(id) => state.slot(*id).map(|(key, e)| UpdateRef {
+                key,
+                value: e.value.as_ref(),
+                source_id,
+                version,
+                timestamp: e.timestamp,
+                signature: e.signature.as_ref(),
+            }),
+            Slot::Superseded(s) => Some(UpdateRef {
+                key: &s.key,
+                value: s.value.as_ref(),
+                source_id,
+                version,
+                timestamp: s.timestamp,
+                signature: s.signature.as_ref(),
+            }),
+        }
+    }
+}
+
 /// A superseded update, kept for replay until compaction drops it.
 #[derive(Debug, Clone)]
 struct Superseded<K, V> {
@@ -152,24 +182,7 @@ impl<K: Eq + Hash, V> History<K, V> {
             .into_iter()
             .flat_map(move |(source_id, m)| {
                 m.since(since)
-                    .filter_map(move |(version, slot)| match slot {
-                        Slot::Current(id) => state.slot(*id).map(|(key, e)| UpdateRef {
-                            key,
-                            value: e.value.as_ref(),
-                            source_id,
-                            version,
-                            timestamp: e.timestamp,
-                            signature: e.signature.as_ref(),
-                        }),
-                        Slot::Superseded(s) => Some(UpdateRef {
-                            key: &s.key,
-                            value: s.value.as_ref(),
-                            source_id,
-                            version,
-                            timestamp: s.timestamp,
-                            signature: s.signature.as_ref(),
-                        }),
-                    })
+                    .filter_map(move |(version, slot)| slot.update(state, source_id, version))
             })
     }
 
@@ -181,24 +194,7 @@ impl<K: Eq + Hash, V> History<K, V> {
         version: Version,
     ) -> Option<UpdateRef<'a, K, V>> {
         let (source_id, log) = self.by_source.get_key_value(source)?;
-        match log.get(version)? {
-            Slot::Current(id) => state.slot(*id).map(|(key, e)| UpdateRef {
-                key,
-                value: e.value.as_ref(),
-                source_id,
-                version,
-                timestamp: e.timestamp,
-                signature: e.signature.as_ref(),
-            }),
-            Slot::Superseded(s) => Some(UpdateRef {
-                key: &s.key,
-                value: s.value.as_ref(),
-                source_id,
-                version,
-                timestamp: s.timestamp,
-                signature: s.signature.as_ref(),
-            }),
-        }
+        log.get(version)?.update(state, source_id, version)
     }
 
     /// How many updates from `source` are held above `since`.
