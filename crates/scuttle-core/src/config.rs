@@ -9,6 +9,14 @@ pub const MIN_MESSAGE_BYTES: usize = 64;
 
 /// Protocol knobs of a [`Gossip`](crate::Gossip) node. Build with `Config::default()` and the
 /// `with_*` methods; [`Gossip::new`](crate::Gossip::new) validates it.
+///
+/// **Trust.** The defaults suit one process or a trusted network: updates are not signed and
+/// a peer's reset is believed. Where peers may be hostile, sign
+/// ([`Gossip::with_signing`](crate::Gossip::with_signing)), collect tombstones with
+/// [`Collection::Covered`] and tell the node its members
+/// ([`Gossip::set_members`](crate::Gossip::set_members)), and hand messages in with their
+/// authenticated sender ([`Gossip::handle_message_from`](crate::Gossip::handle_message_from)):
+/// what every libp2p `scuttle node` does (`docs/security.md`).
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Config {
