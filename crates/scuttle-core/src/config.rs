@@ -122,9 +122,8 @@ pub enum Collection {
     /// ([`Gossip::set_members`](crate::Gossip::set_members)) has said, in a digest of its
     /// own ([`Gossip::handle_message_from`](crate::Gossip::handle_message_from), the sender
     /// authenticated by the transport), that it holds it. Until members are set nothing is
-    /// collected. No reset is sent, and a reset received only merges its entries through the
-    /// resolver: no message can make a node forget a key or raise a watermark on a peer's
-    /// word. A member never misses a collection; a node that was not a member while one
+    /// collected. No reset is sent, and a reset received is ignored (`Stats::resets_ignored`):
+    /// no message can make a node forget a key or raise a watermark on a peer's word. A member never misses a collection; a node that was not a member while one
     /// happened (away longer than its membership lasted) may keep keys deleted meanwhile, and
     /// should rejoin empty, as a new incarnation (`docs/security.md`).
     Covered,

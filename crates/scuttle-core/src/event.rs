@@ -82,6 +82,10 @@ pub struct Stats {
     /// Updates refused as equivocation: a second, different update signed by its source
     /// under a version already held.
     pub equivocations: u64,
+    /// Resets received and ignored: under
+    /// [`Collection::Covered`](crate::Collection::Covered) no peer's reset is needed or
+    /// trusted.
+    pub resets_ignored: u64,
     /// Tombstones collected (see [`Config::collection`](crate::Config::collection)).
     pub tombstones_collected: u64,
 }

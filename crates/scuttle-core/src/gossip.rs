@@ -193,6 +193,8 @@ struct Plan<K> {
     rejected: u64,
     duplicates: u64,
     gaps: u64,
+    /// Resets ignored (under `Collection::Covered`).
+    resets_ignored: u64,
     /// Indexes of updates refused as equivocation (their source signed another update with
     /// the same version, held here).
     equivocations: Vec<usize>,
@@ -1027,6 +1029,7 @@ where
             duplicates: 0,
             gaps: 0,
             equivocations: Vec::new(),
+            resets_ignored: 0,
         };
         // Keys already won inside this message: later updates of the same key meet them.
         let mut won = Won::default();
@@ -1112,6 +1115,12 @@ where
                     .map(|(s, v)| (s.clone(), v))
                     .collect();
             }
+            News::Reset(_) if self.config.collection == Collection::Covered => {
+                // No reset is needed (nothing is collected before every member holds it) or
+                // trusted: it changes nothing, not even through its entries, which would be
+                // relayed onward as if nothing of their sources lay before them.
+                plan.resets_ignored += 1;
+            }
             News::Reset(reset) => {
                 let too_far = reset
                     .entries
@@ -1149,11 +1158,6 @@ where
                         plan.installs.push((i, hash));
                         plan.applied += 1;
                     }
-                }
-                if self.config.collection == Collection::Covered {
-                    // Only the entries count: no watermark moves and nothing is forgotten on
-                    // a peer's word.
-                    return Ok(plan);
                 }
                 for (s, v) in &reset.watermarks {
                     plan.clock = plan.clock.max(*v);
@@ -1342,6 +1346,7 @@ where
         self.stats.duplicates += plan.duplicates;
         self.stats.gaps += plan.gaps;
         self.stats.equivocations += plan.equivocations.len() as u64;
+        self.stats.resets_ignored += plan.resets_ignored;
         match news {
             News::Updates(runs) => {
                 let mut updates: Vec<Option<Update<K, V>>> =

@@ -99,6 +99,7 @@ fn an_unsolicited_reset_forgets_nothing() {
     let before: Vec<_> = a.entries().map(|(k, e)| (k.clone(), e.clone())).collect();
     let marks: Vec<_> = a.watermarks().map(|(s, v)| (s.clone(), v)).collect();
     a.handle_message_from(NOW, "b", wiping_reset()).unwrap();
+    assert_eq!(a.stats().resets_ignored, 1);
     let after: Vec<_> = a.entries().map(|(k, e)| (k.clone(), e.clone())).collect();
     assert_eq!(after, before);
     assert_eq!(
