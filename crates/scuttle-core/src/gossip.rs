@@ -669,13 +669,25 @@ where
         let Some(grace) = self.grace_millis() else {
             return Ok(0);
         };
+        // Under `Covered`, a tombstone is stable once every member holds it (so every later
+        // write beats it) and it is within the members' stable bound (see `stable_bound`).
+        let covered = self.config.collection == Collection::Covered;
+        let bound = if covered { self.stable_bound() } else { None };
+        let mut held: HashMap<NodeId, Version> = HashMap::new();
+        let mut stable = |source: &NodeId, version: Version| match (&self.members, bound) {
+            (Some(members), Some(bound)) => {
+                let low = *held
+                    .entry(source.clone())
+                    .or_insert_with(|| self.lowest_claim(members, source));
+                version <= low && version <= bound
+            }
+            _ => false,
+        };
         let due: Vec<((Millis, NodeId, Version), K)> = self
             .tombstones
             .iter()
             .take_while(|((timestamp, _, _), _)| timestamp.saturating_add(grace) <= now)
-            .filter(|((_, source, version), _)| {
-                self.config.collection == Collection::AfterGrace || self.covered(source, *version)
-            })
+            .filter(|((_, source, version), _)| !covered || stable(source, *version))
             .map(|(at, key)| (at.clone(), key.clone()))
             .collect();
         if due.is_empty() {
@@ -1221,32 +1233,48 @@ where
             .is_some_and(|m| m.contains(source.as_str()))
     }
 
-    /// Whether the tombstone `(source, version)` is stable: no update it beats can still
-    /// reach any member. Each member (this node included) must hold it — so its clock is past
-    /// `version` and its later writes beat it — and must hold every member's writes up to
-    /// where that member has said its own writes reach, or up to `version`, whichever is
-    /// lower: the writes a member made before it saw the tombstone, which it may beat.
-    fn covered(&self, source: &NodeId, version: Version) -> bool {
-        let Some(members) = &self.members else {
-            return false;
-        };
-        let claim = |m: &NodeId, s: &NodeId| -> Version {
-            if *m == self.id {
-                self.watermark(s.as_str())
-            } else {
-                self.coverage
-                    .get(m)
-                    .and_then(|c| c.get(s))
-                    .copied()
-                    .unwrap_or(0)
-            }
-        };
-        let all: Vec<&NodeId> = members.iter().chain([&self.id]).collect();
-        all.iter().all(|m| claim(m, source) >= version)
-            && all.iter().all(|s| {
-                let need = claim(s, s).min(version);
-                all.iter().all(|m| claim(m, s) >= need)
-            })
+    /// What member `m` (this node included) has said it holds of `source`.
+    fn claim(&self, m: &NodeId, source: &NodeId) -> Version {
+        if *m == self.id {
+            self.watermark(source.as_str())
+        } else {
+            self.coverage
+                .get(m)
+                .and_then(|c| c.get(source))
+                .copied()
+                .unwrap_or(0)
+        }
+    }
+
+    /// The lowest claim of any member (this node included) on `source`.
+    fn lowest_claim(&self, members: &HashSet<NodeId>, source: &NodeId) -> Version {
+        members
+            .iter()
+            .chain([&self.id])
+            .map(|m| self.claim(m, source))
+            .min()
+            .unwrap_or(0)
+    }
+
+    /// Below which version a tombstone is stable as far as the members' own writes go (see
+    /// [`Collection::Covered`]): every member must hold every member's writes up to where
+    /// that member says its writes reach, or up to the tombstone's version if lower — the
+    /// writes a member made before it saw the tombstone, which the tombstone may beat. For a
+    /// member `s` that all hold up to its own claim nothing is owed; otherwise the tombstone's
+    /// version must not pass what all hold of `s`. `None`: no members known, nothing is stable.
+    fn stable_bound(&self) -> Option<Version> {
+        let members = self.members.as_ref()?;
+        Some(
+            members
+                .iter()
+                .chain([&self.id])
+                .filter_map(|s| {
+                    let low = self.lowest_claim(members, s);
+                    (low < self.claim(s, s)).then_some(low)
+                })
+                .min()
+                .unwrap_or(Version::MAX),
+        )
     }
 
     /// Refuses `u` unless it carries its source's signature (when this node checks them).
