@@ -156,7 +156,62 @@ class NodeEvents:
         raise StopAsyncIteration
 
 
-class Node:
+class _NodeReads:
+    """What :class:`Node` and :class:`BlockingNode` share: the node's identity and its
+    reads, each a quick round trip to the node's runtime with the GIL released."""
+
+    _native: _NativeNode
+
+    @property
+    def id(self) -> str:
+        """The node's id (libp2p: the peer id of its identity key, kept in ``path=``)."""
+        return self._native.id
+
+    @property
+    def listen_addrs(self) -> list[str]:
+        """The addresses it listens on (libp2p: multiaddrs, with the ports bound)."""
+        return self._native.listen_addrs
+
+    @property
+    def api_addr(self) -> Optional[str]:
+        """The HTTP API's address (``HOST:PORT``), or None without ``api=``."""
+        return self._native.api_addr
+
+    @property
+    def closed(self) -> bool:
+        """Whether :meth:`close` was called."""
+        return self._native.closed
+
+    def get(self, key: str) -> Optional[str]:
+        """The value of ``key``, or None when it is missing or deleted."""
+        return self._native.get(key)
+
+    def entry(self, key: str) -> Optional[Entry]:
+        """The entry of ``key`` with its version and writer (tombstones too), or None."""
+        return self._native.entry(key)
+
+    def state(self) -> dict[str, Entry]:
+        """The live entries: ``{key: Entry}``."""
+        return self._native.state()
+
+    def members(self) -> list[Member]:
+        """The members this node knows of (not itself), sorted by id."""
+        return self._native.members()
+
+    def peers(self) -> list[str]:
+        """The ids of the peers connected now, sorted."""
+        return self._native.peers()
+
+    def status(self) -> dict[str, Any]:
+        """The node's status, as the HTTP API's ``GET /v1/status`` gives it."""
+        return self._native.status()
+
+    def __repr__(self) -> str:
+        state = "closed" if self.closed else "running"
+        return f"<scuttle.{type(self).__name__} {self.id} {state}>"
+
+
+class Node(_NodeReads):
     """A networked scuttle node for asyncio: ``await Node.start(...)``, then ``await set``,
     ``get``, ``await delete``, ``async for event in node.events()``, ``members()`` and
     ``await close()`` (or ``async with``). See ``docs/python.md``.
@@ -209,26 +264,6 @@ class Node:
         native = await _in_thread(lambda: _NativeNode(**options))
         return cls(native)
 
-    @property
-    def id(self) -> str:
-        """The node's id (libp2p: the peer id of its identity key, kept in ``path=``)."""
-        return self._native.id
-
-    @property
-    def listen_addrs(self) -> list[str]:
-        """The addresses it listens on (libp2p: multiaddrs, with the ports bound)."""
-        return self._native.listen_addrs
-
-    @property
-    def api_addr(self) -> Optional[str]:
-        """The HTTP API's address (``HOST:PORT``), or None without ``api=``."""
-        return self._native.api_addr
-
-    @property
-    def closed(self) -> bool:
-        """Whether :meth:`close` was called."""
-        return self._native.closed
-
     async def set(self, key: str, value: str) -> int:
         """Writes ``key = value`` and returns the write's version. Raises
         :class:`RefusedError`, :class:`CatchingUpError`, :class:`StoreError`,
@@ -244,31 +279,6 @@ class Node:
         self._native.delete(key, done)
         version: int = await fut
         return version
-
-    def get(self, key: str) -> Optional[str]:
-        """The value of ``key``, or None when it is missing or deleted (a quick round trip
-        to the node's runtime, without the GIL)."""
-        return self._native.get(key)
-
-    def entry(self, key: str) -> Optional[Entry]:
-        """The entry of ``key`` with its version and writer (tombstones too), or None."""
-        return self._native.entry(key)
-
-    def state(self) -> dict[str, Entry]:
-        """The live entries: ``{key: Entry}``."""
-        return self._native.state()
-
-    def members(self) -> list[Member]:
-        """The members this node knows of (not itself), sorted by id."""
-        return self._native.members()
-
-    def peers(self) -> list[str]:
-        """The ids of the peers connected now, sorted."""
-        return self._native.peers()
-
-    def status(self) -> dict[str, Any]:
-        """The node's status, as the HTTP API's ``GET /v1/status`` gives it."""
-        return self._native.status()
 
     def events(self) -> NodeEvents:
         """The node's events from now on, as an async iterator that ends when the node
@@ -292,12 +302,8 @@ class Node:
     ) -> None:
         await self.close()
 
-    def __repr__(self) -> str:
-        state = "closed" if self.closed else "running"
-        return f"<scuttle.Node {self.id} {state}>"
 
-
-class BlockingNode:
+class BlockingNode(_NodeReads):
     """The same node for scripts and threads, without asyncio: every call blocks (with the
     GIL released) until the node answers. ``with scuttle.BlockingNode(...) as node:``.
 
@@ -337,26 +343,6 @@ class BlockingNode:
             log_level=log_level, wire=wire, config=config,
         ))
 
-    @property
-    def id(self) -> str:
-        """The node's id."""
-        return self._native.id
-
-    @property
-    def listen_addrs(self) -> list[str]:
-        """The addresses it listens on."""
-        return self._native.listen_addrs
-
-    @property
-    def api_addr(self) -> Optional[str]:
-        """The HTTP API's address, or None."""
-        return self._native.api_addr
-
-    @property
-    def closed(self) -> bool:
-        """Whether :meth:`close` was called."""
-        return self._native.closed
-
     def set(self, key: str, value: str) -> int:
         """Writes ``key = value``; returns the write's version."""
         return self._native.set_wait(key, value)
@@ -364,30 +350,6 @@ class BlockingNode:
     def delete(self, key: str) -> int:
         """Deletes ``key``; returns the tombstone's version."""
         return self._native.delete_wait(key)
-
-    def get(self, key: str) -> Optional[str]:
-        """The value of ``key``, or None when it is missing or deleted."""
-        return self._native.get(key)
-
-    def entry(self, key: str) -> Optional[Entry]:
-        """The entry of ``key`` (tombstones too), or None."""
-        return self._native.entry(key)
-
-    def state(self) -> dict[str, Entry]:
-        """The live entries: ``{key: Entry}``."""
-        return self._native.state()
-
-    def members(self) -> list[Member]:
-        """The members this node knows of (not itself), sorted by id."""
-        return self._native.members()
-
-    def peers(self) -> list[str]:
-        """The ids of the peers connected now, sorted."""
-        return self._native.peers()
-
-    def status(self) -> dict[str, Any]:
-        """The node's status, as ``GET /v1/status`` gives it."""
-        return self._native.status()
 
     def events(self, timeout: Optional[float] = None) -> Iterator[NodeEvent]:
         """The node's events from now on. The iterator stops after ``timeout`` seconds
@@ -417,7 +379,3 @@ class BlockingNode:
         tb: Optional[TracebackType],
     ) -> None:
         self.close()
-
-    def __repr__(self) -> str:
-        state = "closed" if self.closed else "running"
-        return f"<scuttle.BlockingNode {self.id} {state}>"
