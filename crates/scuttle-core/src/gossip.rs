@@ -538,9 +538,12 @@ where
             signature: None,
         };
         if let Some(signing) = &self.signing {
+            // The link: this node's previous write, so receivers can tell a run of its news
+            // that leaves one out.
+            let link = self.watermark(self.id.as_str());
             update.signature = Some(
                 signing
-                    .sign(update.as_ref())
+                    .sign(update.as_ref(), link)
                     .map_err(|_| SetError::Unsignable)?,
             );
         }
@@ -634,7 +637,7 @@ where
                 update.value.as_ref().map(|v| wire::cbor_len(v)),
             )
             + if self.signing.is_some() {
-                wire::SIGNATURE_WIRE_LEN
+                wire::MAX_SIGNATURE_WIRE_LEN
             } else {
                 0
             }
@@ -666,6 +669,9 @@ where
     /// persisted first; if the store fails nothing is collected.
     pub fn handle_timeout(&mut self, now: Millis) -> Result<usize, StoreError> {
         self.started.get_or_insert(now);
+        if self.strict_chains() {
+            self.compact_held();
+        }
         let Some(grace) = self.grace_millis() else {
             return Ok(0);
         };
@@ -717,7 +723,11 @@ where
             *floor = (*floor).max(version);
             collected.insert(key);
         }
-        self.history.forget_superseded(|k| collected.contains(k));
+        // Even under strict chains, where a member still without one of these could not
+        // follow its source's links past it: kept, it would bring the key back to a node
+        // that never held it. That member takes the gap from the source itself.
+        self.history
+            .forget_superseded(|_, _, k| collected.contains(k));
         self.stats.tombstones_collected += collected.len() as u64;
         self.push_event(Event::TombstonesCollected {
             count: collected.len(),
@@ -774,7 +784,7 @@ where
                 self.answer_syn(now, digest).map(Some)
             }
             Message::SynAck { news, digest } => {
-                let plan = self.decide(now, &news)?;
+                let plan = self.decide(now, from, &news)?;
                 let (reply, theirs) = match &digest {
                     Digest::Full(theirs) => {
                         let theirs = self.digest_map(theirs)?;
@@ -804,7 +814,7 @@ where
                 Ok(reply)
             }
             Message::Ack { news } => {
-                let plan = self.decide(now, &news)?;
+                let plan = self.decide(now, from, &news)?;
                 self.persist(&plan, &news)?;
                 self.commit(plan, news);
                 self.check_caught_up();
@@ -1026,7 +1036,12 @@ where
     }
 
     /// Every decision `news` asks for, without changing anything.
-    fn decide(&self, now: Millis, news: &News<K, V>) -> Result<Plan<K>, ReceiveError<R::Error>> {
+    fn decide(
+        &self,
+        now: Millis,
+        from: Option<&str>,
+        news: &News<K, V>,
+    ) -> Result<Plan<K>, ReceiveError<R::Error>> {
         let ceiling = self.clock_ceiling(now);
         let mut plan = Plan {
             installs: Vec::new(),
@@ -1080,6 +1095,11 @@ where
                         plan.gaps += run.updates.len() as u64;
                         continue;
                     }
+                    // How far this node takes the sender's word that nothing lies between
+                    // (see `skip_limit`); computed at the first gap only.
+                    let mut limit = None;
+                    let mut skip_limit =
+                        || *limit.get_or_insert_with(|| self.skip_limit(from, &run.source));
                     // Versions rise along a run: from the first one beyond the clock bound on,
                     // the run waits (and moves nothing, the clock included).
                     let mut complete = true;
@@ -1098,6 +1118,15 @@ where
                         }
                         // Checked before anything moves: a forged update refuses the message.
                         self.check_signature(u)?;
+                        // The source signed which of its versions came before: news that
+                        // leaves one out waits for it, unless the gap is one to take on
+                        // the sender's word.
+                        let link = u.signature.as_ref().map_or(0, |s| s.link());
+                        if self.strict_chains() && link > *mark && link > skip_limit() {
+                            plan.gaps += (run.updates.len() - i) as u64;
+                            complete = false;
+                            break;
+                        }
                         // The watermark moves whether or not the resolver accepts: otherwise
                         // the same news would be resent forever.
                         *mark = u.version;
@@ -1112,6 +1141,13 @@ where
                         }
                     }
                     match run.through {
+                        Some(through)
+                            if self.strict_chains()
+                                && through > *mark
+                                && through > skip_limit() =>
+                        {
+                            plan.gaps += 1;
+                        }
                         Some(through) if complete && through <= ceiling => {
                             plan.clock = plan.clock.max(through);
                             *mark = (*mark).max(through);
@@ -1202,10 +1238,10 @@ where
         if self.config.collection != Collection::Covered {
             return;
         }
-        let Some(member) = from
-            .zip(self.members.as_ref())
-            .and_then(|(from, members)| members.get(from))
-        else {
+        let Some(members) = self.members.as_ref() else {
+            return;
+        };
+        let Some(member) = from.and_then(|from| members.get(from)) else {
             return;
         };
         let cover = self.coverage.entry(member.clone()).or_default();
@@ -1218,9 +1254,20 @@ where
                 raise(source, *version);
             }
         } else if let Digest::Full(entries) = digest {
+            // Sources this node does not know count too, up to `max_sources` per member: a
+            // member's claim on its own writes is what keeps a tombstone from being collected
+            // here before an older write of that member arrived (see `stable_bound`), and
+            // members' claims on a departed source let a gap in its news be crossed (see
+            // `skip_limit`).
+            let max = self.config.max_sources;
             for (source, version) in entries {
-                if self.watermarks.get(source.as_str()).is_some() {
-                    raise(source, *version);
+                if self.watermarks.get(source.as_str()).is_some()
+                    || cover.contains_key(source)
+                    || cover.len() < max
+                    || members.contains(source.as_str())
+                {
+                    let w = cover.entry(source.clone()).or_insert(0);
+                    *w = (*w).max(*version);
                 }
             }
         }
@@ -1231,6 +1278,39 @@ where
         self.members
             .as_ref()
             .is_some_and(|m| m.contains(source.as_str()))
+    }
+
+    /// Whether runs must follow their sources' signed links: with signatures under
+    /// [`Collection::Covered`]. Elsewhere a run's `prev` and `through` are taken on the
+    /// sender's word (trusted peers; unsigned updates could be forged anyway).
+    fn strict_chains(&self) -> bool {
+        self.signing.is_some() && self.config.collection == Collection::Covered
+    }
+
+    /// Up to which version this node takes `from`'s word, in news from `source`, that nothing
+    /// lies between (a signed link above its watermark, or a run's `through`).
+    ///
+    /// A source speaks for its own writes: any gap. A member's chain is never compacted above
+    /// any member's watermark (see `compact`), so from a relay no gap is taken. A source that
+    /// is no longer a member (or this node's own, after a restart without a store) may have
+    /// had old updates compacted before this node counted: a gap is taken up to what every
+    /// other member says it holds of the source.
+    fn skip_limit(&self, from: Option<&str>, source: &NodeId) -> Version {
+        if !self.strict_chains() || from == Some(source.as_str()) {
+            return Version::MAX;
+        }
+        if *source != self.id && self.is_member(source) {
+            return 0;
+        }
+        let Some(members) = &self.members else {
+            return 0;
+        };
+        members
+            .iter()
+            .filter(|m| **m != self.id && *m != source)
+            .map(|m| self.claim(m, source))
+            .min()
+            .unwrap_or(0)
     }
 
     /// What member `m` (this node included) has said it holds of `source`.
@@ -1314,8 +1394,9 @@ where
             return Ok(false);
         }
         self.check_signature(u)?;
-        let same = crate::signing::signed_bytes(held).ok()
-            == crate::signing::signed_bytes(u.as_ref()).ok();
+        let link = |s: Option<&crate::signing::Signature>| s.map_or(0, |s| s.link());
+        let same = crate::signing::signed_bytes(held, link(held.signature)).ok()
+            == crate::signing::signed_bytes(u.as_ref(), link(u.signature.as_ref())).ok();
         Ok(!same)
     }
 
@@ -1417,7 +1498,7 @@ where
         }
         if !forgotten.is_empty() {
             let doomed: HashSet<&K> = forgotten.iter().collect();
-            self.history.forget_superseded(|k| doomed.contains(k));
+            self.history.forget_superseded(|_, _, k| doomed.contains(k));
         }
         for key in forgotten {
             self.push_event(Event::Forgotten { key });
@@ -1507,7 +1588,41 @@ where
                 self.history.supersede(key, old);
             }
         }
-        let dropped = self.history.compact(self.config.max_history);
+        // Under strict chains compaction waits for `handle_timeout`, where it knows what
+        // every member holds.
+        if !self.strict_chains() {
+            let dropped = self.history.compact(self.config.max_history);
+            self.compacted(dropped);
+        }
+    }
+
+    /// Under strict chains: drops the oldest superseded updates that every member holds
+    /// (a member without one could not follow its source's links past it), down to
+    /// `max_history`.
+    fn compact_held(&mut self) {
+        if self.history.len() <= self.config.max_history {
+            return;
+        }
+        let low = self.lowest_claims();
+        let dropped = self.history.compact_where(self.config.max_history, |s, v| {
+            low.get(s).is_some_and(|l| v <= *l)
+        });
+        self.compacted(dropped);
+    }
+
+    /// The lowest claim of any member on each source history holds (none with no members
+    /// known).
+    fn lowest_claims(&self) -> HashMap<NodeId, Version> {
+        let Some(members) = &self.members else {
+            return HashMap::new();
+        };
+        self.history
+            .sources()
+            .map(|s| (s.clone(), self.lowest_claim(members, s)))
+            .collect()
+    }
+
+    fn compacted(&mut self, dropped: usize) {
         if dropped > 0 {
             let history_len = self.history.len();
             self.push_event(Event::Compaction {

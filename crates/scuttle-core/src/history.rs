@@ -262,15 +262,42 @@ impl<K: Eq + Hash, V> History<K, V> {
         dropped
     }
 
-    /// Drops every superseded update whose key `forget` names.
-    pub(crate) fn forget_superseded(&mut self, mut forget: impl FnMut(&K) -> bool) {
+    /// [`compact`](Self::compact), dropping only superseded updates that `may_drop` allows
+    /// (oldest first; the others stay).
+    pub(crate) fn compact_where(
+        &mut self,
+        max: usize,
+        mut may_drop: impl FnMut(&NodeId, Version) -> bool,
+    ) -> usize {
+        let excess = self.len.saturating_sub(max);
+        if excess == 0 {
+            return 0;
+        }
         let doomed: Vec<(Version, NodeId)> = self
             .superseded
             .iter()
-            .filter(|(v, s)| {
+            .filter(|(v, s)| may_drop(s, *v))
+            .take(excess)
+            .cloned()
+            .collect();
+        for (version, source) in &doomed {
+            self.remove(source, *version);
+        }
+        doomed.len()
+    }
+
+    /// Drops every superseded update whose key `forget` names.
+    pub(crate) fn forget_superseded(
+        &mut self,
+        mut forget: impl FnMut(&NodeId, Version, &K) -> bool,
+    ) {
+        let doomed: Vec<(Version, NodeId)> = self
+            .superseded
+            .iter()
+            .filter(|(v, source)| {
                 matches!(
-                    self.by_source.get(s.as_str()).and_then(|m| m.get(*v)),
-                    Some(Slot::Superseded(s)) if forget(&s.key)
+                    self.by_source.get(source.as_str()).and_then(|m| m.get(*v)),
+                    Some(Slot::Superseded(s)) if forget(source, *v, &s.key)
                 )
             })
             .cloned()

@@ -270,7 +270,7 @@ impl Fill {
             vd,
             ts,
             next.value.map(|v| wire::cbor_len(v)),
-        ) + wire::signature_len(next);
+        ) + wire::signature_len(next, source.last.0);
         let items = source.items.len();
         added += match source.run {
             Some(_) => {

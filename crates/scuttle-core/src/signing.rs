@@ -5,8 +5,9 @@
 //! wrote each update: right for one process or a trusted network, wrong for an open mesh,
 //! where any peer could forge writes "from" any source. With [`Signing`] a node:
 //!
-//! * signs each local write with its key (the signature covers the source, version,
-//!   timestamp, key and value, after a domain tag);
+//! * signs each local write with its key (the signature covers the source, version, the
+//!   version of its previous write — the *link* — timestamp, key and value, after a domain
+//!   tag);
 //! * keeps the signature beside the entry and sends it with every copy of the update, so a
 //!   relay cannot change what it forwards;
 //! * refuses a message in which an update it would apply has no signature
@@ -31,83 +32,212 @@ use ed25519_dalek::{Signer as _, Verifier as _};
 pub use ed25519_dalek::{SigningKey, VerifyingKey};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-use crate::types::{Update, UpdateRef};
+use crate::types::{Update, UpdateRef, Version};
 
 /// Bytes of an ed25519 signature.
 pub const SIGNATURE_LEN: usize = 64;
 
 /// Domain separation: a signature over scuttle updates is good for nothing else.
-const DOMAIN: &[u8] = b"scuttle/update/v1\0";
+const DOMAIN: &[u8] = b"scuttle/update/v2\0";
 
-/// An ed25519 signature over one update ([`signed_bytes`]). Boxed, so an unsigned entry costs
-/// one pointer-sized `None`.
+/// An ed25519 signature over one update ([`signed_bytes`]), with the *link* it covers: the
+/// version of its source's write before this one (0 for its first).
+///
+/// The link is what lets a receiver check a run of news for completeness: a relay can leave
+/// updates out or claim that nothing lay before one, but it cannot change which version the
+/// source said came before. Boxed, so an unsigned entry costs one pointer-sized `None`.
 #[derive(Clone, PartialEq, Eq, Hash)]
-pub struct Signature(Box<[u8; SIGNATURE_LEN]>);
+pub struct Signature(Box<([u8; SIGNATURE_LEN], Version)>);
 
 impl Signature {
+    /// A signature from its bytes and the link it covers (whether it is valid is checked when
+    /// it is verified).
+    pub fn new(bytes: [u8; SIGNATURE_LEN], link: Version) -> Self {
+        Signature(Box::new((bytes, link)))
+    }
+
     /// The signature's bytes.
     pub fn to_bytes(&self) -> [u8; SIGNATURE_LEN] {
-        *self.0
+        self.0 .0
     }
 
-    /// A signature from its bytes (whether it is valid is checked when it is verified).
+    /// The version of the source's previous write, as the source signed it.
+    pub fn link(&self) -> Version {
+        self.0 .1
+    }
+
+    /// A signature from its bytes, with link 0 (a source's first write).
     pub fn from_bytes(bytes: [u8; SIGNATURE_LEN]) -> Self {
-        Signature(Box::new(bytes))
+        Self::new(bytes, 0)
     }
 
-    /// A signature from a slice of exactly [`SIGNATURE_LEN`] bytes.
-    pub fn from_slice(bytes: &[u8]) -> Option<Self> {
+    /// A signature from a slice of exactly [`SIGNATURE_LEN`] bytes and its link.
+    pub fn from_slice(bytes: &[u8], link: Version) -> Option<Self> {
         <[u8; SIGNATURE_LEN]>::try_from(bytes)
             .ok()
-            .map(Self::from_bytes)
+            .map(|b| Self::new(b, link))
     }
 }
 
 impl fmt::Debug for Signature {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "Signature(")?;
-        for b in &self.0[..4] {
+        for b in &self.0 .0[..4] {
             write!(f, "{b:02x}")?;
         }
-        write!(f, "…)")
+        write!(f, "…, link {})", self.link())
     }
 }
 
+/// Self-describing form (store files, JSON): the 64 bytes when the link is 0, else
+/// `[link, bytes]`. The binary wire writes links relative to the run instead (see
+/// [`crate::wire`]).
 impl Serialize for Signature {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_bytes(&self.0[..])
+        let bytes = serde_bytes_ref(&self.0 .0);
+        if self.link() == 0 {
+            bytes.serialize(s)
+        } else {
+            (self.link(), bytes).serialize(s)
+        }
+    }
+}
+
+/// The signature's bytes as a byte string.
+fn serde_bytes_ref(bytes: &[u8; SIGNATURE_LEN]) -> impl Serialize + '_ {
+    struct B<'a>(&'a [u8]);
+    impl Serialize for B<'_> {
+        fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+            s.serialize_bytes(self.0)
+        }
+    }
+    B(bytes)
+}
+
+/// The 64 bytes of a signature, from a byte string or (formats without them, JSON) a list of
+/// numbers.
+pub(crate) struct SignatureBytes(pub(crate) [u8; SIGNATURE_LEN]);
+
+struct BytesVisitor;
+
+impl<'de> serde::de::Visitor<'de> for BytesVisitor {
+    type Value = SignatureBytes;
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{SIGNATURE_LEN} bytes of an ed25519 signature")
+    }
+    fn visit_bytes<E: serde::de::Error>(self, v: &[u8]) -> Result<SignatureBytes, E> {
+        <[u8; SIGNATURE_LEN]>::try_from(v)
+            .map(SignatureBytes)
+            .map_err(|_| E::invalid_length(v.len(), &self))
+    }
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, seq: A) -> Result<SignatureBytes, A::Error> {
+        bytes_from_numbers(&[], seq, &self)
+    }
+}
+
+/// Reads a list of byte numbers (`read` already read) into 64 bytes.
+fn bytes_from_numbers<'de, A: serde::de::SeqAccess<'de>>(
+    read: &[u8],
+    mut seq: A,
+    expected: &dyn serde::de::Expected,
+) -> Result<SignatureBytes, A::Error> {
+    let mut out = [0u8; SIGNATURE_LEN];
+    out[..read.len()].copy_from_slice(read);
+    for (i, b) in out.iter_mut().enumerate().skip(read.len()) {
+        *b = seq
+            .next_element()?
+            .ok_or_else(|| serde::de::Error::invalid_length(i, expected))?;
+    }
+    if seq.next_element::<serde::de::IgnoredAny>()?.is_some() {
+        return Err(serde::de::Error::invalid_length(
+            SIGNATURE_LEN + 1,
+            expected,
+        ));
+    }
+    Ok(SignatureBytes(out))
+}
+
+impl<'de> Deserialize<'de> for SignatureBytes {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(BytesVisitor)
     }
 }
 
 impl<'de> Deserialize<'de> for Signature {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct Bytes;
-        impl<'de> serde::de::Visitor<'de> for Bytes {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
             type Value = Signature;
             fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                write!(f, "{SIGNATURE_LEN} bytes of an ed25519 signature")
+                write!(f, "a signature: {SIGNATURE_LEN} bytes, or [link, bytes]")
             }
             fn visit_bytes<E: serde::de::Error>(self, v: &[u8]) -> Result<Signature, E> {
-                Signature::from_slice(v).ok_or_else(|| E::invalid_length(v.len(), &self))
+                Signature::from_slice(v, 0).ok_or_else(|| E::invalid_length(v.len(), &self))
             }
             fn visit_seq<A: serde::de::SeqAccess<'de>>(
                 self,
                 mut seq: A,
             ) -> Result<Signature, A::Error> {
-                // Formats without byte strings (JSON) write a list of numbers.
-                let mut out = [0u8; SIGNATURE_LEN];
-                for (i, b) in out.iter_mut().enumerate() {
-                    *b = seq
-                        .next_element()?
-                        .ok_or_else(|| serde::de::Error::invalid_length(i, &self))?;
+                // `[link, bytes]`, or (JSON) the 64 bytes as numbers: a number first either
+                // way, then the bytes or the second byte.
+                let first: u64 = seq
+                    .next_element()?
+                    .ok_or_else(|| serde::de::Error::invalid_length(0, &self))?;
+                match seq.next_element::<ByteOrBytes>()? {
+                    Some(ByteOrBytes::Bytes(b)) => {
+                        if seq.next_element::<serde::de::IgnoredAny>()?.is_some() {
+                            return Err(serde::de::Error::invalid_length(3, &self));
+                        }
+                        Ok(Signature::new(b.0, first))
+                    }
+                    Some(ByteOrBytes::Byte(second)) => {
+                        let first = u8::try_from(first).map_err(|_| {
+                            serde::de::Error::invalid_value(
+                                serde::de::Unexpected::Unsigned(first),
+                                &"a byte",
+                            )
+                        })?;
+                        let bytes = bytes_from_numbers(&[first, second], seq, &self)?;
+                        Ok(Signature::new(bytes.0, 0))
+                    }
+                    None => Err(serde::de::Error::invalid_length(1, &self)),
                 }
-                if seq.next_element::<serde::de::IgnoredAny>()?.is_some() {
-                    return Err(serde::de::Error::invalid_length(SIGNATURE_LEN + 1, &self));
-                }
-                Ok(Signature::from_bytes(out))
             }
         }
-        d.deserialize_bytes(Bytes)
+        d.deserialize_any(V)
+    }
+}
+
+/// The second element of a signature's sequence form.
+enum ByteOrBytes {
+    Byte(u8),
+    Bytes(SignatureBytes),
+}
+
+impl<'de> Deserialize<'de> for ByteOrBytes {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = ByteOrBytes;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a byte or a signature's bytes")
+            }
+            fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<ByteOrBytes, E> {
+                u8::try_from(v)
+                    .map(ByteOrBytes::Byte)
+                    .map_err(|_| E::invalid_value(serde::de::Unexpected::Unsigned(v), &self))
+            }
+            fn visit_bytes<E: serde::de::Error>(self, v: &[u8]) -> Result<ByteOrBytes, E> {
+                BytesVisitor.visit_bytes(v).map(ByteOrBytes::Bytes)
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                seq: A,
+            ) -> Result<ByteOrBytes, A::Error> {
+                BytesVisitor.visit_seq(seq).map(ByteOrBytes::Bytes)
+            }
+        }
+        d.deserialize_any(V)
     }
 }
 
@@ -179,14 +309,16 @@ impl Signing {
         self.keys.key_of(source)
     }
 
-    /// This node's signature over `update` (the core signs local writes itself; this is for
-    /// tools and tests that make updates by hand).
+    /// This node's signature over `update`, linked to `link`: the version of this node's
+    /// previous write (0 for its first). The core signs local writes itself; this is for
+    /// tools and tests that make updates by hand.
     pub fn sign<K: Serialize, V: Serialize>(
         &self,
         update: UpdateRef<'_, K, V>,
+        link: Version,
     ) -> Result<Signature, SignError> {
-        let bytes = signed_bytes(update)?;
-        Ok(Signature::from_bytes(self.key.sign(&bytes).to_bytes()))
+        let bytes = signed_bytes(update, link)?;
+        Ok(Signature::new(self.key.sign(&bytes).to_bytes(), link))
     }
 
     /// Whether `update` carries a good signature of its source.
@@ -199,7 +331,7 @@ impl Signing {
             .keys
             .key_of(update.source_id.as_str())
             .ok_or(SignError::UnknownSource)?;
-        let bytes = signed_bytes(update.as_ref())?;
+        let bytes = signed_bytes(update.as_ref(), signature.link())?;
         key.verify(
             &bytes,
             &ed25519_dalek::Signature::from_bytes(&signature.to_bytes()),
@@ -234,15 +366,17 @@ pub enum SignError {
     Serialize,
 }
 
-/// The bytes a source signs for an update: a domain tag, the source id (length-prefixed), the
-/// version and timestamp (big-endian), then the key and the value (or nothing, for a delete)
-/// in CBOR — self-delimiting, so no two updates share their bytes. Keys and values must
-/// serialize the same way on every node (no maps with random iteration order).
+/// The bytes a source signs for an update linked to `link`: a domain tag, the source id
+/// (length-prefixed), the version, the link and the timestamp (big-endian), then the key and
+/// the value (or nothing, for a delete) in CBOR — self-delimiting, so no two updates share
+/// their bytes. Keys and values must serialize the same way on every node (no maps with
+/// random iteration order).
 pub fn signed_bytes<K: Serialize, V: Serialize>(
     u: UpdateRef<'_, K, V>,
+    link: Version,
 ) -> Result<Vec<u8>, SignError> {
     let source = u.source_id.as_str().as_bytes();
-    let mut out = Vec::with_capacity(DOMAIN.len() + 4 + source.len() + 17 + 32);
+    let mut out = Vec::with_capacity(DOMAIN.len() + 4 + source.len() + 25 + 32);
     out.extend_from_slice(DOMAIN);
     out.extend_from_slice(
         &u32::try_from(source.len())
@@ -251,6 +385,7 @@ pub fn signed_bytes<K: Serialize, V: Serialize>(
     );
     out.extend_from_slice(source);
     out.extend_from_slice(&u.version.to_be_bytes());
+    out.extend_from_slice(&link.to_be_bytes());
     out.extend_from_slice(&u.timestamp.to_be_bytes());
     ciborium::into_writer(u.key, &mut out).map_err(|_| SignError::Serialize)?;
     match u.value {

@@ -14,11 +14,15 @@
 //! | run | `[source, prev or null, item, item, ..., through?]` |
 //! | item | `[key, version - previous, timestamp, value]` (a delete has no value) |
 //! | signed item | `[key, version - previous, timestamp, signature, value]` |
+//! | signature | 64-byte string (link = previous version), or `[previous - link, bytes]` |
 //! | reset entry | `[key, source, version, timestamp, value]` (a delete has no value) |
 //! | signed reset entry | `[key, source, version, timestamp, signature, value]` |
 //!
 //! News is signed (kinds 2 and 3) when every update it carries has a signature (64 bytes,
-//! see [`crate::signing`]); otherwise no signature is sent.
+//! see [`crate::signing`]); otherwise no signature is sent. A signature covers a link (the
+//! version of its source's previous write); in a run the link is, nearly always, the
+//! previous item's version (or `prev` for the first), and then costs nothing. In a reset
+//! entry the implied link is 0.
 //!
 //! In a run, each item's version is a delta from the previous item's (from `prev` for the
 //! first), and each timestamp after the first is a signed delta from the previous one, so a
@@ -46,16 +50,31 @@ const NEWS_RESET: u8 = 1;
 const NEWS_SIGNED_UPDATES: u8 = 2;
 const NEWS_SIGNED_RESET: u8 = 3;
 
-/// Bytes a signature adds to an item or a reset entry (a 64-byte CBOR byte string).
+/// Bytes a signature adds to an item or a reset entry whose link is the implied one (a
+/// 64-byte CBOR byte string).
 pub(crate) const SIGNATURE_WIRE_LEN: usize = 2 + crate::signing::SIGNATURE_LEN;
 
-/// The bytes `update`'s signature adds to it on the wire, when the news is signed.
-pub(crate) fn signature_len<K, V>(update: UpdateRef<'_, K, V>) -> usize {
-    if update.signature.is_some() {
-        SIGNATURE_WIRE_LEN
-    } else {
-        0
+/// The most bytes a signature can add: `[link delta, bytes]` with a 9-byte delta.
+pub(crate) const MAX_SIGNATURE_WIRE_LEN: usize = 1 + 9 + SIGNATURE_WIRE_LEN;
+
+/// The bytes `update`'s signature adds to it on the wire, when the news is signed and the
+/// link a reader infers is `implied` (the previous item's version in a run).
+pub(crate) fn signature_len<K, V>(update: UpdateRef<'_, K, V>, implied: Version) -> usize {
+    update
+        .signature
+        .map_or(0, |s| signature_wire_len(s, implied))
+}
+
+fn signature_wire_len(signature: &Signature, implied: Version) -> usize {
+    match link_delta(signature, implied) {
+        0 => SIGNATURE_WIRE_LEN,
+        delta => 1 + int_len(delta) + SIGNATURE_WIRE_LEN,
     }
+}
+
+/// How far a signature's link lies below the implied one (negative: above).
+fn link_delta(signature: &Signature, implied: Version) -> i128 {
+    i128::from(implied) - i128::from(signature.link())
 }
 
 /// Whether `news` goes in its signed form: every update it carries is signed.
@@ -169,28 +188,34 @@ pub fn message_len<K: Serialize, V: Serialize>(msg: &Message<K, V>) -> usize {
 }
 
 pub(crate) fn news_len<K: Serialize, V: Serialize>(news: &News<K, V>) -> usize {
-    let signatures = if is_signed(news) {
-        news.len() * SIGNATURE_WIRE_LEN
-    } else {
-        0
-    };
-    signatures
-        + match news {
-            News::Updates(runs) => {
-                news_head_len(runs.len()) + runs.iter().map(run_len).sum::<usize>()
-            }
-            News::Reset(reset) => {
-                uint_len(4)
-                    + 1
-                    + pairs_len(&reset.watermarks)
-                    + pairs_len(&reset.floors)
-                    + uint_len(reset.entries.len() as u64)
-                    + reset.entries.iter().map(entry_len).sum::<usize>()
-            }
+    let signed = is_signed(news);
+    match news {
+        News::Updates(runs) => {
+            news_head_len(runs.len()) + runs.iter().map(|r| run_len(r, signed)).sum::<usize>()
         }
+        News::Reset(reset) => {
+            uint_len(4)
+                + 1
+                + pairs_len(&reset.watermarks)
+                + pairs_len(&reset.floors)
+                + uint_len(reset.entries.len() as u64)
+                + reset
+                    .entries
+                    .iter()
+                    .map(|u| {
+                        entry_len(u)
+                            + if signed {
+                                signature_len(u.as_ref(), 0)
+                            } else {
+                                0
+                            }
+                    })
+                    .sum::<usize>()
+        }
+    }
 }
 
-fn run_len<K: Serialize, V: Serialize>(run: &Run<K, V>) -> usize {
+fn run_len<K: Serialize, V: Serialize>(run: &Run<K, V>, signed: bool) -> usize {
     let elements = run.updates.len() + usize::from(run.through.is_some());
     let mut len = run_head_len(&run.source, run.prev, elements);
     let mut last = (run.prev.unwrap_or(0), None);
@@ -202,6 +227,9 @@ fn run_len<K: Serialize, V: Serialize>(run: &Run<K, V>) -> usize {
             ts,
             u.value.as_ref().map(|v| cbor_len(v)),
         );
+        if signed {
+            len += signature_len(u.as_ref(), last.0);
+        }
         last = (u.version, Some(u.timestamp));
     }
     len + run.through.map_or(0, uint_len)
@@ -346,7 +374,11 @@ impl<K: Serialize, V: Serialize> Serialize for RunOut<'_, K, V> {
                 version_delta: vd,
                 timestamp: ts,
                 value: u.value.as_ref(),
-                signature: if signed { u.signature.as_ref() } else { None },
+                signature: u
+                    .signature
+                    .as_ref()
+                    .filter(|_| signed)
+                    .map(|s| SignatureOut(s, last.0)),
             })?;
             last = (u.version, Some(u.timestamp));
         }
@@ -362,7 +394,34 @@ struct Item<'a, K, V> {
     version_delta: Version,
     timestamp: i128,
     value: Option<&'a V>,
-    signature: Option<&'a Signature>,
+    signature: Option<SignatureOut<'a>>,
+}
+
+/// A signature as an item or reset entry carries it, with the link a reader infers
+/// (`implied`): its bytes alone when the link is that one, else `[implied - link, bytes]`.
+struct SignatureOut<'a>(&'a Signature, Version);
+
+impl Serialize for SignatureOut<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let bytes = self.0.to_bytes();
+        match link_delta(self.0, self.1) {
+            0 => s.serialize_bytes(&bytes),
+            delta => {
+                let mut seq = s.serialize_seq(Some(2))?;
+                seq.serialize_element(&delta)?;
+                seq.serialize_element(&SignatureBytesOut(&bytes))?;
+                seq.end()
+            }
+        }
+    }
+}
+
+struct SignatureBytesOut<'a>(&'a [u8]);
+
+impl Serialize for SignatureBytesOut<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_bytes(self.0)
+    }
 }
 
 impl<K: Serialize, V: Serialize> Serialize for Item<'_, K, V> {
@@ -372,7 +431,7 @@ impl<K: Serialize, V: Serialize> Serialize for Item<'_, K, V> {
         seq.serialize_element(self.key)?;
         seq.serialize_element(&self.version_delta)?;
         seq.serialize_element(&self.timestamp)?;
-        if let Some(signature) = self.signature {
+        if let Some(signature) = &self.signature {
             seq.serialize_element(signature)?;
         }
         if let Some(v) = self.value {
@@ -408,7 +467,7 @@ impl<K: Serialize, V: Serialize> Serialize for Entry<'_, K, V> {
         seq.serialize_element(&u.version)?;
         seq.serialize_element(&u.timestamp)?;
         if let Some(signature) = signature {
-            seq.serialize_element(signature)?;
+            seq.serialize_element(&SignatureOut(signature, 0))?;
         }
         if let Some(v) = &u.value {
             seq.serialize_element(v)?;
@@ -631,7 +690,7 @@ impl<'de, K: DeserializeOwned, V: DeserializeOwned, const SIGNED: bool> Visitor<
                 source_id: source.clone(),
                 version,
                 timestamp,
-                signature: item.signature,
+                signature: item.signature.map(|s| s.resolve(last.0)).transpose()?,
             });
             last = (version, Some(timestamp));
         }
@@ -694,7 +753,49 @@ struct ItemWire<K, V> {
     version_delta: Version,
     timestamp: i128,
     value: Option<V>,
-    signature: Option<Signature>,
+    signature: Option<SignatureIn>,
+}
+
+/// A signature as read, its link still relative to the implied one.
+struct SignatureIn {
+    bytes: [u8; crate::signing::SIGNATURE_LEN],
+    delta: i128,
+}
+
+impl SignatureIn {
+    /// The signature, with its link `delta` below `implied`.
+    fn resolve<E: de::Error>(self, implied: Version) -> Result<Signature, E> {
+        let link = Version::try_from(i128::from(implied) - self.delta)
+            .map_err(|_| E::custom("a signature's link is out of range"))?;
+        Ok(Signature::new(self.bytes, link))
+    }
+}
+
+impl<'de> Deserialize<'de> for SignatureIn {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = SignatureIn;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a signature: 64 bytes, or [link delta, 64 bytes]")
+            }
+            fn visit_bytes<E: de::Error>(self, v: &[u8]) -> Result<SignatureIn, E> {
+                let bytes = <[u8; crate::signing::SIGNATURE_LEN]>::try_from(v)
+                    .map_err(|_| E::invalid_length(v.len(), &self))?;
+                Ok(SignatureIn { bytes, delta: 0 })
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<SignatureIn, A::Error> {
+                let delta: i128 = next(&mut seq, "link delta")?;
+                let bytes: crate::signing::SignatureBytes = next(&mut seq, "signature")?;
+                end(&mut seq, "signature")?;
+                Ok(SignatureIn {
+                    bytes: bytes.0,
+                    delta,
+                })
+            }
+        }
+        d.deserialize_any(V)
+    }
 }
 
 struct ItemVisitor<K, V, const SIGNED: bool>(PhantomData<(K, V)>);
@@ -780,7 +881,7 @@ impl<'de, K: DeserializeOwned, V: DeserializeOwned, const SIGNED: bool> Visitor<
         let version = next(&mut seq, "version")?;
         let timestamp = next(&mut seq, "timestamp")?;
         let signature = if SIGNED {
-            Some(next(&mut seq, "signature")?)
+            Some(next::<_, SignatureIn>(&mut seq, "signature")?.resolve(0)?)
         } else {
             None
         };

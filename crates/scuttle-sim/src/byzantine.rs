@@ -149,7 +149,8 @@ impl Byzantine {
         let keys = self.keys.clone();
         let (me, victims) = (self.id.clone(), self.victims.clone());
         *self.made.entry(attack).or_default() += 1;
-        let update = |source: &NodeId, version: Version, rng: &mut SmallRng| {
+        // `link`: the version it signs as the source's previous one.
+        let update = |source: &NodeId, version: Version, link: Version, rng: &mut SmallRng| {
             let mut u = Update {
                 key: key(rng.gen_range(0..16)),
                 value: Some(value(rng.gen())),
@@ -165,7 +166,7 @@ impl Byzantine {
             };
             u.signature = keys
                 .as_ref()
-                .and_then(|keys| keys(signer.as_str()).sign(u.as_ref()).ok());
+                .and_then(|keys| keys(signer.as_str()).sign(u.as_ref(), link).ok());
             u
         };
         let ack = |runs| Message::Ack {
@@ -181,7 +182,12 @@ impl Byzantine {
                 ack(vec![Run {
                     source: self.id.clone(),
                     prev: Some(self.version),
-                    updates: vec![update(&self.id, version.max(self.version + 1), rng)],
+                    updates: vec![update(
+                        &self.id,
+                        version.max(self.version + 1),
+                        self.version,
+                        rng,
+                    )],
                     through: None,
                 }])
             }
@@ -190,7 +196,7 @@ impl Byzantine {
                 ack(vec![Run {
                     source: self.id.clone(),
                     prev: Some(prev),
-                    updates: vec![update(&self.id, Version::MAX, rng)],
+                    updates: vec![update(&self.id, Version::MAX, prev, rng)],
                     through: None,
                 }])
             }
@@ -201,7 +207,7 @@ impl Byzantine {
                         let source = NodeId::from(format!("{}-fake-{}", self.id, self.fakes));
                         Run {
                             prev: Some(0),
-                            updates: vec![update(&source, 1, rng)],
+                            updates: vec![update(&source, 1, 0, rng)],
                             source,
                             through: None,
                         }
@@ -224,7 +230,14 @@ impl Byzantine {
                     .max(hlc(now.saturating_sub(1_000)))
                     .saturating_add(step);
                 let updates: Vec<_> = (0..rng.gen_range(1..5))
-                    .map(|i| update(&self.id, first + i, rng))
+                    .map(|i| {
+                        update(
+                            &self.id,
+                            first + i,
+                            if i == 0 { prev } else { first + i - 1 },
+                            rng,
+                        )
+                    })
                     .collect();
                 self.version = updates.last().map_or(prev, |u| u.version);
                 ack(vec![Run {
@@ -253,7 +266,7 @@ impl Byzantine {
                 ack(vec![Run {
                     source: victim.clone(),
                     prev: Some(version - 1),
-                    updates: vec![update(victim, version, rng)],
+                    updates: vec![update(victim, version, version - 1, rng)],
                     through: None,
                 }])
             }
@@ -267,7 +280,7 @@ impl Byzantine {
                     .collect();
                 self.version = self.version.max(high);
                 let entries = (0..rng.gen_range(0..3))
-                    .map(|i| update(&self.id, high - i, rng))
+                    .map(|i| update(&self.id, high - i, 0, rng))
                     .collect();
                 Message::Ack {
                     news: News::Reset(scuttle_core::Reset {
@@ -286,7 +299,7 @@ impl Byzantine {
                 ack(vec![Run {
                     source: self.id.clone(),
                     prev: Some(self.version - 1),
-                    updates: vec![update(&self.id, self.version, rng)],
+                    updates: vec![update(&self.id, self.version, self.version - 1, rng)],
                     through: None,
                 }])
             }

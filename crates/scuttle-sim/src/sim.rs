@@ -347,10 +347,35 @@ where
     /// one, say): its events are drained, its reply is dropped, and a refusal comes back as
     /// the error. A down node takes nothing.
     pub fn inject(&mut self, i: usize, msg: Message<K, V>) -> Result<(), SimError> {
+        self.inject_as(i, None, msg)
+    }
+
+    /// [`inject`](Self::inject) as if the transport had authenticated the sender as `from`
+    /// (a byzantine peer's own id, say).
+    pub fn inject_from(
+        &mut self,
+        i: usize,
+        from: &str,
+        msg: Message<K, V>,
+    ) -> Result<(), SimError> {
+        self.inject_as(i, Some(from), msg)
+    }
+
+    fn inject_as(
+        &mut self,
+        i: usize,
+        from: Option<&str>,
+        msg: Message<K, V>,
+    ) -> Result<(), SimError> {
         if !self.nodes[i].up {
             return Err(SimError::NodeDown(i));
         }
-        let result = self.nodes[i].gossip.handle_message(self.now, msg);
+        let result = match from {
+            Some(from) => self.nodes[i]
+                .gossip
+                .handle_message_from(self.now, from, msg),
+            None => self.nodes[i].gossip.handle_message(self.now, msg),
+        };
         self.drain_events(i, None);
         result
             .map(|_| ())

@@ -3,6 +3,7 @@
 //! `scuttle-sim` (the one in-memory network).
 
 mod budget;
+mod chains;
 mod covered;
 mod durable;
 mod exchange;

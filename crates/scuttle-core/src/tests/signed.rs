@@ -34,7 +34,11 @@ fn update(source: u8, signer: u8, k: &str, v: &str, version: u64) -> Update<Stri
         signature: None,
     };
     let signing = Signing::new(key(signer), HexKeys);
-    u.signature = Some(signing.sign(u.as_ref()).expect("strings serialize"));
+    u.signature = Some(
+        signing
+            .sign(u.as_ref(), version.saturating_sub(1))
+            .expect("strings serialize"),
+    );
     u
 }
 

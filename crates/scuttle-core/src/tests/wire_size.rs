@@ -4,6 +4,7 @@
 use proptest::prelude::*;
 
 use crate::codec::{from_cbor, to_cbor};
+use crate::signing::Signature;
 use crate::wire::message_len;
 use crate::{Digest, Message, News, NodeId, Reset, Run, Update};
 
@@ -49,7 +50,40 @@ fn run() -> impl Strategy<Value = Run<String, String>> {
         })
 }
 
+/// `news`, and half the time signed throughout: each signature's link is, by the choices,
+/// the one a reader infers (the previous item's version) or any other.
 fn news() -> impl Strategy<Value = News<String, String>> {
+    (
+        unsigned_news(),
+        any::<bool>(),
+        prop::collection::vec((any::<bool>(), int(), any::<u8>()), 200),
+    )
+        .prop_map(|(mut news, signed, choices)| {
+            if signed {
+                let mut choices = choices.into_iter().cycle();
+                let mut sign = |u: &mut Update<String, String>, implied: u64| {
+                    let (same, other, byte) = choices.next().unwrap_or_default();
+                    let link = if same { implied } else { other };
+                    u.signature = Some(Signature::new([byte; 64], link));
+                };
+                match &mut news {
+                    News::Updates(runs) => {
+                        for run in runs {
+                            let mut last = run.prev.unwrap_or(0);
+                            for u in &mut run.updates {
+                                sign(u, last);
+                                last = u.version;
+                            }
+                        }
+                    }
+                    News::Reset(reset) => reset.entries.iter_mut().for_each(|u| sign(u, 0)),
+                }
+            }
+            news
+        })
+}
+
+fn unsigned_news() -> impl Strategy<Value = News<String, String>> {
     let pairs = || prop::collection::vec(("[a-z]{0,12}".prop_map(NodeId::from), int()), 0..20);
     prop_oneof![
         4 => prop::collection::vec(run(), 0..6).prop_map(News::Updates),
