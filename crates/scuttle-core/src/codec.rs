@@ -263,13 +263,15 @@ pub struct JsonLinesCodec<K, V> {
 }
 
 impl<K, V> JsonLinesCodec<K, V> {
-    /// A codec refusing lines above `max_line` bytes and digests above `max_digest` entries.
+    /// A codec refusing lines above `max_line` bytes, and digests above `max_digest` entries
+    /// or `max_line` bytes of source ids and versions in all (what one binary frame could
+    /// hold) with [`DecodeError::FrameTooLarge`].
     pub fn new(max_line: usize, max_digest: usize) -> Self {
         JsonLinesCodec {
             max_line,
             scanned: 0,
             bytes_scanned: 0,
-            joiner: seed::Joiner::new(max_digest),
+            joiner: seed::Joiner::new(max_digest).with_max_digest_bytes(max_line),
         }
     }
 

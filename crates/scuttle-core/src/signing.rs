@@ -14,6 +14,9 @@
 //!   ([`ProtocolError::Unsigned`](crate::ProtocolError::Unsigned)) or a wrong one
 //!   ([`ProtocolError::BadSignature`](crate::ProtocolError::BadSignature)): the peer that sent
 //!   it is at fault, and the message changes nothing;
+//! * under [`Collection::Covered`](crate::Collection::Covered), follows each source's
+//!   signed links (a signature covers the version of its source's previous write), so a
+//!   relay cannot make it skip news it never received;
 //! * reports a source that signed two different updates with one version
 //!   ([`Event::Equivocation`](crate::Event::Equivocation)): both signatures are the proof.
 //!

@@ -333,6 +333,9 @@ pub enum Dialect {
 #[derive(Debug)]
 pub struct Joiner<K, V> {
     max_digest: usize,
+    /// Bytes a half-received digest may hold (its source ids and versions).
+    max_digest_bytes: usize,
+    digest_bytes: usize,
     dialect: Dialect,
     digest: Vec<(NodeId, Version)>,
     /// The sources of `digest` (seed dialect: a repeat starts the next digest).
@@ -348,6 +351,8 @@ impl<K, V> Joiner<K, V> {
     pub fn new(max_digest: usize) -> Self {
         Joiner {
             max_digest,
+            max_digest_bytes: usize::MAX,
+            digest_bytes: 0,
             dialect: Dialect::Scuttle,
             digest: Vec::new(),
             digest_sources: HashSet::new(),
@@ -355,6 +360,14 @@ impl<K, V> Joiner<K, V> {
             runs: Vec::new(),
             ready: VecDeque::new(),
         }
+    }
+
+    /// Also refuses a digest whose source ids and versions pass `max` bytes in all (counting
+    /// 8 bytes per version): a digest arrives one line per source, so the entry count alone
+    /// would let long ids pin `max_digest` times a line's size.
+    pub fn with_max_digest_bytes(mut self, max: usize) -> Self {
+        self.max_digest_bytes = max;
+        self
     }
 
     /// Reads `dialect`.
@@ -392,6 +405,7 @@ impl<K, V> Joiner<K, V> {
         };
         self.digest.clear();
         self.digest_sources.clear();
+        self.digest_bytes = 0;
         self.digest_reply = false;
         self.ready.push_back(if reply {
             Message::SynAck {
@@ -415,13 +429,21 @@ impl<K, V> Joiner<K, V> {
             self.end_digest(reply, None);
         }
         if self.digest.len() >= self.max_digest {
-            self.digest.clear();
-            self.digest_sources.clear();
+            self.drop_digest();
             return Err(DecodeError::Malformed(format!(
                 "digest names more than {} sources",
                 self.max_digest
             )));
         }
+        let bytes = self.digest_bytes.saturating_add(source.as_str().len() + 8);
+        if bytes > self.max_digest_bytes {
+            self.drop_digest();
+            return Err(DecodeError::FrameTooLarge {
+                len: bytes,
+                max: self.max_digest_bytes,
+            });
+        }
+        self.digest_bytes = bytes;
         if self.dialect == Dialect::Seed {
             self.digest_sources.insert(source.clone());
         }
@@ -430,6 +452,13 @@ impl<K, V> Joiner<K, V> {
         }
         self.digest.push((source, version));
         Ok(())
+    }
+
+    /// Forgets a half-received digest that broke a bound.
+    fn drop_digest(&mut self) {
+        self.digest.clear();
+        self.digest_sources.clear();
+        self.digest_bytes = 0;
     }
 
     /// Adds one line. Whole messages it completes wait in [`pop`](Self::pop).

@@ -152,6 +152,43 @@ fn an_oversize_line_is_a_typed_error() {
     ));
 }
 
+/// A digest comes one line per source: the entry count alone would let long ids pin
+/// `max_digest` lines' worth. Its bytes are bounded by one line's (what a frame could hold).
+#[test]
+fn a_digest_of_long_ids_is_refused_by_its_bytes() {
+    let max_line = 4096;
+    let mut decoder = JsonLinesCodec::<String, String>::new(max_line, 300);
+    let id = "x".repeat(3000);
+    let line = format!("{{\"digest\":true,\"source_id\":\"{id}\",\"version\":1}}\n");
+    assert!(line.len() < max_line, "each line alone is within bounds");
+    let mut buf = BytesMut::from(line.as_bytes());
+    assert!(decoder.decode(&mut buf).unwrap().is_none());
+    assert!(decoder.has_partial_digest());
+    let mut buf = BytesMut::from(line.replace("xxx", "yyy").as_bytes());
+    assert!(matches!(
+        decoder.decode(&mut buf),
+        Err(crate::DecodeError::FrameTooLarge { max, .. }) if max == max_line
+    ));
+    assert!(
+        !decoder.has_partial_digest(),
+        "the pending digest is dropped"
+    );
+    // Short ids still make long digests.
+    let mut buf = BytesMut::new();
+    for i in 0..200 {
+        buf.extend_from_slice(
+            format!("{{\"digest\":true,\"source_id\":\"s{i}\",\"version\":1}}\n").as_bytes(),
+        );
+    }
+    buf.extend_from_slice(b"{\"digest\":true,\"done\":true}\n");
+    match decoder.decode(&mut buf).unwrap() {
+        Some(Message::Syn {
+            digest: Digest::Full(entries),
+        }) => assert_eq!(entries.len(), 200),
+        other => panic!("want a 200-entry digest, got {other:?}"),
+    }
+}
+
 #[cfg(feature = "zstd")]
 #[test]
 fn compressed_frames_are_smaller_and_decode() {
