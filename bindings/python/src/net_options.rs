@@ -12,8 +12,8 @@ use crate::errors;
 
 /// Every keyword a node takes, for the message about an unknown one.
 const KEYWORDS: &str = "transport, listen, bootstrap, peers, id, mdns, path, cluster, resolver, \
-     sorter, mtu, max_message_bytes, interval_ms, fanout, compression, max_connections, api, \
-     log_level, wire, config";
+     sorter, mtu, max_message_bytes, interval_ms, fanout, compression, max_connections, \
+     member_grace_secs, api, log_level, wire, config";
 
 /// The options the keywords say; a keyword given as None is left at its default. Bad values
 /// raise `ConfigError` (a `ValueError`), values of the wrong type `TypeError`.
@@ -55,6 +55,7 @@ pub fn node_options(py: Python<'_>, kwargs: Option<&Bound<'_, PyDict>>) -> PyRes
             "interval_ms" => o.interval_ms = value.extract()?,
             "fanout" => o.fanout = value.extract()?,
             "max_connections" => o.max_connections = value.extract()?,
+            "member_grace_secs" => o.member_grace_secs = value.extract()?,
             "compression" => o.compression = value.extract()?,
             "api" => {
                 let text: String = value.extract()?;

@@ -79,6 +79,10 @@ pub struct NodeArgs {
     /// Most connections open at once (more are refused). Default: 256.
     #[arg(long)]
     pub max_connections: Option<usize>,
+    /// libp2p: seconds a member that went down still counts for tombstone collection; a node
+    /// away longer rejoins (forgets values deleted meanwhile). Default: 600.
+    #[arg(long)]
+    pub member_grace_secs: Option<u64>,
     /// Serve the HTTP/JSON API and /metrics on this address (e.g. 127.0.0.1:7480).
     #[arg(long)]
     pub api: Option<SocketAddr>,
@@ -143,6 +147,9 @@ impl NodeArgs {
         }
         if let Some(m) = self.max_connections {
             o.max_connections = m;
+        }
+        if let Some(g) = self.member_grace_secs {
+            o.member_grace_secs = g;
         }
         if self.api.is_some() {
             o.api = self.api;

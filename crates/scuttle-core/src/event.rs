@@ -63,7 +63,8 @@ pub struct Stats {
     pub updates_rejected: u64,
     /// Remote updates at or below the watermark of their source (already seen).
     pub duplicates: u64,
-    /// Remote updates skipped because their `prev` was above the watermark (a gap).
+    /// Remote updates skipped because their `prev` (or, under strict chains, the signed link
+    /// of one of them) was above the watermark (a gap).
     pub gaps: u64,
     /// Resets sent to peers behind collected tombstones.
     pub resets_sent: u64,
@@ -88,4 +89,7 @@ pub struct Stats {
     pub resets_ignored: u64,
     /// Tombstones collected (see [`Config::collection`](crate::Config::collection)).
     pub tombstones_collected: u64,
+    /// Entries forgotten after a [`rejoin`](crate::Gossip::rejoin): held from before, not
+    /// heard again, and held by no member any more (their delete was collected meanwhile).
+    pub stale_forgotten: u64,
 }

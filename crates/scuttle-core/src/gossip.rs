@@ -12,6 +12,7 @@ use crate::event::{Event, Stats};
 use crate::history::History;
 use crate::message::{Digest, Message, News, Reset};
 use crate::news;
+use crate::rejoin::Rejoining;
 use crate::resolver::{LastWriterWins, Resolver};
 use crate::signing::{SignError, Signing};
 use crate::sorter::{ScuttleBreadth, Sorter};
@@ -100,6 +101,8 @@ pub struct Gossip<K, V, R = LastWriterWins, S = ScuttleBreadth> {
     members: Option<HashSet<NodeId>>,
     /// Per member, the highest watermark per source it has claimed in a digest of its own.
     coverage: HashMap<NodeId, HashMap<NodeId, Version>>,
+    /// After [`rejoin`](Self::rejoin): the entries held from before, not heard again yet.
+    rejoining: Option<Rejoining<K>>,
 }
 
 /// The updates already won inside the message being decided, found by their key's hash in
@@ -198,6 +201,8 @@ struct Plan<K> {
     /// Indexes of updates refused as equivocation (their source signed another update with
     /// the same version, held here).
     equivocations: Vec<usize>,
+    /// Updates taken while rejoining (see `Gossip::rejoin`).
+    heard: Vec<(NodeId, Version)>,
 }
 
 impl<K, V> Gossip<K, V, LastWriterWins, ScuttleBreadth>
@@ -255,6 +260,7 @@ where
             signing: None,
             members: None,
             coverage: HashMap::new(),
+            rejoining: None,
         }
     }
 
@@ -275,6 +281,102 @@ where
             .collect();
         self.coverage.retain(|m, _| members.contains(m));
         self.members = Some(members);
+    }
+
+    /// Rejoins the cluster after time away (declared down, partitioned for longer than the
+    /// membership kept this node, stopped): the others may have collected tombstones without
+    /// it, so values it holds may have been deleted meanwhile, and nothing would ever correct
+    /// them — their versions are below every member's watermark.
+    ///
+    /// Every watermark starts again from zero (the clock does not: versions never repeat) and
+    /// nothing is dropped: the members send everything again, and each entry held from before
+    /// that comes back is *heard*. Under [`Collection::Covered`], once this node's watermark
+    /// for a source has passed an entry that was not heard, and every other member (see
+    /// [`set_members`](Self::set_members)) has said it holds that source past it, no member
+    /// holds it any more: it is forgotten ([`Event::Forgotten`], [`Stats::stale_forgotten`]).
+    /// Entries above what the members hold — writes made while away — stay and spread.
+    ///
+    /// Costs one full catch-up. The libp2p node calls it when the membership says this node
+    /// was declared down, and on a restart from its data directory.
+    pub fn rejoin(&mut self) {
+        let held = self
+            .state
+            .iter()
+            .map(|(k, e)| (e.source_id.clone(), e.version, k.clone()));
+        self.rejoining = Some(Rejoining::new(held));
+        for (_, w) in self.watermarks.iter_mut() {
+            *w = 0;
+        }
+        self.digest_hash = 0;
+        self.in_sync = false;
+    }
+
+    /// Whether entries held from before [`rejoin`](Self::rejoin) are still waiting to be
+    /// heard again or forgotten.
+    pub fn is_rejoining(&self) -> bool {
+        self.rejoining.is_some()
+    }
+
+    /// Forgets the entries held from before a rejoin that no member holds any more (see
+    /// [`rejoin`](Self::rejoin)). With a store, the removal is persisted first.
+    fn forget_unheard(&mut self) -> Result<(), StoreError> {
+        let Some(rejoining) = &self.rejoining else {
+            return Ok(());
+        };
+        let Some(members) = &self.members else {
+            return Ok(());
+        };
+        let bound: HashMap<NodeId, Version> = rejoining
+            .sources()
+            .map(|s| {
+                let others = members
+                    .iter()
+                    .filter(|m| **m != self.id)
+                    .map(|m| self.claim(m, s))
+                    .min()
+                    .unwrap_or(Version::MAX);
+                (s.clone(), others.min(self.watermark(s.as_str())))
+            })
+            .collect();
+        let Some(rejoining) = self.rejoining.as_mut() else {
+            return Ok(());
+        };
+        let due = rejoining.take_due(&bound);
+        let done = rejoining.is_done();
+        // Only entries still held as they were: one since replaced is not stale.
+        let stale: Vec<K> = due
+            .into_iter()
+            .filter(|(s, v, k)| {
+                self.state
+                    .get(k)
+                    .is_some_and(|e| e.source_id == *s && e.version == *v)
+            })
+            .map(|(_, _, k)| k)
+            .collect();
+        if !stale.is_empty() {
+            if let Some(store) = self.store.as_mut() {
+                store.commit(&Batch {
+                    puts: Vec::new(),
+                    removes: stale.iter().collect(),
+                    watermarks: Vec::new(),
+                    floors: Vec::new(),
+                    clock: self.version,
+                })?;
+            }
+        }
+        if done {
+            self.rejoining = None;
+        }
+        for key in stale {
+            if let Some((_, _, entry)) = self.state.remove(&key) {
+                self.history.remove(&entry.source_id, entry.version);
+                self.tombstones
+                    .remove(&(entry.timestamp, entry.source_id.clone(), entry.version));
+            }
+            self.stats.stale_forgotten += 1;
+            self.push_event(Event::Forgotten { key });
+        }
+        Ok(())
     }
 
     /// Signs this node's writes with `signing`'s key and refuses every update whose source's
@@ -672,6 +774,7 @@ where
         if self.strict_chains() {
             self.compact_held();
         }
+        self.forget_unheard()?;
         let Some(grace) = self.grace_millis() else {
             return Ok(0);
         };
@@ -770,6 +873,18 @@ where
     }
 
     fn receive(
+        &mut self,
+        now: Millis,
+        from: Option<&str>,
+        msg: Message<K, V>,
+    ) -> Result<Option<Message<K, V>>, ReceiveError<R::Error>> {
+        let reply = self.receive_one(now, from, msg)?;
+        // News and digests move what a rejoining node may forget.
+        self.forget_unheard()?;
+        Ok(reply)
+    }
+
+    fn receive_one(
         &mut self,
         now: Millis,
         from: Option<&str>,
@@ -1057,6 +1172,7 @@ where
             gaps: 0,
             equivocations: Vec::new(),
             resets_ignored: 0,
+            heard: Vec::new(),
         };
         // Keys already won inside this message: later updates of the same key meet them.
         let mut won = Won::default();
@@ -1130,6 +1246,9 @@ where
                         // The watermark moves whether or not the resolver accepts: otherwise
                         // the same news would be resent forever.
                         *mark = u.version;
+                        if self.rejoining.is_some() {
+                            plan.heard.push((u.source_id.clone(), u.version));
+                        }
                         plan.clock = plan.clock.max(u.version);
                         let hash = self.state.hash_of(&u.key);
                         if decide_one(u, hash, &won).map_err(ReceiveError::Policy)? {
@@ -1469,6 +1588,11 @@ where
                 }
                 for (source, version) in &plan.raises {
                     self.raise_watermark(source, *version);
+                }
+                if let Some(rejoining) = self.rejoining.as_mut() {
+                    for (source, version) in &plan.heard {
+                        rejoining.heard(source, *version);
+                    }
                 }
                 for (i, hash) in plan.installs {
                     if let Some(u) = updates.get_mut(i).and_then(Option::take) {

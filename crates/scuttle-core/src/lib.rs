@@ -46,6 +46,7 @@ mod history;
 pub mod message;
 mod news;
 pub mod policy;
+mod rejoin;
 pub mod resolver;
 pub mod signing;
 pub mod sorter;

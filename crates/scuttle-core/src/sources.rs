@@ -86,6 +86,10 @@ impl<T> SourceMap<T> {
         self.entries.iter().map(|(id, value)| (id, value))
     }
 
+    pub(crate) fn iter_mut(&mut self) -> impl Iterator<Item = (&NodeId, &mut T)> {
+        self.entries.iter_mut().map(|(id, value)| (&*id, value))
+    }
+
     pub(crate) fn keys(&self) -> impl Iterator<Item = &NodeId> {
         self.entries.iter().map(|(id, _)| id)
     }

@@ -49,6 +49,9 @@ pub struct Metrics {
     pub equivocations: Counter,
     /// Tombstones collected (`scuttle_tombstones_collected_total`).
     pub tombstones_collected: Counter,
+    /// Entries forgotten after a rejoin: deleted while this node was away
+    /// (`scuttle_stale_forgotten_total`).
+    pub stale_forgotten: Counter,
     /// Connections refused at the connection limit (`scuttle_connections_refused_total`).
     pub connections_refused: Counter,
     /// Connected peers.
@@ -83,6 +86,7 @@ impl Metrics {
             rejoins: Counter::default(),
             equivocations: Counter::default(),
             tombstones_collected: Counter::default(),
+            stale_forgotten: Counter::default(),
             connections_refused: Counter::default(),
             peers: Gauge::default(),
             keys: Gauge::default(),
@@ -133,6 +137,11 @@ impl Metrics {
                 "tombstones_collected",
                 "Tombstones collected once every member held them",
                 &m.tombstones_collected,
+            ),
+            (
+                "stale_forgotten",
+                "Entries forgotten after a rejoin: their delete was collected while this node was away",
+                &m.stale_forgotten,
             ),
             (
                 "connections_refused",
@@ -186,6 +195,8 @@ impl Metrics {
                 .tombstones_collected
                 .saturating_sub(last.tombstones_collected),
         );
+        self.stale_forgotten
+            .inc_by(stats.stale_forgotten.saturating_sub(last.stale_forgotten));
         *last = stats;
         self.keys.set(i64::try_from(keys).unwrap_or(i64::MAX));
         self.version.set(i64::try_from(version).unwrap_or(i64::MAX));

@@ -99,6 +99,10 @@ pub struct NodeOptions {
     /// Most connections open at once; more are refused (libp2p: also at most 4 per peer and
     /// this many half-open inbound). Default 256.
     pub max_connections: usize,
+    /// libp2p: seconds a member that went down still counts for tombstone collection (so
+    /// that when it comes back within that time, nothing it holds or wrote meets a collected
+    /// delete); a node away longer rejoins (it forgets values deleted meanwhile). Default 600.
+    pub member_grace_secs: u64,
     /// Serve the HTTP/JSON API and `/metrics` on this address (e.g. `127.0.0.1:7480`).
     pub api: Option<SocketAddr>,
     /// Log filter (`error`, `warn`, `info`, `debug`, `trace`, or a `RUST_LOG`-style filter).
@@ -129,6 +133,7 @@ impl Default for NodeOptions {
             fanout: 3,
             compression: false,
             max_connections: 256,
+            member_grace_secs: 600,
             api: None,
             log_level: None,
             wire: "cbor".into(),
@@ -150,6 +155,12 @@ impl NodeOptions {
         let text = std::fs::read_to_string(path)
             .map_err(|e| NodeError::Options(format!("cannot read {}: {e}", path.display())))?;
         Self::from_toml(&text).map_err(|e| NodeError::Options(format!("{}: {e}", path.display())))
+    }
+
+    /// How long a member that went down still counts (see
+    /// [`member_grace_secs`](Self::member_grace_secs)).
+    pub fn member_grace(&self) -> Duration {
+        Duration::from_secs(self.member_grace_secs)
     }
 
     /// The gossip interval.

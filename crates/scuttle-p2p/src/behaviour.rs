@@ -304,6 +304,12 @@ where
             .set_members(members.into_iter().map(|p| p.to_string()));
     }
 
+    /// This node was away longer than the others kept it as a member: see
+    /// [`Gossip::rejoin`](scuttle_core::Gossip::rejoin).
+    pub fn rejoin(&mut self) {
+        self.core.rejoin();
+    }
+
     /// The connected peers that take part in rounds.
     pub fn peers(&self) -> impl Iterator<Item = &PeerId> {
         self.peers.gossiping()

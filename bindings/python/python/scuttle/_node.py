@@ -241,6 +241,7 @@ class Node(_NodeReads):
         fanout: Optional[int] = None,
         compression: Optional[bool] = None,
         max_connections: Optional[int] = None,
+        member_grace_secs: Optional[int] = None,
         api: Optional[str] = None,
         log_level: Optional[str] = None,
         wire: Optional[str] = None,
@@ -258,7 +259,8 @@ class Node(_NodeReads):
             cluster=cluster, transport=transport, mdns=mdns, resolver=resolver,
             sorter=sorter, mtu=mtu, max_message_bytes=max_message_bytes,
             interval_ms=interval_ms, fanout=fanout, compression=compression,
-            max_connections=max_connections, api=api,
+            max_connections=max_connections, member_grace_secs=member_grace_secs,
+            api=api,
             log_level=log_level, wire=wire, config=config,
         )
         native = await _in_thread(lambda: _NativeNode(**options))
@@ -329,6 +331,7 @@ class BlockingNode(_NodeReads):
         fanout: Optional[int] = None,
         compression: Optional[bool] = None,
         max_connections: Optional[int] = None,
+        member_grace_secs: Optional[int] = None,
         api: Optional[str] = None,
         log_level: Optional[str] = None,
         wire: Optional[str] = None,
@@ -339,7 +342,8 @@ class BlockingNode(_NodeReads):
             cluster=cluster, transport=transport, mdns=mdns, resolver=resolver,
             sorter=sorter, mtu=mtu, max_message_bytes=max_message_bytes,
             interval_ms=interval_ms, fanout=fanout, compression=compression,
-            max_connections=max_connections, api=api,
+            max_connections=max_connections, member_grace_secs=member_grace_secs,
+            api=api,
             log_level=log_level, wire=wire, config=config,
         ))
 

@@ -122,3 +122,56 @@ fn the_same_reset_wipes_a_node_that_trusts_resets() {
     a.handle_message(NOW, wiping_reset()).unwrap();
     assert!(a.get("mine").is_none());
 }
+
+/// A member dropped from the set (away longer than the membership kept it) misses a
+/// collection; `rejoin` makes it forget the deleted value — persisted — and nothing else.
+#[test]
+fn a_rejoining_member_forgets_what_was_deleted_while_it_was_away() {
+    let store = crate::MemoryStore::new();
+    let (mut a, mut b) = (covered("a"), covered("b"));
+    let mut c = covered("c").with_store(store.clone()).unwrap();
+    a.set(NOW, "gone".into(), "old".into()).unwrap();
+    c.set(NOW, "kept".into(), "c's".into()).unwrap();
+    for _ in 0..2 {
+        exchange(&mut a, &mut c);
+        exchange(&mut c, &mut a);
+        exchange(&mut a, &mut b);
+    }
+    assert_eq!(c.value("gone").map(String::as_str), Some("old"));
+
+    // c is away: a and b drop it, delete `gone` and collect the tombstone.
+    a.set_members(["b"]);
+    b.set_members(["a"]);
+    a.delete(NOW, "gone".into()).unwrap();
+    exchange(&mut a, &mut b);
+    exchange(&mut b, &mut a);
+    exchange(&mut a, &mut b);
+    let later = NOW + 1_000;
+    assert_eq!(a.handle_timeout(later).unwrap(), 1);
+    assert_eq!(b.handle_timeout(later).unwrap(), 1);
+
+    // Back: nothing would ever correct c's stale value...
+    a.set_members(["b", "c"]);
+    b.set_members(["a", "c"]);
+    exchange(&mut c, &mut a);
+    exchange(&mut a, &mut c);
+    assert_eq!(c.value("gone").map(String::as_str), Some("old"), "stale");
+    // ...until it rejoins.
+    c.rejoin();
+    assert!(c.is_rejoining());
+    for _ in 0..3 {
+        exchange(&mut c, &mut a);
+        exchange(&mut a, &mut c);
+        exchange(&mut c, &mut b);
+        exchange(&mut b, &mut c);
+    }
+    assert_eq!(c.get("gone"), None);
+    assert_eq!(c.value("kept").map(String::as_str), Some("c's"));
+    assert_eq!(c.stats().stale_forgotten, 1);
+    assert!(!c.is_rejoining(), "everything held was heard or forgotten");
+    assert_eq!(a.value("kept").map(String::as_str), Some("c's"));
+    // The store forgot it too.
+    let reopened = covered("c").with_store(store).unwrap();
+    assert_eq!(reopened.get("gone"), None);
+    assert_eq!(reopened.value("kept").map(String::as_str), Some("c's"));
+}

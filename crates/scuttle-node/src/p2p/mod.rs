@@ -5,6 +5,7 @@
 //! to, closes the connections of members declared down, and refuses peers of another cluster.
 
 // The derive's generated event enum has undocumented variants.
+pub mod away;
 #[allow(missing_docs)]
 pub mod behaviour;
 pub mod swim;
@@ -24,6 +25,7 @@ use prometheus_client::registry::Registry;
 use rand_foca::SeedableRng;
 use tokio::sync::{broadcast, mpsc, oneshot};
 
+use self::away::Away;
 use self::behaviour::{cluster_of, cluster_tag, NodeBehaviour, NodeBehaviourEvent};
 use self::swim::{MemberId, MAX_DATAGRAM};
 use crate::error::NodeError;
@@ -49,7 +51,18 @@ pub(crate) async fn start(
     // Every write signed with the identity key; a source's key is read from its peer id.
     let signing = scuttle_p2p::signing::from_keypair(&key)
         .ok_or_else(|| NodeError::Libp2p("the identity key is not ed25519".into()))?;
-    let core = build_gossip(&options, &local.to_string(), Some(signing))?;
+    let mut core = build_gossip(&options, &local.to_string(), Some(signing))?;
+    // Back after longer than the others keep a member that went down: they may have
+    // collected deletes of values this node still holds.
+    if let Some(dir) = options.data_dir.as_deref() {
+        if !core.is_empty() && away::away_too_long(dir, options.member_grace(), now_ms()) {
+            tracing::warn!(
+                "away longer than the member grace ({} s): rejoining (one full catch-up)",
+                options.member_grace_secs
+            );
+            core.rejoin();
+        }
+    }
     let mut registry = Registry::default();
     let mut swarm = behaviour::build_swarm(key, &options, core, &mut registry)?;
     let metrics = Arc::new(Metrics::with_registry(registry));
@@ -79,6 +92,7 @@ pub(crate) async fn start(
         PostcardCodec,
     );
     let bootstrap = options.bootstrap_multiaddrs()?;
+    let (options_grace, options_dir) = (options.member_grace(), options.data_dir.clone());
     let (tx, commands) = mpsc::channel(COMMAND_QUEUE);
     let (stop, stopped) = oneshot::channel();
     let (timers_tx, timers) = mpsc::unbounded_channel();
@@ -99,6 +113,7 @@ pub(crate) async fn start(
         started: Instant::now(),
         notices,
         leaving: false,
+        away: Away::new(options_grace, options_dir.as_deref(), Instant::now()),
     };
     node.dial_bootstrap();
     let id = local.to_string();
@@ -224,6 +239,8 @@ struct P2pNode {
     notices: broadcast::Sender<Notice>,
     /// Shutting down: foca's "defunct" is our own goodbye.
     leaving: bool,
+    /// Members down within their grace, and this node's own time away.
+    away: Away,
 }
 
 impl P2pNode {
@@ -294,14 +311,15 @@ impl P2pNode {
         self.sync_members();
     }
 
-    /// Tells the core who the members are (alive or suspect: a suspect may still hold back
-    /// tombstone collection; a member declared down does not), when that changed.
+    /// Tells the core who the members are, when that changed: alive, suspect, or down for
+    /// less than the member grace (see [`away`]).
     fn sync_members(&mut self) {
         let mut members: Vec<PeerId> = self
             .foca
             .iter_membership_state()
             .filter(|m| liveness(m.state()) != Liveness::Down)
             .filter_map(|m| m.id().peer_id())
+            .chain(self.away.in_grace().copied())
             .collect();
         members.sort_unstable();
         members.dedup();
@@ -319,12 +337,14 @@ impl P2pNode {
             OwnedNotification::MemberUp(m) => {
                 if let Some(peer) = m.peer_id() {
                     tracing::info!(%peer, "member up");
+                    self.away.member_up(&peer);
                     self.dial_member(peer, m.multiaddrs());
                 }
             }
             OwnedNotification::MemberDown(m) => {
                 if let Some(peer) = m.peer_id() {
                     tracing::warn!(%peer, "member down: closing its connections");
+                    self.away.member_down(peer, Instant::now());
                     // Its scuttle exchanges and queues go with the connections.
                     let _ = self.swarm.disconnect_peer_id(peer);
                 }
@@ -425,6 +445,17 @@ impl P2pNode {
                 .is_none_or(|t| t.elapsed() >= self.options.interval().max(Duration::from_secs(2)))
         {
             self.dial_bootstrap();
+        }
+        let now = Instant::now();
+        if self.away.tick(now, !alive.is_empty()) {
+            tracing::warn!(
+                "no live member for longer than the member grace ({} s): rejoining",
+                self.options.member_grace_secs
+            );
+            self.swarm.behaviour_mut().scuttle.rejoin();
+        }
+        if self.away.expire(now) {
+            self.sync_members();
         }
         for (peer, addrs) in alive {
             self.dial_member(peer, addrs);
