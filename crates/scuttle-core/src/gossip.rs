@@ -879,8 +879,12 @@ where
         msg: Message<K, V>,
     ) -> Result<Option<Message<K, V>>, ReceiveError<R::Error>> {
         let reply = self.receive_one(now, from, msg)?;
-        // News and digests move what a rejoining node may forget.
+        // News and digests move what a rejoining node may forget, and what every member
+        // holds (strict chains compact only that).
         self.forget_unheard()?;
+        if self.strict_chains() {
+            self.compact_held();
+        }
         Ok(reply)
     }
 
@@ -1712,8 +1716,8 @@ where
                 self.history.supersede(key, old);
             }
         }
-        // Under strict chains compaction waits for `handle_timeout`, where it knows what
-        // every member holds.
+        // Under strict chains compaction happens once per message (see `receive`), where it
+        // knows what every member holds.
         if !self.strict_chains() {
             let dropped = self.history.compact(self.config.max_history);
             self.compacted(dropped);
@@ -1728,9 +1732,12 @@ where
             return;
         }
         let low = self.lowest_claims();
-        let dropped = self.history.compact_where(self.config.max_history, |s, v| {
-            low.get(s).is_some_and(|l| v <= *l)
-        });
+        let up_to = low.values().copied().max().unwrap_or(0);
+        let dropped = self
+            .history
+            .compact_where(self.config.max_history, up_to, |s, v| {
+                low.get(s).is_some_and(|l| v <= *l)
+            });
         self.compacted(dropped);
     }
 

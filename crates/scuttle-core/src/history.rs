@@ -263,10 +263,11 @@ impl<K: Eq + Hash, V> History<K, V> {
     }
 
     /// [`compact`](Self::compact), dropping only superseded updates that `may_drop` allows
-    /// (oldest first; the others stay).
+    /// (oldest first; the others stay) and none above `up_to` (so the scan stops there).
     pub(crate) fn compact_where(
         &mut self,
         max: usize,
+        up_to: Version,
         mut may_drop: impl FnMut(&NodeId, Version) -> bool,
     ) -> usize {
         let excess = self.len.saturating_sub(max);
@@ -276,6 +277,7 @@ impl<K: Eq + Hash, V> History<K, V> {
         let doomed: Vec<(Version, NodeId)> = self
             .superseded
             .iter()
+            .take_while(|(v, _)| *v <= up_to)
             .filter(|(v, s)| may_drop(s, *v))
             .take(excess)
             .cloned()
