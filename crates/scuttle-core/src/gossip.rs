@@ -91,6 +91,9 @@ pub struct Gossip<K, V, R = LastWriterWins, S = ScuttleBreadth> {
     heard_peer: bool,
     /// The highest version of this node's own updates a peer's digest claimed (catching up).
     own_target: Version,
+    /// The highest version of this node's own updates it has written or held: the link of
+    /// its next signed write.
+    own_last: Version,
     /// Where the next cut digest starts (an atomic only because `start_exchange` takes
     /// `&self`).
     digest_cuts: AtomicU64,
@@ -256,6 +259,7 @@ where
             started: None,
             heard_peer: false,
             own_target: 0,
+            own_last: 0,
             digest_cuts: AtomicU64::new(0),
             signing: None,
             members: None,
@@ -288,13 +292,15 @@ where
     /// it, so values it holds may have been deleted meanwhile, and nothing would ever correct
     /// them — their versions are below every member's watermark.
     ///
-    /// Every watermark starts again from zero (the clock does not: versions never repeat) and
-    /// nothing is dropped: the members send everything again, and each entry held from before
-    /// that comes back is *heard*. Under [`Collection::Covered`], once this node's watermark
+    /// Every watermark starts again from zero and nothing is dropped: the members send
+    /// everything again, and each entry held from before that comes back is *heard*. (This
+    /// node's own watermark moves only with news until its own entries are settled, so that a
+    /// write of its own meanwhile does not pass over them; versions still never repeat.) Under [`Collection::Covered`], once this node's watermark
     /// for a source has passed an entry that was not heard, and every other member (see
     /// [`set_members`](Self::set_members)) has said it holds that source past it, no member
     /// holds it any more: it is forgotten ([`Event::Forgotten`], [`Stats::stale_forgotten`]).
-    /// Entries above what the members hold — writes made while away — stay and spread.
+    /// Entries above what the members hold — its own writes the others never got, say — stay
+    /// and spread.
     ///
     /// Costs one full catch-up. The libp2p node calls it when the membership says this node
     /// was declared down, and on a restart from its data directory.
@@ -309,6 +315,13 @@ where
         }
         self.digest_hash = 0;
         self.in_sync = false;
+    }
+
+    /// Whether this node's own entries from before a rejoin are still being heard again.
+    fn own_rejoining(&self) -> bool {
+        self.rejoining
+            .as_ref()
+            .is_some_and(|r| r.sources().any(|s| *s == self.id))
     }
 
     /// Whether entries held from before [`rejoin`](Self::rejoin) are still waiting to be
@@ -329,12 +342,13 @@ where
         let bound: HashMap<NodeId, Version> = rejoining
             .sources()
             .map(|s| {
+                // With no other member nobody holds anything: nothing is forgotten.
                 let others = members
                     .iter()
                     .filter(|m| **m != self.id)
                     .map(|m| self.claim(m, s))
                     .min()
-                    .unwrap_or(Version::MAX);
+                    .unwrap_or(0);
                 (s.clone(), others.min(self.watermark(s.as_str())))
             })
             .collect();
@@ -366,6 +380,11 @@ where
         }
         if done {
             self.rejoining = None;
+        }
+        // Its own entries settled: its own watermark takes in the writes made meanwhile.
+        if !self.own_rejoining() {
+            let own = self.id.clone();
+            self.raise_watermark(&own, self.own_last);
         }
         for key in stale {
             if let Some((_, _, entry)) = self.state.remove(&key) {
@@ -642,7 +661,7 @@ where
         if let Some(signing) = &self.signing {
             // The link: this node's previous write, so receivers can tell a run of its news
             // that leaves one out.
-            let link = self.watermark(self.id.as_str());
+            let link = self.own_last.max(self.watermark(self.id.as_str()));
             update.signature = Some(
                 signing
                     .sign(update.as_ref(), link)
@@ -673,7 +692,12 @@ where
             })?;
         }
         self.version = version;
-        self.raise_watermark(&update.source_id, version);
+        // While its own entries from before a rejoin are being heard again, its own watermark
+        // moves only with news (see `rejoin`); `own_last` keeps the write.
+        if !self.own_rejoining() {
+            self.raise_watermark(&update.source_id, version);
+        }
+        self.own_last = self.own_last.max(version);
         self.install(update, Origin::Local);
         Ok(version)
     }
@@ -1128,6 +1152,7 @@ where
             &self.sorter,
             &self.watermarks,
             theirs,
+            &self.id,
             // With a membership, this node's own news and its members' go before strangers'.
             self.members.is_some(),
             |s| *s == self.id || self.is_member(s),
@@ -1647,6 +1672,9 @@ where
     }
 
     fn raise_watermark(&mut self, source: &NodeId, version: Version) {
+        if *source == self.id {
+            self.own_last = self.own_last.max(version);
+        }
         let old = match self.watermarks.get_mut(source.as_str()) {
             Some(w) if *w >= version => return,
             Some(w) => std::mem::replace(w, version),

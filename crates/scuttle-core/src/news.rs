@@ -48,15 +48,21 @@ struct Source<'a, K, V, I: Iterator<Item = UpdateRef<'a, K, V>>> {
     items: Vec<UpdateRef<'a, K, V>>,
     /// Position of this source's run in the message, once it has one.
     run: Option<usize>,
+    /// Its tier: lower goes first (see [`choose`]).
+    rank: u8,
 }
 
 /// Fills a news list for a peer whose watermarks are `theirs`, under `mtu` updates and `budget`
 /// encoded bytes (the news list's own head included). `mine` are this node's watermarks.
 ///
-/// With `tiers` (a node that knows its members), sources the peer's digest names and sources
-/// `vouched` says are members go first; other sources (new to the peer: a new node, or a
-/// flood of made-up sources the peer refused) only get what room is left, so a flood cannot
-/// crowd out the cluster's own news. Without, every source competes alike.
+/// With `tiers` (a node that knows its members), this node's own news (`me`) goes first — it
+/// alone can vouch for gaps in it, so a peer catching up takes it whatever else it refuses;
+/// then sources the peer's digest names and sources `vouched` says are members; then
+/// sources whose next signed update links past what the peer holds (a peer that follows
+/// links would wait for what lies between, which this node no longer holds); other sources
+/// (new to the peer: a new node, or a flood of made-up sources the peer refused) only get
+/// what room is left, so a flood cannot crowd out the cluster's own news. Without, every
+/// source competes alike.
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn choose<K, V, S>(
     history: &History<K, V>,
@@ -64,6 +70,7 @@ pub(crate) fn choose<K, V, S>(
     sorter: &S,
     mine: &SourceMap<Version>,
     theirs: &HashMap<NodeId, Version>,
+    me: &NodeId,
     tiers: bool,
     vouched: impl Fn(&NodeId) -> bool,
     mtu: usize,
@@ -79,7 +86,18 @@ where
     for id in history.sources() {
         let prev = since(id);
         let mut news = history.news(state, id.as_str(), prev).peekable();
-        if news.peek().is_some() {
+        let Some(next) = news.peek() else {
+            continue;
+        };
+        let gapped = next.signature.is_some_and(|s| s.link() > prev);
+        let rank = match () {
+            _ if !tiers => 0,
+            _ if id == me => 0,
+            _ if gapped => 2,
+            _ if theirs.contains_key(id) || vouched(id) => 1,
+            _ => 3,
+        };
+        {
             sources.push(Source {
                 id,
                 prev,
@@ -88,14 +106,13 @@ where
                 last: (prev, None),
                 items: Vec::new(),
                 run: None,
+                rank,
             });
         }
     }
     // Stable order whatever the hash map's: ties in every order below fall back to it.
-    // Sources the peer knows or that are members first (see above).
-    let first = |s: &NodeId| !tiers || theirs.contains_key(s) || vouched(s);
-    sources.sort_unstable_by(|a, b| (!first(a.id), a.id).cmp(&(!first(b.id), b.id)));
-    let split = sources.iter().take_while(|s| first(s.id)).count();
+    // Tiers in rank order (see above).
+    sources.sort_unstable_by(|a, b| (a.rank, a.id).cmp(&(b.rank, b.id)));
 
     let mut fill = Fill {
         bytes: wire::news_head_len(0),
@@ -104,8 +121,7 @@ where
         count: 0,
         mtu,
     };
-    let (known, new) = sources.split_at_mut(split);
-    for tier in [known, new] {
+    for tier in sources.chunk_by_mut(|a, b| a.rank == b.rank) {
         if fill.full() {
             break;
         }

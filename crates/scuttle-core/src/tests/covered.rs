@@ -175,3 +175,48 @@ fn a_rejoining_member_forgets_what_was_deleted_while_it_was_away() {
     assert_eq!(reopened.get("gone"), None);
     assert_eq!(reopened.value("kept").map(String::as_str), Some("c's"));
 }
+
+/// A node alone (no other member to say what it holds) forgets nothing when it rejoins, and
+/// its own writes — before or after the rejoin — are never looked at.
+#[test]
+fn a_rejoin_never_forgets_what_nobody_else_can_vouch_for() {
+    let mut lone = covered("a");
+    lone.set_members(Vec::<NodeId>::new());
+    lone.set(NOW, "mine".into(), "1".into()).unwrap();
+    lone.rejoin();
+    lone.set(NOW, "later".into(), "2".into()).unwrap();
+    let (mut b, mut c) = (covered("b"), covered("c"));
+    exchange(&mut b, &mut lone);
+    exchange(&mut lone, &mut b);
+    lone.handle_timeout(NOW + 1_000).unwrap();
+    assert_eq!(lone.value("mine").map(String::as_str), Some("1"));
+    assert_eq!(lone.value("later").map(String::as_str), Some("2"));
+
+    // With members, its own entries are still left alone, and a write right after the
+    // rejoin does not make the older ones look unheard.
+    let mut a = covered("a");
+    a.set(NOW, "own".into(), "x".into()).unwrap();
+    b.set(NOW, "theirs".into(), "y".into()).unwrap();
+    for _ in 0..2 {
+        exchange(&mut a, &mut b);
+        exchange(&mut b, &mut a);
+        exchange(&mut a, &mut c);
+        exchange(&mut c, &mut a);
+    }
+    a.rejoin();
+    a.set(NOW, "own2".into(), "z".into()).unwrap();
+    for _ in 0..3 {
+        exchange(&mut a, &mut b);
+        exchange(&mut b, &mut a);
+        exchange(&mut a, &mut c);
+        exchange(&mut c, &mut a);
+    }
+    assert_eq!(a.value("own").map(String::as_str), Some("x"));
+    assert_eq!(
+        a.value("theirs").map(String::as_str),
+        Some("y"),
+        "heard again"
+    );
+    assert_eq!(a.stats().stale_forgotten, 0);
+    assert!(!a.is_rejoining());
+}
