@@ -2,7 +2,7 @@
 //! version, so a relay cannot make a node skip a source's news it never received; a source
 //! speaks for its own gaps; superseded updates stay until every member holds them.
 
-use super::{Node, NOW};
+use super::{exchange_from as exchange, Node, NOW};
 use crate::signing::{HexKeys, Signing, SigningKey};
 use crate::{Collection, Config, FrameCodec, Message, News, Run, Update};
 
@@ -21,19 +21,6 @@ fn member(seed: u8, config: Config) -> Node {
         .expect("the key is the id's");
     n.set_members([id(1), id(2), id(3)]);
     n
-}
-
-/// One exchange a → b, each side naming the other as the sender.
-fn exchange(a: &mut Node, b: &mut Node) {
-    let (a_id, b_id) = (a.id().clone(), b.id().clone());
-    let syn = a.start_exchange();
-    let syn_ack = b
-        .handle_message_from(NOW, a_id.as_str(), syn)
-        .unwrap()
-        .expect("a syn is answered");
-    if let Some(ack) = a.handle_message_from(NOW, b_id.as_str(), syn_ack).unwrap() {
-        b.handle_message_from(NOW, a_id.as_str(), ack).unwrap();
-    }
 }
 
 /// `update` alone in a run that claims nothing of its source lies before it.

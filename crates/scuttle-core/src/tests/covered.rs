@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use super::{node, Node, NOW};
+use super::{exchange_from as exchange, node, Node, NOW};
 use crate::{Collection, Config, Message, News, NodeId, Reset};
 
 fn covered(id: &str) -> Node {
@@ -15,19 +15,6 @@ fn covered(id: &str) -> Node {
     );
     n.set_members(["a", "b", "c"]);
     n
-}
-
-/// One exchange a → b, each side naming the other as the sender.
-fn exchange(a: &mut Node, b: &mut Node) {
-    let (a_id, b_id) = (a.id().clone(), b.id().clone());
-    let syn = a.start_exchange();
-    let syn_ack = b
-        .handle_message_from(NOW, a_id.as_str(), syn)
-        .unwrap()
-        .expect("a syn is answered");
-    if let Some(ack) = a.handle_message_from(NOW, b_id.as_str(), syn_ack).unwrap() {
-        b.handle_message_from(NOW, a_id.as_str(), ack).unwrap();
-    }
 }
 
 #[test]

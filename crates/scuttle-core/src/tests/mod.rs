@@ -24,6 +24,23 @@ pub(crate) fn node(id: &str, config: Config) -> Node {
     Gossip::new(id, config, crate::LastWriterWins, crate::ScuttleBreadth).expect("valid config")
 }
 
+/// One exchange a → b, each side naming the other as the sender (`handle_message_from`).
+pub(crate) fn exchange_from(a: &mut Node, b: &mut Node) {
+    let (a_id, b_id) = (a.id().clone(), b.id().clone());
+    let syn = a.start_exchange();
+    let syn_ack = b
+        .handle_message_from(NOW, a_id.as_str(), syn)
+        .expect("b accepts a's syn")
+        .expect("a syn is answered");
+    if let Some(ack) = a
+        .handle_message_from(NOW, b_id.as_str(), syn_ack)
+        .expect("a accepts b's syn-ack")
+    {
+        b.handle_message_from(NOW, a_id.as_str(), ack)
+            .expect("b accepts a's ack");
+    }
+}
+
 /// Runs one whole exchange a → b and returns the messages sent, in order.
 pub(crate) fn exchange<R, S>(
     a: &mut Gossip<String, String, R, S>,
