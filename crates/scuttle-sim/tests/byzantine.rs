@@ -355,10 +355,9 @@ fn replayed_updates_with_lying_prev_lose_nothing() {
 /// the test above can fail. This is why the sender must be authenticated (libp2p: noise).
 #[test]
 fn replays_passed_off_as_their_source_skip_writes() {
-    assert!(
-        !replay_failures(200, Replays::AsSource).is_empty(),
-        "no schedule lost a write to replays"
-    );
+    let lost = replay_failures(200, Replays::AsSource).len();
+    eprintln!("replays passed off as their source: {lost} of 100 schedules lose writes");
+    assert!(lost > 0, "no schedule lost a write to replays");
 }
 
 /// The odd (signed, covered) seeds below `below` whose schedule with `replays` failed.
