@@ -392,6 +392,7 @@ impl PyNetNode {
         members.set_item("down", s.members.down)?;
         d.set_item("members", members)?;
         d.set_item("uptime_seconds", s.uptime_seconds)?;
+        d.set_item("rejoining", s.rejoining)?;
         Ok(d)
     }
 

@@ -317,6 +317,13 @@ where
         self.in_sync = false;
     }
 
+    /// Whether a peer's digest with hash `h` equals this node's. Never while rejoining: the
+    /// watermarks start from zero then, but the entries held do not, so equal digests would
+    /// not mean that the peer holds what this node does.
+    fn same_digest(&self, h: u64) -> bool {
+        self.rejoining.is_none() && h == self.digest_hash
+    }
+
     /// Whether this node's own entries from before a rejoin are still being heard again.
     fn own_rejoining(&self) -> bool {
         self.rejoining
@@ -922,6 +929,7 @@ where
         self.started.get_or_insert(now);
         match msg {
             Message::Syn { digest } => {
+                // An equal hash means equal watermarks, rejoining or not.
                 let same = matches!(digest, Digest::Hash(h) if h == self.digest_hash);
                 self.note_coverage(from, &digest, same);
                 self.answer_syn(now, digest).map(Some)
@@ -945,12 +953,13 @@ where
                 };
                 self.persist(&plan, &news)?;
                 self.commit(plan, news);
-                let same = match &digest {
+                let equal = match &digest {
                     Digest::Full(theirs) => hash_pairs(theirs) == self.digest_hash,
                     Digest::Hash(h) => *h == self.digest_hash,
                 };
+                let same = equal && self.same_digest(self.digest_hash);
                 self.in_sync = same;
-                self.note_coverage(from, &digest, same);
+                self.note_coverage(from, &digest, equal);
                 if theirs.is_some() || same {
                     self.learn_from_digest(theirs.as_ref(), now);
                 }
@@ -1048,9 +1057,17 @@ where
         now: Millis,
         digest: Digest,
     ) -> Result<Message<K, V>, ReceiveError<R::Error>> {
+        // A source named at 0 adds nothing to a digest's hash: a peer that names one this node
+        // does not know (a node rejoining, whose watermarks start from zero but not what it
+        // holds) is not idle with it, or its news would never be asked for.
         let idle = match &digest {
-            Digest::Hash(h) => *h == self.digest_hash,
-            Digest::Full(theirs) => hash_pairs(theirs) == self.digest_hash,
+            Digest::Hash(h) => self.same_digest(*h),
+            Digest::Full(theirs) => {
+                self.same_digest(hash_pairs(theirs))
+                    && theirs
+                        .iter()
+                        .all(|(s, v)| *v > 0 || self.watermarks.get(s.as_str()).is_some())
+            }
         };
         self.stats.digests_answered += 1;
         let hashes = self.config.digest_hashes;

@@ -295,6 +295,7 @@ impl Serve {
                         ..MemberCounts::default()
                     },
                     uptime_seconds: self.started.elapsed().as_secs(),
+                    rejoining: node.with_gossip(|g| g.is_rejoining()),
                 });
             }
         }

@@ -101,6 +101,9 @@ pub struct Status {
     pub members: MemberCounts,
     /// Seconds since the node started.
     pub uptime_seconds: u64,
+    /// Catching up again after being away longer than the member grace: entries held from
+    /// before are still being heard again or forgotten (see `member_grace_secs`).
+    pub rejoining: bool,
 }
 
 /// Something a node reports as it happens (the REPL prints these; logs carry more).

@@ -121,3 +121,61 @@ async fn connections_beyond_the_limit_are_refused() {
     .await;
     a.shutdown().await;
 }
+
+/// A node restarted from its data dir after longer than the member grace (here: no record of
+/// a last contact) rejoins: it keeps its data, shows `rejoining`, and is done once a member
+/// has sent everything it held back to it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_back_after_the_member_grace_rejoins_and_keeps_its_data() {
+    let dir = tempfile::tempdir().unwrap();
+    let options = |bootstrap: Option<&RunningNode>| {
+        let mut o = NodeOptions::default();
+        o.listen = vec!["127.0.0.1:0".into()];
+        o.interval_ms = 100;
+        o.data_dir = Some(dir.path().to_path_buf());
+        if let Some(b) = bootstrap {
+            let tcp = b
+                .listen_addrs()
+                .iter()
+                .find(|a| a.contains("/tcp/"))
+                .unwrap();
+            o.bootstrap = vec![tcp.clone()];
+        }
+        o
+    };
+    let first = scuttle_node::start(options(None)).await.unwrap();
+    first
+        .handle()
+        .set("kept".into(), "yes".into())
+        .await
+        .unwrap();
+    assert!(!first.handle().status().await.unwrap().rejoining);
+    first.shutdown().await;
+    // It never had a live member, so there is no record of a last contact.
+    assert!(!dir.path().join("last-contact").exists());
+
+    let again = scuttle_node::start(options(None)).await.unwrap();
+    let h = again.handle();
+    assert!(
+        h.status().await.unwrap().rejoining,
+        "away too long: rejoins"
+    );
+    let kept = h.get("kept".into()).await.unwrap().and_then(|e| e.value);
+    assert_eq!(kept.as_deref(), Some("yes"), "nothing is dropped up front");
+
+    let peer = node(Some(&again)).await;
+    until("the rejoin to finish", || {
+        let h = h.clone();
+        async move { !h.status().await.unwrap().rejoining }
+    })
+    .await;
+    let kept = h.get("kept".into()).await.unwrap().and_then(|e| e.value);
+    assert_eq!(kept.as_deref(), Some("yes"), "heard again, not forgotten");
+    until("the last contact to be recorded", || {
+        let path = dir.path().join("last-contact");
+        async move { path.exists() }
+    })
+    .await;
+    peer.shutdown().await;
+    again.shutdown().await;
+}

@@ -142,3 +142,25 @@ fn superseded_updates_stay_until_every_member_holds_them() {
     a.handle_timeout(NOW).unwrap();
     assert_eq!(a.superseded_len(), 0, "every member holds it: compacted");
 }
+
+/// After `rejoin` every watermark is zero, as an empty node's: a fresh peer's digest would
+/// look the same, and an idle exchange would never carry what the rejoining node holds. It
+/// restarts from its store here, signed, as the libp2p node does.
+#[test]
+fn a_rejoining_node_is_not_idle_with_an_empty_peer() {
+    let store = crate::MemoryStore::new();
+    let config = Config::default().with_versions(crate::Versions::Hybrid);
+    let mut a = member(1, config.clone()).with_store(store.clone()).unwrap();
+    a.set(NOW, "kept".into(), "yes".into()).unwrap();
+    drop(a);
+    let mut a = member(1, config.clone()).with_store(store).unwrap();
+    a.rejoin();
+    let mut b = member(2, config);
+    for _ in 0..2 {
+        exchange(&mut a, &mut b);
+        exchange(&mut b, &mut a);
+    }
+    assert_eq!(b.value("kept").map(String::as_str), Some("yes"));
+    assert!(!a.is_rejoining(), "its own entry came back from b");
+    assert_eq!(a.value("kept").map(String::as_str), Some("yes"));
+}

@@ -696,6 +696,7 @@ impl P2pNode {
             peers: scuttle.peers().count(),
             members: self.member_counts(),
             uptime_seconds: self.started.elapsed().as_secs(),
+            rejoining: scuttle.core().is_rejoining(),
         }
     }
 }
