@@ -9,6 +9,11 @@ use std::time::Duration;
 use scuttle_node::{Liveness, NodeOptions, RunningNode};
 
 async fn node(bootstrap: Option<&RunningNode>) -> RunningNode {
+    scuttle_node::start(options(bootstrap)).await.unwrap()
+}
+
+/// A loopback node at a 100 ms period, joining through `bootstrap`'s TCP address.
+fn options(bootstrap: Option<&RunningNode>) -> NodeOptions {
     let mut options = NodeOptions::default();
     options.listen = vec!["127.0.0.1:0".into()];
     options.interval_ms = 100;
@@ -20,7 +25,7 @@ async fn node(bootstrap: Option<&RunningNode>) -> RunningNode {
             .unwrap();
         options.bootstrap = vec![tcp.clone()];
     }
-    scuttle_node::start(options).await.unwrap()
+    options
 }
 
 async fn until<F: std::future::Future<Output = bool>>(what: &str, mut check: impl FnMut() -> F) {
@@ -128,22 +133,12 @@ async fn connections_beyond_the_limit_are_refused() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_node_back_after_the_member_grace_rejoins_and_keeps_its_data() {
     let dir = tempfile::tempdir().unwrap();
-    let options = |bootstrap: Option<&RunningNode>| {
-        let mut o = NodeOptions::default();
-        o.listen = vec!["127.0.0.1:0".into()];
-        o.interval_ms = 100;
+    let in_dir = || {
+        let mut o = options(None);
         o.data_dir = Some(dir.path().to_path_buf());
-        if let Some(b) = bootstrap {
-            let tcp = b
-                .listen_addrs()
-                .iter()
-                .find(|a| a.contains("/tcp/"))
-                .unwrap();
-            o.bootstrap = vec![tcp.clone()];
-        }
         o
     };
-    let first = scuttle_node::start(options(None)).await.unwrap();
+    let first = scuttle_node::start(in_dir()).await.unwrap();
     first
         .handle()
         .set("kept".into(), "yes".into())
@@ -154,7 +149,7 @@ async fn a_node_back_after_the_member_grace_rejoins_and_keeps_its_data() {
     // It never had a live member, so there is no record of a last contact.
     assert!(!dir.path().join("last-contact").exists());
 
-    let again = scuttle_node::start(options(None)).await.unwrap();
+    let again = scuttle_node::start(in_dir()).await.unwrap();
     let h = again.handle();
     assert!(
         h.status().await.unwrap().rejoining,
