@@ -121,7 +121,8 @@ fn serde_bytes_ref(bytes: &[u8; SIGNATURE_LEN]) -> impl Serialize + '_ {
 /// numbers.
 pub(crate) struct SignatureBytes(pub(crate) [u8; SIGNATURE_LEN]);
 
-struct BytesVisitor;
+/// Reads [`SignatureBytes`] (the wire's signature reader uses it too).
+pub(crate) struct BytesVisitor;
 
 impl<'de> serde::de::Visitor<'de> for BytesVisitor {
     type Value = SignatureBytes;
@@ -175,7 +176,7 @@ impl<'de> Deserialize<'de> for Signature {
                 write!(f, "a signature: {SIGNATURE_LEN} bytes, or [link, bytes]")
             }
             fn visit_bytes<E: serde::de::Error>(self, v: &[u8]) -> Result<Signature, E> {
-                Signature::from_slice(v, 0).ok_or_else(|| E::invalid_length(v.len(), &self))
+                BytesVisitor.visit_bytes(v).map(|b| Signature::new(b.0, 0))
             }
             fn visit_seq<A: serde::de::SeqAccess<'de>>(
                 self,

@@ -780,8 +780,7 @@ impl<'de> Deserialize<'de> for SignatureIn {
                 f.write_str("a signature: 64 bytes, or [link delta, 64 bytes]")
             }
             fn visit_bytes<E: de::Error>(self, v: &[u8]) -> Result<SignatureIn, E> {
-                let bytes = <[u8; crate::signing::SIGNATURE_LEN]>::try_from(v)
-                    .map_err(|_| E::invalid_length(v.len(), &self))?;
+                let bytes = crate::signing::BytesVisitor.visit_bytes(v)?.0;
                 Ok(SignatureIn { bytes, delta: 0 })
             }
             fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<SignatureIn, A::Error> {
