@@ -295,15 +295,17 @@ where
     /// Every watermark starts again from zero and nothing is dropped: the members send
     /// everything again, and each entry held from before that comes back is *heard*. (This
     /// node's own watermark moves only with news until its own entries are settled, so that a
-    /// write of its own meanwhile does not pass over them; versions still never repeat.) Under [`Collection::Covered`], once this node's watermark
-    /// for a source has passed an entry that was not heard, and every other member (see
+    /// write of its own meanwhile does not pass over them; versions still never repeat.)
+    /// Under [`Collection::Covered`], once this node's watermark for a source has passed an
+    /// entry that was not heard, and every other member (see
     /// [`set_members`](Self::set_members)) has said it holds that source past it, no member
     /// holds it any more: it is forgotten ([`Event::Forgotten`], [`Stats::stale_forgotten`]).
     /// Entries above what the members hold — its own writes the others never got, say — stay
     /// and spread.
     ///
-    /// Costs one full catch-up. The libp2p node calls it when the membership says this node
-    /// was declared down, and on a restart from its data directory.
+    /// Costs one full catch-up. The libp2p node calls it when it had no live member for
+    /// longer than its member grace, and when it restarts from its data directory after
+    /// longer than that.
     pub fn rejoin(&mut self) {
         let held = self
             .state
@@ -349,13 +351,7 @@ where
         let bound: HashMap<NodeId, Version> = rejoining
             .sources()
             .map(|s| {
-                // With no other member nobody holds anything: nothing is forgotten.
-                let others = members
-                    .iter()
-                    .filter(|m| **m != self.id)
-                    .map(|m| self.claim(m, s))
-                    .min()
-                    .unwrap_or(0);
+                let others = self.others_claim(members, s);
                 (s.clone(), others.min(self.watermark(s.as_str())))
             })
             .collect();
@@ -1467,12 +1463,17 @@ where
         if *source != self.id && self.is_member(source) {
             return 0;
         }
-        let Some(members) = &self.members else {
-            return 0;
-        };
+        self.members
+            .as_ref()
+            .map_or(0, |members| self.others_claim(members, source))
+    }
+
+    /// The lowest claim of the members other than this node on `source`; 0 with none (then
+    /// nobody else holds anything).
+    fn others_claim(&self, members: &HashSet<NodeId>, source: &NodeId) -> Version {
         members
             .iter()
-            .filter(|m| **m != self.id && *m != source)
+            .filter(|m| **m != self.id)
             .map(|m| self.claim(m, source))
             .min()
             .unwrap_or(0)

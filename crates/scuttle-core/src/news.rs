@@ -97,18 +97,16 @@ where
             _ if theirs.contains_key(id) || vouched(id) => 1,
             _ => 3,
         };
-        {
-            sources.push(Source {
-                id,
-                prev,
-                news,
-                closed: false,
-                last: (prev, None),
-                items: Vec::new(),
-                run: None,
-                rank,
-            });
-        }
+        sources.push(Source {
+            id,
+            prev,
+            news,
+            closed: false,
+            last: (prev, None),
+            items: Vec::new(),
+            run: None,
+            rank,
+        });
     }
     // Stable order whatever the hash map's: ties in every order below fall back to it.
     // Tiers in rank order (see above).

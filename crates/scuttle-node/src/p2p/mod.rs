@@ -4,8 +4,8 @@
 //! feeds foca the datagrams and timers it asked for, dials live members it is not connected
 //! to, closes the connections of members declared down, and refuses peers of another cluster.
 
-// The derive's generated event enum has undocumented variants.
 pub mod away;
+// The derive's generated event enum has undocumented variants.
 #[allow(missing_docs)]
 pub mod behaviour;
 pub mod swim;
@@ -92,7 +92,6 @@ pub(crate) async fn start(
         PostcardCodec,
     );
     let bootstrap = options.bootstrap_multiaddrs()?;
-    let (options_grace, options_dir) = (options.member_grace(), options.data_dir.clone());
     let (tx, commands) = mpsc::channel(COMMAND_QUEUE);
     let (stop, stopped) = oneshot::channel();
     let (timers_tx, timers) = mpsc::unbounded_channel();
@@ -107,13 +106,17 @@ pub(crate) async fn start(
         bootstrap,
         last_bootstrap: None,
         metrics: Arc::clone(&metrics),
+        away: Away::new(
+            options.member_grace(),
+            options.data_dir.as_deref(),
+            Instant::now(),
+        ),
         options,
         local,
         listen: listen.iter().map(ToString::to_string).collect(),
         started: Instant::now(),
         notices,
         leaving: false,
-        away: Away::new(options_grace, options_dir.as_deref(), Instant::now()),
     };
     node.dial_bootstrap();
     let id = local.to_string();
